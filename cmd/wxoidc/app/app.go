@@ -1,0 +1,338 @@
+// Package app assembles a wxoidc instance from configuration: storage, keys,
+// the WeChat client, the provider and the HTTP handlers. cmd/wxoidc runs it;
+// end-to-end tests start it exactly as production does.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/keys"
+	"github.com/wxoidc/wxoidc/provider"
+	"github.com/wxoidc/wxoidc/storage"
+	"github.com/wxoidc/wxoidc/storage/postgres"
+	"github.com/wxoidc/wxoidc/storage/sqlite"
+	"github.com/wxoidc/wxoidc/web"
+	"github.com/wxoidc/wxoidc/wechat"
+)
+
+// Options configures New beyond the config file.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// Mount adds routes to the public router (dev mode: the WeChat emulator).
+	Mount func(chi.Router)
+	// HTTPClient is used for WeChat calls (tests inject one).
+	HTTPClient *http.Client
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+}
+
+// App is one assembled wxoidc instance.
+type App struct {
+	Config   *config.Config
+	Store    Storage
+	Keys     *keys.Manager
+	Cipher   *keys.Cipher
+	Provider *provider.Provider
+	Public   http.Handler
+	Admin    http.Handler
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// Storage is what a backend offers beyond the contract: migrations.
+type Storage interface {
+	storage.Storage
+	Migrate(ctx context.Context) error
+}
+
+// OpenStorage opens the backend the DSN names, running migrations when asked.
+func OpenStorage(ctx context.Context, c config.Storage, log *slog.Logger, migrate bool) (Storage, error) {
+	switch {
+	case strings.HasPrefix(c.DSN, "postgres://"), strings.HasPrefix(c.DSN, "postgresql://"):
+		return postgres.Open(ctx, c.DSN, postgres.Options{MaxConns: int32(c.PostgresMaxConns), Migrate: migrate, Logger: log})
+	case strings.HasPrefix(c.DSN, "sqlite://"):
+		return sqlite.Open(ctx, c.DSN, sqlite.Options{Synchronous: c.SQLiteSynchronous, BusyTimeout: c.SQLiteBusyTimeout.Duration, Logger: log, Migrate: migrate})
+	}
+	return nil, errors.New("storage.dsn: must start with sqlite://, postgres:// or postgresql://")
+}
+
+// Secrets derived from the KEK, one per purpose, so no extra secret has to
+// be configured and each use has its own key.
+const (
+	purposeHMAC   = "wxoidc/fosite-hmac/v1"
+	purposePhone  = "wxoidc/phone-index/v1"
+	purposePepper = "wxoidc/client-secret-pepper/v1"
+)
+
+// KeysConfig is the key manager's configuration for c.
+func KeysConfig(c *config.Config, store storage.KeyStore, cipher *keys.Cipher, log *slog.Logger, now func() time.Time) keys.Config {
+	maxLife := c.Tokens.AccessTokenLifetime.Duration
+	if c.Tokens.IDTokenLifetime.Duration > maxLife {
+		maxLife = c.Tokens.IDTokenLifetime.Duration
+	}
+	return keys.Config{
+		Store:                store,
+		Cipher:               cipher,
+		Algorithms:           c.Keys.Algorithms,
+		DefaultAlgorithm:     c.Keys.DefaultAlgorithm,
+		AccessTokenAlgorithm: c.Keys.AccessTokenAlgorithm,
+		RSABits:              c.Keys.RSABits,
+		ReloadInterval:       c.Keys.ReloadInterval.Duration,
+		JWKSMaxAge:           c.Keys.JWKSMaxAge.Duration,
+		RotationPeriod:       c.Keys.RotationPeriod.Duration,
+		MaxTokenLifetime:     maxLife,
+		ClockSkew:            c.Keys.ClockSkew.Duration,
+		Now:                  now,
+		Logger:               log,
+	}
+}
+
+// Cipher builds the at-rest cipher from the configured KEK.
+func Cipher(c *config.Config) (*keys.Cipher, error) {
+	raw, err := c.Secrets.KEK.Reveal()
+	if err != nil {
+		return nil, fmt.Errorf("secrets.kek: %w", err)
+	}
+	kek, err := keys.ParseKEK(raw)
+	if err != nil {
+		return nil, fmt.Errorf("secrets.kek: %w", err)
+	}
+	return keys.NewCipher(kek)
+}
+
+// New assembles an instance. The caller owns Close.
+func New(ctx context.Context, opts Options) (_ *App, err error) {
+	c := opts.Config
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	cipher, err := Cipher(c)
+	if err != nil {
+		return nil, err
+	}
+	store, err := OpenStorage(ctx, c.Storage, log, c.Storage.MigrateOnStart)
+	if err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = store.Close()
+		}
+	}()
+
+	km, err := keys.NewManager(KeysConfig(c, store, cipher, log, now))
+	if err != nil {
+		return nil, err
+	}
+	if err := km.Init(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+
+	apps := map[string]wechat.App{}
+	for _, a := range c.WeChat.Apps {
+		secret, err := a.Secret.Reveal()
+		if err != nil {
+			return nil, fmt.Errorf("wechat app %s: %w", a.AppID, err)
+		}
+		apps[a.AppID] = wechat.App{AppID: a.AppID, Secret: secret}
+	}
+	wc, err := wechat.NewClient(wechat.Config{
+		BaseURL:          c.WeChat.BaseURL,
+		FallbackBaseURLs: c.WeChat.FallbackBaseURLs,
+		CallTimeout:      c.WeChat.CallTimeout.Duration,
+		HTTPClient:       opts.HTTPClient,
+		Now:              now,
+		Logger:           log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wechat client: %w", err)
+	}
+	hasher, err := SecretHasher(c, cipher)
+	if err != nil {
+		return nil, err
+	}
+	p, err := provider.New(provider.Config{
+		Issuer:               c.Issuer,
+		Store:                store,
+		Sealer:               cipher,
+		PhoneIndexKey:        cipher.Derive(purposePhone),
+		HMACSecret:           cipher.Derive(purposeHMAC),
+		AccessTokenSigner:    km.AccessTokenSigner(),
+		IDTokenSigner:        km.IDTokenSigner(),
+		WeChat:               wc,
+		Apps:                 apps,
+		AccessTokenFormat:    c.Tokens.AccessTokenFormat,
+		AccessTokenLifetime:  c.Tokens.AccessTokenLifetime.Duration,
+		IDTokenLifetime:      c.Tokens.IDTokenLifetime.Duration,
+		RefreshTokenLifetime: c.Tokens.RefreshTokenLifetime.Duration,
+		RefreshTokenGrace:    c.Tokens.RefreshTokenGrace.Duration,
+		SecretHasher:         hasher,
+		Now:                  now,
+		Logger:               log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: c, Store: store, Keys: km, Cipher: cipher, Provider: p, log: log, now: now}
+	a.Public, err = web.NewPublicHandler(web.Config{
+		Provider:          p,
+		Keys:              km,
+		IDTokenAlgorithms: idTokenAlgs(c.Keys.Algorithms),
+		Ready:             a.ready,
+		MaxBodyBytes:      c.HTTP.MaxBodyBytes,
+		Logger:            log,
+		Mount:             opts.Mount,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Admin, err = a.adminHandler()
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// idTokenAlgs lists RS256 first, as OIDC makes it the default.
+func idTokenAlgs(algs []string) []string {
+	out := []string{}
+	for _, a := range algs {
+		if a == config.RS256 {
+			out = append([]string{a}, out...)
+		} else {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (a *App) ready(ctx context.Context) error {
+	if err := a.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	if body, _ := a.Keys.JWKS(); len(body) == 0 {
+		return errors.New("no signing keys loaded")
+	}
+	return nil
+}
+
+// Close releases the storage.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Run serves until ctx is cancelled, then drains in-flight requests within
+// the shutdown timeout. Background work (key reload and rotation, cleanup of
+// expired token sessions) runs alongside.
+func (a *App) Run(ctx context.Context, public, admin net.Listener) error {
+	c := a.Config
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
+	go func() { defer wg.Done(); a.cleanupLoop(ctx) }()
+
+	servers := []*http.Server{a.httpServer(a.Public)}
+	listeners := []net.Listener{public}
+	if admin != nil && a.Admin != nil {
+		servers = append(servers, a.httpServer(a.Admin))
+		listeners = append(listeners, admin)
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			var err error
+			if c.HTTP.TLSCertFile != "" && i == 0 {
+				err = srv.ServeTLS(listeners[i], c.HTTP.TLSCertFile, c.HTTP.TLSKeyFile)
+			} else {
+				err = srv.Serve(listeners[i])
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	shutdownCtx, stop := context.WithTimeout(context.Background(), c.HTTP.ShutdownTimeout.Duration)
+	defer stop()
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
+			runErr = fmt.Errorf("shutdown: %w", err)
+		}
+	}
+	cancel()
+	wg.Wait()
+	return runErr
+}
+
+func (a *App) httpServer(h http.Handler) *http.Server {
+	c := a.Config.HTTP
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.ReadHeaderTimeout.Duration,
+		ReadTimeout:       c.ReadTimeout.Duration,
+		WriteTimeout:      c.WriteTimeout.Duration,
+		IdleTimeout:       c.IdleTimeout.Duration,
+		MaxHeaderBytes:    c.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// cleanupLoop deletes expired token sessions in bounded batches, so a large
+// backlog never holds the write lock for long.
+func (a *App) cleanupLoop(ctx context.Context) {
+	every := a.Config.Storage.CleanupInterval.Duration
+	batch := a.Config.Storage.CleanupBatch
+	if every <= 0 || batch <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		total := int64(0)
+		for ctx.Err() == nil {
+			n, err := a.Store.DeleteExpiredTokenSessions(ctx, a.now(), batch)
+			if err != nil {
+				a.log.WarnContext(ctx, "token cleanup failed", "error", err.Error())
+				break
+			}
+			total += n
+			if n < int64(batch) {
+				break
+			}
+		}
+		if total > 0 {
+			a.log.InfoContext(ctx, "expired token sessions deleted", "count", total)
+		}
+	}
+}
+
+// SecretHasher returns the client-secret hasher for c (peppered by the KEK).
+func SecretHasher(c *config.Config, cipher *keys.Cipher) (*provider.SecretHasher, error) {
+	return provider.NewSecretHasher(cipher.Derive(purposePepper), c.Clients.SecretHashCost)
+}

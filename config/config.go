@@ -1,0 +1,307 @@
+// Package config loads wxoidc's configuration: defaults, then a YAML file,
+// then WXOIDC_* environment overrides, then normalisation and validation that
+// reports every problem at once.
+//
+// Every YAML key has an environment variable: WXOIDC_ followed by its path in
+// upper case joined with "_" (http.addr → WXOIDC_HTTP_ADDR,
+// tokens.refresh_token_grace → WXOIDC_TOKENS_REFRESH_TOKEN_GRACE). The mapping
+// is derived from the yaml struct tags, so a new key is overridable without
+// further work. See config.example.yaml at the repository root.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of `wxoidc serve`.
+type Config struct {
+	// Issuer is the OpenID issuer URL, e.g. https://id.example.com. Required;
+	// https unless the host is loopback; no query or fragment. Normalize strips
+	// a trailing slash.
+	Issuer   string   `yaml:"issuer"`
+	HTTP     HTTP     `yaml:"http"`
+	Admin    Admin    `yaml:"admin"`
+	Storage  Storage  `yaml:"storage"`
+	Secrets  Secrets  `yaml:"secrets"`
+	WeChat   WeChat   `yaml:"wechat"`
+	Tokens   Tokens   `yaml:"tokens"`
+	Keys     Keys     `yaml:"keys"`
+	Clients  Clients  `yaml:"clients"`
+	Accounts Accounts `yaml:"accounts"`
+	Log      Log      `yaml:"log"`
+
+	// AllowInlineSecrets lets Secrets hold their value inline. Only code sets
+	// it (dev mode builds its config with well-known demo credentials); it has
+	// no YAML key or environment variable, so a deployment cannot opt in.
+	AllowInlineSecrets bool `yaml:"-"`
+}
+
+// HTTP configures the public listener.
+type HTTP struct {
+	Addr              string   `yaml:"addr"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	WriteTimeout      Duration `yaml:"write_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+	MaxBodyBytes      int64    `yaml:"max_body_bytes"`
+	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	TLSCertFile    string   `yaml:"tls_cert_file"`
+	TLSKeyFile     string   `yaml:"tls_key_file"`
+}
+
+// Admin configures the admin listener (/admin/*, /metrics, health).
+type Admin struct {
+	// Addr is the admin listen address; "" disables the listener.
+	Addr   string       `yaml:"addr"`
+	Tokens []AdminToken `yaml:"tokens"`
+}
+
+// AdminToken is a bearer token accepted by the admin API.
+type AdminToken struct {
+	Name  string `yaml:"name"`
+	Token Secret `yaml:"token"`
+}
+
+// Storage configures the database.
+type Storage struct {
+	// DSN is sqlite://PATH, postgres://… or postgresql://….
+	DSN               string   `yaml:"dsn"`
+	MigrateOnStart    bool     `yaml:"migrate_on_start"`
+	SQLiteSynchronous string   `yaml:"sqlite_synchronous"`
+	SQLiteBusyTimeout Duration `yaml:"sqlite_busy_timeout"`
+	PostgresMaxConns  int      `yaml:"postgres_max_conns"`
+	CleanupInterval   Duration `yaml:"cleanup_interval"`
+	CleanupBatch      int      `yaml:"cleanup_batch"`
+}
+
+// Secrets holds process-wide secrets.
+type Secrets struct {
+	// KEK is the key-encryption key for private keys and session keys at
+	// rest: 32 bytes as base64 (standard or URL alphabet) or 64 hex digits.
+	KEK Secret `yaml:"kek"`
+}
+
+// WeChat configures the WeChat server API client.
+type WeChat struct {
+	BaseURL          string      `yaml:"base_url"`
+	FallbackBaseURLs []string    `yaml:"fallback_base_urls"`
+	CallTimeout      Duration    `yaml:"call_timeout"`
+	Apps             []WeChatApp `yaml:"apps"`
+}
+
+// WeChatApp is one mini-program (or other WeChat app) and its app secret.
+type WeChatApp struct {
+	AppID  string `yaml:"appid"`
+	Secret Secret `yaml:"secret"`
+}
+
+// Tokens configures token formats and lifetimes.
+type Tokens struct {
+	AccessTokenFormat    string   `yaml:"access_token_format"`
+	AccessTokenLifetime  Duration `yaml:"access_token_lifetime"`
+	IDTokenLifetime      Duration `yaml:"id_token_lifetime"`
+	RefreshTokenLifetime Duration `yaml:"refresh_token_lifetime"`
+	// RefreshTokenGrace is how long a rotated refresh token may still be used
+	// (0, the default, turns the grace window off).
+	RefreshTokenGrace Duration `yaml:"refresh_token_grace"`
+}
+
+// Keys configures signing keys and the JWKS.
+type Keys struct {
+	Algorithms           []string `yaml:"algorithms"`
+	DefaultAlgorithm     string   `yaml:"default_algorithm"`
+	AccessTokenAlgorithm string   `yaml:"access_token_algorithm"`
+	RSABits              int      `yaml:"rsa_bits"`
+	ReloadInterval       Duration `yaml:"reload_interval"`
+	// JWKSMaxAge is the JWKS Cache-Control max-age; 0 means ReloadInterval.
+	JWKSMaxAge Duration `yaml:"jwks_max_age"`
+	// RotationPeriod is the automatic rotation period; 0 disables it.
+	RotationPeriod Duration `yaml:"rotation_period"`
+	ClockSkew      Duration `yaml:"clock_skew"`
+}
+
+// Clients configures client authentication.
+type Clients struct {
+	// SecretHashCost is the PBKDF2-SHA256 iteration count for client secrets
+	// that are not server-generated (provider.SecretHasher); server-generated
+	// secrets use a keyed hash and ignore it.
+	SecretHashCost int `yaml:"secret_hash_cost"`
+}
+
+// Accounts configures account resolution.
+type Accounts struct {
+	// LinkByPhone joins identities that share a verified phone number. Off by
+	// default: carriers recycle numbers.
+	LinkByPhone bool `yaml:"link_by_phone"`
+	// DefaultAudience is the access-token aud when a client has none
+	// configured; "" means the issuer.
+	DefaultAudience string `yaml:"default_audience"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Algorithm names accepted in keys.algorithms.
+const (
+	RS256 = "RS256"
+	ES256 = "ES256"
+	EdDSA = "EdDSA"
+)
+
+// Default returns the built-in defaults. It is not valid on its own: issuer,
+// secrets.kek and (with the admin listener on) admin.tokens have no default.
+func Default() *Config {
+	return &Config{
+		HTTP: HTTP{
+			Addr:              ":8080",
+			ReadHeaderTimeout: D(5 * time.Second),
+			ReadTimeout:       D(10 * time.Second),
+			WriteTimeout:      D(30 * time.Second),
+			IdleTimeout:       D(2 * time.Minute),
+			ShutdownTimeout:   D(20 * time.Second),
+			MaxBodyBytes:      64 << 10,
+			MaxHeaderBytes:    16 << 10,
+			TrustedProxies:    []string{},
+		},
+		Admin: Admin{
+			Addr:   "127.0.0.1:8081",
+			Tokens: []AdminToken{},
+		},
+		Storage: Storage{
+			DSN:               "sqlite:///var/lib/wxoidc/wxoidc.db",
+			MigrateOnStart:    true,
+			SQLiteSynchronous: "FULL",
+			SQLiteBusyTimeout: D(5 * time.Second),
+			PostgresMaxConns:  10,
+			CleanupInterval:   D(10 * time.Minute),
+			CleanupBatch:      1000,
+		},
+		WeChat: WeChat{
+			BaseURL:          "https://api.weixin.qq.com",
+			FallbackBaseURLs: []string{"https://api2.weixin.qq.com"},
+			CallTimeout:      D(5 * time.Second),
+			Apps:             []WeChatApp{},
+		},
+		Tokens: Tokens{
+			AccessTokenFormat:    "jwt",
+			AccessTokenLifetime:  D(time.Hour),
+			IDTokenLifetime:      D(time.Hour),
+			RefreshTokenLifetime: D(720 * time.Hour),
+		},
+		Keys: Keys{
+			Algorithms:           []string{RS256, ES256, EdDSA},
+			DefaultAlgorithm:     RS256,
+			AccessTokenAlgorithm: ES256,
+			RSABits:              2048,
+			ReloadInterval:       D(30 * time.Second),
+			RotationPeriod:       D(720 * time.Hour),
+			ClockSkew:            D(time.Minute),
+		},
+		Clients: Clients{SecretHashCost: 25000},
+		Log:     Log{Level: "info", Format: "json"},
+	}
+}
+
+// Load builds the configuration: defaults, then the YAML file at path (""
+// means defaults only; unknown keys are errors), then the WXOIDC_* variables
+// in environ (os.Environ() in main; a slice in tests), then Normalize and
+// Validate. Secrets with an env source resolve against environ.
+//
+// Every problem with the environment and every validation failure is returned
+// together in one *ValidationError; a malformed file stops loading at once.
+func Load(path string, environ []string) (*Config, error) {
+	var data []byte
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		data = b
+	}
+	return load(data, path, environ)
+}
+
+func load(data []byte, name string, environ []string) (*Config, error) {
+	c := Default()
+	if err := decodeYAML(data, c); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", name, err)
+	}
+	env := newEnvironment(environ)
+	problems := applyEnv(c, env)
+	bindSecrets(c, env)
+	problems = append(problems, unknownEnv(c, env)...)
+	c.Normalize()
+	// A key the environment already reported (a secret set twice) would only
+	// be reported again, less clearly, by validation.
+	reported := map[string]bool{}
+	for _, p := range problems {
+		reported[p.Key] = true
+	}
+	for _, p := range c.problems() {
+		if !reported[p.Key] {
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
+	}
+	return c, nil
+}
+
+// decodeYAML decodes one YAML document over c. An empty file leaves c as is.
+func decodeYAML(data []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return fmt.Errorf("parse YAML: %w", err)
+	}
+	// A second document would be silently ignored; say so instead.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("parse YAML: more than one document (remove the extra ---)")
+	}
+	return nil
+}
+
+// Normalize fills derived defaults and canonicalises spellings. Load calls it;
+// code that builds a Config by hand (dev mode) calls it before Validate.
+func (c *Config) Normalize() {
+	c.Issuer = trimURL(c.Issuer)
+	c.WeChat.BaseURL = trimURL(c.WeChat.BaseURL)
+	for i, u := range c.WeChat.FallbackBaseURLs {
+		c.WeChat.FallbackBaseURLs[i] = trimURL(u)
+	}
+	c.Storage.SQLiteSynchronous = strings.ToUpper(strings.TrimSpace(c.Storage.SQLiteSynchronous))
+	c.Tokens.AccessTokenFormat = strings.ToLower(strings.TrimSpace(c.Tokens.AccessTokenFormat))
+	c.Log.Level = strings.ToLower(strings.TrimSpace(c.Log.Level))
+	c.Log.Format = strings.ToLower(strings.TrimSpace(c.Log.Format))
+	if c.Keys.JWKSMaxAge.Duration == 0 {
+		c.Keys.JWKSMaxAge = c.Keys.ReloadInterval
+	}
+	if c.Accounts.DefaultAudience == "" {
+		c.Accounts.DefaultAudience = c.Issuer
+	}
+}
+
+// trimURL drops surrounding space and trailing slashes, so
+// https://id.example.com/ and https://id.example.com name one issuer.
+func trimURL(s string) string {
+	return strings.TrimRight(strings.TrimSpace(s), "/")
+}

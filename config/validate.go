@@ -1,0 +1,370 @@
+package config
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Problem is one validation failure, named by its YAML key (or environment
+// variable when the variable itself is at fault).
+type Problem struct {
+	Key     string
+	Message string
+}
+
+func (p Problem) String() string { return p.Key + ": " + p.Message }
+
+// ValidationError lists every problem found, so an operator fixes them in one
+// pass rather than one restart per mistake.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	if len(e.Problems) == 1 {
+		b.WriteString("invalid configuration: 1 problem")
+	} else {
+		fmt.Fprintf(&b, "invalid configuration: %d problems", len(e.Problems))
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Limits enforced by Validate.
+const (
+	maxRefreshTokenGrace = 5 * time.Minute
+	minAdminTokenLen     = 32
+	minSecretHashCost    = 10_000
+	maxSecretHashCost    = 10_000_000
+	kekLen               = 32
+)
+
+// Validate checks c and returns a *ValidationError listing every problem, or
+// nil. It reads every secret (files and environment variables) to prove it is
+// available now rather than at the first login. Call Normalize first when c
+// was built in code; Load does both.
+func (c *Config) Validate() error {
+	if p := c.problems(); len(p) > 0 {
+		return &ValidationError{Problems: p}
+	}
+	return nil
+}
+
+type checker struct {
+	problems []Problem
+}
+
+func (ck *checker) add(key, format string, args ...any) {
+	ck.problems = append(ck.problems, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
+}
+
+// when records a problem if bad holds: each rule reads as one line.
+func (ck *checker) when(bad bool, key, format string, args ...any) {
+	if bad {
+		ck.add(key, format, args...)
+	}
+}
+
+func (ck *checker) positive(key string, d Duration) {
+	ck.when(d.Duration <= 0, key, "must be positive, got %s", d)
+}
+
+func (ck *checker) oneOf(key, got string, allowed ...string) {
+	ck.when(!slices.Contains(allowed, got), key, "must be one of %s, got %q", strings.Join(allowed, ", "), got)
+}
+
+func (c *Config) problems() []Problem {
+	ck := &checker{}
+	ck.serviceURL("issuer", c.Issuer, true)
+	c.checkHTTP(ck)
+	revealed := c.checkSecrets(ck)
+	c.checkAdmin(ck, revealed)
+	c.checkStorage(ck)
+	c.checkKEK(ck, revealed)
+	c.checkWeChat(ck)
+	c.checkTokens(ck)
+	c.checkKeys(ck)
+	ck.when(c.Clients.SecretHashCost < minSecretHashCost || c.Clients.SecretHashCost > maxSecretHashCost,
+		"clients.secret_hash_cost", "must be between %d and %d, got %d", minSecretHashCost, maxSecretHashCost, c.Clients.SecretHashCost)
+	ck.when(c.Issuer != "" && c.Accounts.DefaultAudience == "", "accounts.default_audience", "must not be empty")
+	ck.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	ck.oneOf("log.format", c.Log.Format, "json", "text")
+	return ck.problems
+}
+
+// serviceURL checks an issuer or WeChat base URL: absolute, https unless the
+// host is loopback, no user info, query or fragment, no trailing slash. The
+// URL itself is not echoed: user info could hold a password.
+func (ck *checker) serviceURL(key, raw string, required bool) {
+	if raw == "" {
+		ck.when(required, key, "required, e.g. https://id.example.com")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		ck.add(key, "not a valid URL")
+		return
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		ck.add(key, "must be an https URL, got scheme %q", u.Scheme)
+	case u.Host == "":
+		ck.add(key, "must include a host")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		ck.add(key, "must use https (http is allowed only for a loopback host)")
+	}
+	ck.when(u.User != nil, key, "must not contain user info")
+	ck.when(u.RawQuery != "" || u.ForceQuery, key, "must not contain a query")
+	ck.when(u.Fragment != "" || strings.Contains(raw, "#"), key, "must not contain a fragment")
+	ck.when(strings.HasSuffix(raw, "/"), key, "must not end with /")
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// addr checks a listen address of the form host:port with a numeric port.
+func (ck *checker) addr(key, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		ck.add(key, "must be host:port (e.g. :8080 or 127.0.0.1:8081), got %q", addr)
+		return
+	}
+	n, err := strconv.Atoi(port)
+	ck.when(err != nil || n < 0 || n > 65535, key, "port must be a number from 0 to 65535, got %q", port)
+}
+
+func (c *Config) checkHTTP(ck *checker) {
+	h := c.HTTP
+	if h.Addr == "" {
+		ck.add("http.addr", "required, e.g. :8080")
+	} else {
+		ck.addr("http.addr", h.Addr)
+	}
+	ck.positive("http.read_header_timeout", h.ReadHeaderTimeout)
+	ck.positive("http.read_timeout", h.ReadTimeout)
+	ck.positive("http.write_timeout", h.WriteTimeout)
+	ck.positive("http.idle_timeout", h.IdleTimeout)
+	ck.positive("http.shutdown_timeout", h.ShutdownTimeout)
+	ck.when(h.MaxBodyBytes <= 0, "http.max_body_bytes", "must be positive, got %d", h.MaxBodyBytes)
+	ck.when(h.MaxHeaderBytes <= 0, "http.max_header_bytes", "must be positive, got %d", h.MaxHeaderBytes)
+	for i, p := range h.TrustedProxies {
+		_, err := netip.ParsePrefix(p)
+		ck.when(err != nil, fmt.Sprintf("http.trusted_proxies[%d]", i), "must be a CIDR such as 10.0.0.0/8, got %q", p)
+	}
+	ck.when((h.TLSCertFile == "") != (h.TLSKeyFile == ""), "http.tls_cert_file", "tls_cert_file and tls_key_file must be set together")
+	ck.readable("http.tls_cert_file", h.TLSCertFile)
+	ck.readable("http.tls_key_file", h.TLSKeyFile)
+}
+
+func (ck *checker) readable(key, path string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		ck.add(key, "cannot read: %v", err)
+		return
+	}
+	_ = f.Close()
+}
+
+// checkSecrets checks every Secret in c and returns the values it could read,
+// by key, for the rules that look at the value (KEK format, admin token length).
+func (c *Config) checkSecrets(ck *checker) map[string]string {
+	revealed := map[string]string{}
+	eachSecret(c, func(key string, s *Secret) {
+		if s.IsZero() {
+			ck.add(key, "required: set {file: PATH} or {env: VARIABLE}")
+			return
+		}
+		if err := s.checkOneSource(); err != nil {
+			ck.add(key, "%v", err)
+			return
+		}
+		if s.Inline() && !c.AllowInlineSecrets {
+			ck.add(key, "inline secret values are not allowed: use {file: PATH} or {env: VARIABLE}")
+			return
+		}
+		v, err := s.Reveal()
+		if err != nil {
+			ck.add(key, "%v", err)
+			return
+		}
+		revealed[key] = v
+	})
+	return revealed
+}
+
+func (c *Config) checkAdmin(ck *checker, revealed map[string]string) {
+	a := c.Admin
+	if a.Addr != "" {
+		ck.addr("admin.addr", a.Addr)
+		ck.when(a.Addr == c.HTTP.Addr, "admin.addr", "must differ from http.addr: the admin API must not share the public listener")
+		ck.when(len(a.Tokens) == 0, "admin.tokens", `at least one token is required while admin.addr is set (set admin.addr to "" to disable the admin listener)`)
+	}
+	names := map[string]int{}
+	values := map[string]int{}
+	for i, t := range a.Tokens {
+		key := fmt.Sprintf("admin.tokens[%d]", i)
+		if t.Name == "" {
+			ck.add(key+".name", "required (it names the caller in logs)")
+		} else if j, dup := names[t.Name]; dup {
+			ck.add(key+".name", "duplicate of admin.tokens[%d].name %q", j, t.Name)
+		} else {
+			names[t.Name] = i
+		}
+		v, ok := revealed[key+".token"]
+		if !ok {
+			continue
+		}
+		// Inline tokens exist only in dev mode (AllowInlineSecrets), whose token
+		// is printed on screen anyway; the length rule protects real ones.
+		ck.when(len(v) < minAdminTokenLen && !t.Token.Inline(), key+".token",
+			"must be at least %d characters, got %d", minAdminTokenLen, len(v))
+		if j, dup := values[v]; dup {
+			ck.add(key+".token", "same value as admin.tokens[%d].token", j)
+		} else {
+			values[v] = i
+		}
+	}
+}
+
+func (c *Config) checkStorage(ck *checker) {
+	s := c.Storage
+	switch dsn := s.DSN; {
+	case dsn == "":
+		ck.add("storage.dsn", "required, e.g. sqlite:///var/lib/wxoidc/wxoidc.db or postgres://user@host/db")
+	case strings.HasPrefix(dsn, "sqlite://"):
+		path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "sqlite://"), "?")
+		ck.when(path == "", "storage.dsn", "sqlite DSN needs a path, e.g. sqlite:///var/lib/wxoidc/wxoidc.db")
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		// The DSN may hold a password: report that it is malformed, not what it says.
+		_, err := url.Parse(dsn)
+		ck.when(err != nil, "storage.dsn", "not a valid postgres URL")
+	default:
+		scheme, _, ok := strings.Cut(dsn, "://")
+		if !ok {
+			scheme = ""
+		}
+		ck.add("storage.dsn", "must start with sqlite://, postgres:// or postgresql://, got scheme %q", scheme)
+	}
+	ck.oneOf("storage.sqlite_synchronous", s.SQLiteSynchronous, "FULL", "NORMAL")
+	ck.positive("storage.sqlite_busy_timeout", s.SQLiteBusyTimeout)
+	ck.when(s.PostgresMaxConns < 1, "storage.postgres_max_conns", "must be at least 1, got %d", s.PostgresMaxConns)
+	ck.positive("storage.cleanup_interval", s.CleanupInterval)
+	ck.when(s.CleanupBatch < 1, "storage.cleanup_batch", "must be at least 1, got %d", s.CleanupBatch)
+}
+
+func (c *Config) checkKEK(ck *checker, revealed map[string]string) {
+	v, ok := revealed["secrets.kek"]
+	if !ok {
+		return
+	}
+	if _, err := parseKEK(v); err != nil {
+		ck.add("secrets.kek", "%v", err)
+	}
+}
+
+// parseKEK decodes a key-encryption key: 64 hex digits, or base64 (standard
+// or URL alphabet, padded or not) of exactly 32 bytes. The error never
+// contains the input.
+func parseKEK(s string) ([]byte, error) {
+	if len(s) == 2*kekLen {
+		if b, err := hex.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == kekLen {
+			return b, nil
+		}
+	}
+	return nil, errors.New("must be 32 bytes written as base64 or 64 hex digits (e.g. the output of `openssl rand -base64 32`)")
+}
+
+func (c *Config) checkWeChat(ck *checker) {
+	w := c.WeChat
+	ck.serviceURL("wechat.base_url", w.BaseURL, true)
+	for i, u := range w.FallbackBaseURLs {
+		key := fmt.Sprintf("wechat.fallback_base_urls[%d]", i)
+		ck.when(u == "", key, "must not be empty")
+		ck.serviceURL(key, u, false)
+	}
+	ck.positive("wechat.call_timeout", w.CallTimeout)
+	seen := map[string]int{}
+	for i, app := range w.Apps {
+		key := fmt.Sprintf("wechat.apps[%d].appid", i)
+		switch j, dup := seen[app.AppID]; {
+		case strings.TrimSpace(app.AppID) == "":
+			ck.add(key, "required")
+		case app.AppID != strings.TrimSpace(app.AppID):
+			ck.add(key, "must not have surrounding spaces")
+		case dup:
+			ck.add(key, "duplicate of wechat.apps[%d].appid %q", j, app.AppID)
+		default:
+			seen[app.AppID] = i
+		}
+	}
+}
+
+func (c *Config) checkTokens(ck *checker) {
+	t := c.Tokens
+	ck.oneOf("tokens.access_token_format", t.AccessTokenFormat, "jwt", "opaque")
+	ck.positive("tokens.access_token_lifetime", t.AccessTokenLifetime)
+	ck.positive("tokens.id_token_lifetime", t.IDTokenLifetime)
+	ck.positive("tokens.refresh_token_lifetime", t.RefreshTokenLifetime)
+	ck.when(t.RefreshTokenGrace.Duration < 0 || t.RefreshTokenGrace.Duration > maxRefreshTokenGrace, "tokens.refresh_token_grace",
+		"must be between 0 and %s, got %s", D(maxRefreshTokenGrace), t.RefreshTokenGrace)
+}
+
+func (c *Config) checkKeys(ck *checker) {
+	k := c.Keys
+	supported := []string{RS256, ES256, EdDSA}
+	ck.when(len(k.Algorithms) == 0, "keys.algorithms", "must not be empty")
+	seen := map[string]bool{}
+	for i, alg := range k.Algorithms {
+		key := fmt.Sprintf("keys.algorithms[%d]", i)
+		switch {
+		case !slices.Contains(supported, alg):
+			ck.add(key, "unsupported algorithm %q (supported: %s)", alg, strings.Join(supported, ", "))
+		case seen[alg]:
+			ck.add(key, "duplicate algorithm %q", alg)
+		}
+		seen[alg] = true
+	}
+	ck.when(len(k.Algorithms) > 0 && !seen[RS256], "keys.algorithms", "must include RS256, which OpenID Connect requires")
+	ck.when(!seen[k.DefaultAlgorithm], "keys.default_algorithm", "must be one of keys.algorithms, got %q", k.DefaultAlgorithm)
+	ck.when(!seen[k.AccessTokenAlgorithm], "keys.access_token_algorithm", "must be one of keys.algorithms, got %q", k.AccessTokenAlgorithm)
+	ck.when(k.RSABits != 2048 && k.RSABits != 3072, "keys.rsa_bits", "must be 2048 or 3072, got %d", k.RSABits)
+	ck.positive("keys.reload_interval", k.ReloadInterval)
+	ck.positive("keys.jwks_max_age", k.JWKSMaxAge)
+	ck.when(k.JWKSMaxAge.Duration > k.ReloadInterval.Duration, "keys.jwks_max_age",
+		"must not exceed keys.reload_interval (%s), got %s", k.ReloadInterval, k.JWKSMaxAge)
+	// A new key is published as "next" one period before it signs. Relying
+	// parties and other instances must see it first: the period has to exceed
+	// the time for every instance to reload plus every cache to expire.
+	ck.when(k.RotationPeriod.Duration < 0, "keys.rotation_period", "must not be negative (0 disables rotation), got %s", k.RotationPeriod)
+	ck.when(k.RotationPeriod.Duration > 0 && k.RotationPeriod.Duration <= k.ReloadInterval.Duration+k.JWKSMaxAge.Duration,
+		"keys.rotation_period", "must exceed keys.reload_interval + keys.jwks_max_age (%s) so that relying parties see a key before it signs, got %s",
+		D(k.ReloadInterval.Duration+k.JWKSMaxAge.Duration), k.RotationPeriod)
+	ck.when(k.ClockSkew.Duration < 0, "keys.clock_skew", "must not be negative, got %s", k.ClockSkew)
+}

@@ -1,0 +1,133 @@
+package keys
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+var (
+	// ErrNoSigningKey: no current key is loaded for the algorithm (Init not
+	// run, or the key could not be loaded).
+	ErrNoSigningKey = errors.New("keys: no current signing key")
+	// ErrUnknownKey: the token's kid names no published key (unknown,
+	// revoked, removed, or missing).
+	ErrUnknownKey = errors.New("keys: token kid is not a published key")
+	// ErrAlgorithmMismatch: the token's alg is not the algorithm of the key
+	// its kid names (alg confusion, "none", HS256 with a public key).
+	ErrAlgorithmMismatch = errors.New("keys: token alg does not match its key")
+)
+
+// reservedHeader names JOSE header parameters the signer sets itself or
+// that steer how a verifier finds keys or reads the token; they are never
+// copied from the caller's header.
+func reservedHeader(name string) bool {
+	switch name {
+	case "alg", "kid", "typ", "jku", "jwk", "crit", "b64", "enc", "zip":
+		return true
+	}
+	return strings.HasPrefix(name, "x5")
+}
+
+// sign signs payload with the current key of alg, writing kid and typ
+// itself and copying the non-reserved entries of extra.
+func (s *snapshot) sign(alg, typ string, extra map[string]any, payload []byte) (string, error) {
+	k, ok := s.current[alg]
+	if !ok {
+		return "", fmt.Errorf("%w for %s", ErrNoSigningKey, alg)
+	}
+	headers := make(map[jose.HeaderKey]any, len(extra)+1)
+	for name, v := range extra {
+		if !reservedHeader(name) {
+			headers[jose.HeaderKey(name)] = v
+		}
+	}
+	headers["typ"] = typ
+	signer, err := jose.NewSigner(k.signingKey, &jose.SignerOptions{ExtraHeaders: headers})
+	if err != nil {
+		return "", fmt.Errorf("keys: signer for %s: %w", k.info.KID, err)
+	}
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("keys: signing with %s: %w", k.info.KID, err)
+	}
+	tok, err := obj.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("keys: serializing JWS: %w", err)
+	}
+	return tok, nil
+}
+
+// lookup returns the published key named by a token header, checking that
+// the header's alg is that key's algorithm.
+func (s *snapshot) lookup(kid, alg string) (*loadedKey, error) {
+	if kid == "" {
+		return nil, fmt.Errorf("%w: no kid header", ErrUnknownKey)
+	}
+	k, ok := s.byKID[kid]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+	}
+	if alg != string(k.alg) {
+		return nil, fmt.Errorf("%w: alg %q, key %s is %s", ErrAlgorithmMismatch, alg, kid, k.alg)
+	}
+	return k, nil
+}
+
+// Verify checks a compact JWS against the published key its kid names
+// (next, current or retired; never revoked) and returns the payload and the
+// protected header. It checks the signature and the algorithm only: claims
+// (exp, iss, aud, typ...) are the caller's to check.
+func (m *Manager) Verify(token string) (payload []byte, header jose.Header, err error) {
+	s := m.snap.Load()
+	if len(s.verifyAlgs) == 0 {
+		return nil, jose.Header{}, fmt.Errorf("%w: no keys loaded", ErrUnknownKey)
+	}
+	obj, err := jose.ParseSignedCompact(token, s.verifyAlgs)
+	if err != nil {
+		// go-jose rejects algorithms outside verifyAlgs here ("none", HS256).
+		return nil, jose.Header{}, fmt.Errorf("keys: malformed or unacceptable JWS: %w", err)
+	}
+	if len(obj.Signatures) != 1 {
+		return nil, jose.Header{}, errors.New("keys: JWS must have exactly one signature")
+	}
+	h := obj.Signatures[0].Protected
+	k, err := s.lookup(h.KeyID, h.Algorithm)
+	if err != nil {
+		return nil, jose.Header{}, err
+	}
+	payload, err = obj.Verify(k.public)
+	if err != nil {
+		return nil, jose.Header{}, fmt.Errorf("keys: invalid signature (kid %s): %w", k.info.KID, err)
+	}
+	return payload, h, nil
+}
+
+// TokenHash computes an OIDC hash claim (at_hash, c_hash) of value for an
+// ID token signed with alg: the left half of the hash, base64url. The hash
+// follows the OpenID token-hash rules: SHA-256/384/512 from the JWA name,
+// and SHA-512 for EdDSA with Ed25519 (the only EdDSA curve this package
+// makes). fosite's own at_hash uses SHA-256 for EdDSA; see the package
+// tests.
+func TokenHash(alg, value string) (string, error) {
+	var h hash.Hash
+	switch alg {
+	case "RS256", "PS256", "ES256", "HS256", "ES256K":
+		h = sha256.New()
+	case "RS384", "PS384", "ES384", "HS384":
+		h = sha512.New384()
+	case "RS512", "PS512", "ES512", "HS512", EdDSA:
+		h = sha512.New()
+	default:
+		return "", fmt.Errorf("keys: no token hash for alg %q", alg)
+	}
+	h.Write([]byte(value))
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2]), nil
+}

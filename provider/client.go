@@ -1,0 +1,107 @@
+package provider
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/wxoidc/wxoidc/storage"
+)
+
+// Grant types and auth methods wxoidc knows.
+const (
+	GrantTypeWeChat            = "urn:wxoidc:params:oauth:grant-type:wechat-miniprogram"
+	GrantTypeRefreshToken      = "refresh_token"
+	GrantTypeClientCredentials = "client_credentials"
+
+	AuthMethodNone              = "none"
+	AuthMethodClientSecretBasic = "client_secret_basic"
+	AuthMethodClientSecretPost  = "client_secret_post"
+	AuthMethodPrivateKeyJWT     = "private_key_jwt"
+)
+
+// Client adapts a stored client to fosite. It implements
+// fosite.OpenIDConnectClient so fosite enforces the registered
+// token_endpoint_auth_method (a bare DefaultClient accepts any method).
+type Client struct {
+	storage.Client
+}
+
+var (
+	_ fosite.Client              = (*Client)(nil)
+	_ fosite.OpenIDConnectClient = (*Client)(nil)
+)
+
+func (c *Client) GetID() string             { return c.ID }
+func (c *Client) GetHashedSecret() []byte   { return []byte(c.SecretHash) }
+func (c *Client) GetRedirectURIs() []string { return nil }
+func (c *Client) GetGrantTypes() fosite.Arguments {
+	return fosite.Arguments(c.GrantTypes)
+}
+func (c *Client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
+func (c *Client) GetScopes() fosite.Arguments        { return fosite.Arguments(c.Scopes) }
+func (c *Client) IsPublic() bool                     { return c.TokenEndpointAuthMethod == AuthMethodNone }
+
+// GetAudience lists the audiences the client may request, plus its default.
+func (c *Client) GetAudience() fosite.Arguments {
+	out := make(fosite.Arguments, 0, len(c.Audiences)+1)
+	out = append(out, c.Audiences...)
+	if c.DefaultAudience != "" && !out.Has(c.DefaultAudience) {
+		out = append(out, c.DefaultAudience)
+	}
+	return out
+}
+
+func (c *Client) GetRequestURIs() []string                 { return nil }
+func (c *Client) GetJSONWebKeysURI() string                { return "" }
+func (c *Client) GetRequestObjectSigningAlgorithm() string { return "" }
+func (c *Client) GetTokenEndpointAuthMethod() string       { return c.TokenEndpointAuthMethod }
+
+// idTokenAlg is the algorithm the client's ID tokens are signed with.
+func (c *Client) idTokenAlg() string {
+	if c.IDTokenSignedResponseAlg == "" {
+		return "RS256"
+	}
+	return c.IDTokenSignedResponseAlg
+}
+
+type errInvalidJWKS string
+
+func (e errInvalidJWKS) Error() string { return "client jwks: " + string(e) }
+
+// ValidateClient checks a client's registration for consistency, so a bad
+// admin command fails at once rather than at the client's first request.
+func ValidateClient(c storage.Client) error {
+	var problems []string
+	switch c.TokenEndpointAuthMethod {
+	case AuthMethodNone, AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT:
+	default:
+		problems = append(problems, "unknown token_endpoint_auth_method "+strconv.Quote(c.TokenEndpointAuthMethod))
+	}
+	grants := fosite.Arguments(c.GrantTypes)
+	for _, g := range c.GrantTypes {
+		if g != GrantTypeWeChat && g != GrantTypeRefreshToken && g != GrantTypeClientCredentials {
+			problems = append(problems, "unknown grant type "+strconv.Quote(g))
+		}
+	}
+	if grants.Has(GrantTypeWeChat) && c.WeChatAppID == "" {
+		problems = append(problems, "the WeChat grant needs a WeChat appid")
+	}
+	if grants.Has(GrantTypeClientCredentials) && c.TokenEndpointAuthMethod == AuthMethodNone {
+		problems = append(problems, "client_credentials needs a confidential client")
+	}
+	if c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT && len(c.JWKS) == 0 {
+		problems = append(problems, "private_key_jwt needs a JWK set")
+	}
+	switch c.IDTokenSignedResponseAlg {
+	case "", "RS256", "ES256", "EdDSA":
+	default:
+		problems = append(problems, "unsupported id_token_signed_response_alg "+strconv.Quote(c.IDTokenSignedResponseAlg))
+	}
+	if len(problems) > 0 {
+		return errors.New("invalid client: " + strings.Join(problems, "; "))
+	}
+	return nil
+}

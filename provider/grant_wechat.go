@@ -1,0 +1,339 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	fositestorage "github.com/ory/fosite/storage"
+
+	"github.com/wxoidc/wxoidc/storage"
+	"github.com/wxoidc/wxoidc/wechat"
+)
+
+// WeChat is the upstream client the grant needs (wechat.Client implements it).
+type WeChat interface {
+	Code2Session(ctx context.Context, app wechat.App, jsCode string) (wechat.Session, error)
+	PhoneNumber(ctx context.Context, app wechat.App, phoneCode, openID string) (wechat.Phone, error)
+}
+
+// Limits on the grant's own parameters. WeChat codes are ~32 characters; the
+// legacy phone ciphertext is a few hundred bytes of base64.
+const (
+	maxCodeLen          = 256
+	maxEncryptedDataLen = 8192
+	maxIVLen            = 64
+)
+
+// wechatGrant is the fosite token-endpoint handler for
+// urn:wxoidc:params:oauth:grant-type:wechat-miniprogram (DESIGN.md §1.1).
+// HandleTokenEndpointRequest talks to WeChat and resolves the account;
+// PopulateTokenEndpointResponse issues and persists the tokens.
+type wechatGrant struct {
+	*oauth2.HandleHelper
+	refreshStrategy oauth2.RefreshTokenStrategy
+	store           *fositeStore
+	accounts        accountCrypto
+	wechat          WeChat
+	apps            map[string]wechat.App
+	idTokens        *idTokenIssuer
+	lifetimes       lifetimes
+	now             func() time.Time
+	log             *slog.Logger
+}
+
+type lifetimes struct {
+	access, refresh, idToken time.Duration
+}
+
+var _ fosite.TokenEndpointHandler = (*wechatGrant)(nil)
+
+func (g *wechatGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+func (g *wechatGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
+	return r.GetGrantTypes().ExactOne(GrantTypeWeChat)
+}
+
+func (g *wechatGrant) checkRequest(ctx context.Context, r fosite.AccessRequester) (*Client, wechat.App, error) {
+	if !g.CanHandleTokenEndpointRequest(ctx, r) {
+		return nil, wechat.App{}, fosite.ErrUnknownRequest
+	}
+	client, ok := r.GetClient().(*Client)
+	if !ok || !client.GetGrantTypes().Has(GrantTypeWeChat) {
+		return nil, wechat.App{}, fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use the WeChat mini-program grant.")
+	}
+	app, ok := g.apps[client.WeChatAppID]
+	if client.WeChatAppID == "" || !ok {
+		return nil, wechat.App{}, fosite.ErrUnauthorizedClient.WithHint("The client is not bound to a configured WeChat mini-program.")
+	}
+	return client, app, nil
+}
+
+// grantParams are the validated form parameters of the grant.
+type grantParams struct {
+	code, phoneCode, encryptedData, iv string
+}
+
+func parseGrantParams(r fosite.AccessRequester) (grantParams, error) {
+	f := r.GetRequestForm()
+	p := grantParams{
+		code:          f.Get("code"),
+		phoneCode:     f.Get("phone_code"),
+		encryptedData: f.Get("encrypted_data"),
+		iv:            f.Get("iv"),
+	}
+	switch {
+	case p.code == "":
+		return p, fosite.ErrInvalidRequest.WithHint("The 'code' parameter (from wx.login) is required.")
+	case len(p.code) > maxCodeLen || len(p.phoneCode) > maxCodeLen:
+		return p, fosite.ErrInvalidRequest.WithHint("The 'code' or 'phone_code' parameter is too long.")
+	case (p.encryptedData == "") != (p.iv == ""):
+		return p, fosite.ErrInvalidRequest.WithHint("The 'encrypted_data' and 'iv' parameters must be sent together.")
+	case len(p.encryptedData) > maxEncryptedDataLen || len(p.iv) > maxIVLen:
+		return p, fosite.ErrInvalidRequest.WithHint("The 'encrypted_data' or 'iv' parameter is too long.")
+	case p.phoneCode != "" && p.encryptedData != "":
+		return p, fosite.ErrInvalidRequest.WithHint("Send either 'phone_code' or 'encrypted_data' and 'iv', not both.")
+	}
+	return p, nil
+}
+
+func (g *wechatGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	client, app, err := g.checkRequest(ctx, r)
+	if err != nil {
+		return err
+	}
+	p, err := parseGrantParams(r)
+	if err != nil {
+		return err
+	}
+	if err := grantScopesAndAudience(r, client, []string{"openid"}); err != nil {
+		return err
+	}
+
+	sess, err := g.wechat.Code2Session(ctx, app, p.code)
+	if err != nil {
+		return g.upstreamError(ctx, "jscode2session", err)
+	}
+
+	phone, source, err := g.verifyPhone(ctx, app, sess, p)
+	if err != nil {
+		return err
+	}
+
+	now := g.now()
+	acc, ident, err := g.resolveAccount(ctx, client, app, sess, phone, source, now)
+	if err != nil {
+		return err
+	}
+
+	s, ok := r.GetSession().(*Session)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	s.ClientID = client.ID
+	s.IDTokenAlg = client.idTokenAlg()
+	s.setSubject(acc.ID)
+	s.Claims.AuthTime = now.Truncate(time.Second)
+	s.Claims.RequestedAt = now.Truncate(time.Second)
+	s.Claims.AuthenticationMethodsReferences = []string{"wechat"}
+	s.Claims.Extra = identityClaims(r.GetGrantedScopes(), client.ID, acc, phoneFor(g.accounts, acc), ident)
+	s.SetExpiresAt(fosite.AccessToken, now.Add(g.lifetimes.access).Round(time.Second))
+	if g.canIssueRefreshToken(r) {
+		s.SetExpiresAt(fosite.RefreshToken, now.Add(g.lifetimes.refresh).Round(time.Second))
+	}
+	return nil
+}
+
+// verifyPhone returns the E.164 number the request proves, if any.
+func (g *wechatGrant) verifyPhone(ctx context.Context, app wechat.App, sess wechat.Session, p grantParams) (string, string, error) {
+	switch {
+	case p.phoneCode != "":
+		ph, err := g.wechat.PhoneNumber(ctx, app, p.phoneCode, sess.OpenID)
+		if err != nil {
+			return "", "", g.upstreamError(ctx, "getuserphonenumber", err)
+		}
+		return ph.E164(), PhoneSourceCode, nil
+	case p.encryptedData != "":
+		ph, err := g.decryptLegacy(ctx, app, sess, p)
+		if err != nil {
+			return "", "", err
+		}
+		return ph.E164(), PhoneSourceLegacy, nil
+	}
+	return "", "", nil
+}
+
+// decryptLegacy tries the session key of this request's code, then the
+// stored keys of the same (appid, openid): the phone button's data may be
+// encrypted under the key an earlier wx.login established (WECHAT.md §4.3).
+func (g *wechatGrant) decryptLegacy(ctx context.Context, app wechat.App, sess wechat.Session, p grantParams) (wechat.Phone, error) {
+	ph, err := wechat.DecryptPhone(sess.SessionKey, p.encryptedData, p.iv, app.AppID)
+	if err == nil {
+		return ph, nil
+	}
+	if !errors.Is(err, wechat.ErrDecrypt) {
+		return wechat.Phone{}, fosite.ErrServerError.WithWrap(err)
+	}
+	firstErr := err
+	ident, gerr := g.store.db.GetWeChatIdentity(ctx, app.AppID, sess.OpenID)
+	if gerr == nil {
+		for _, sealed := range [][]byte{ident.SessionKeyEncrypted, ident.PreviousSessionKeyEncrypted} {
+			raw, oerr := g.accounts.openSessionKey(app.AppID, sess.OpenID, sealed)
+			if oerr != nil || raw == nil {
+				continue
+			}
+			key, kerr := wechat.SessionKeyFromBytes(raw)
+			if kerr != nil {
+				continue
+			}
+			if ph, err := wechat.DecryptPhone(key, p.encryptedData, p.iv, app.AppID); err == nil {
+				return ph, nil
+			}
+		}
+	} else if !errors.Is(gerr, storage.ErrNotFound) {
+		return wechat.Phone{}, fosite.ErrServerError.WithWrap(gerr)
+	}
+	g.log.InfoContext(ctx, "legacy phone data did not decrypt", "reason", firstErr.Error())
+	return wechat.Phone{}, fosite.ErrInvalidGrant.WithWrap(firstErr).
+		WithHint("The encrypted phone data could not be verified: it is malformed, tampered with, or encrypted under an expired WeChat session. Call wx.login before the phone button and retry.")
+}
+
+// resolveAccount finds or creates the account and records a verified phone,
+// atomically: a login refused for a missing phone leaves nothing behind.
+func (g *wechatGrant) resolveAccount(ctx context.Context, client *Client, app wechat.App, sess wechat.Session, phone, source string, now time.Time) (acc storage.Account, ident storage.WeChatIdentity, err error) {
+	db := g.store.db
+	ctx, err = db.BeginTx(ctx)
+	if err != nil {
+		return acc, ident, fosite.ErrServerError.WithWrap(err)
+	}
+	defer func() {
+		if err != nil {
+			_ = db.Rollback(ctx)
+		}
+	}()
+	ident, acc, err = db.ResolveWeChatLogin(ctx, storage.WeChatLogin{
+		AppID:               app.AppID,
+		OpenID:              sess.OpenID,
+		UnionID:             sess.UnionID,
+		SessionKeyEncrypted: g.accounts.sealSessionKey(app.AppID, sess.OpenID, sess.SessionKey.Bytes()),
+		NewAccountID:        newAccountID(),
+		Now:                 now,
+	})
+	if err != nil {
+		return acc, ident, storageError(err)
+	}
+	if acc.Disabled {
+		return acc, ident, fosite.ErrInvalidGrant.WithHint("The account is disabled.")
+	}
+	if phone != "" {
+		if acc, err = g.accounts.setPhone(ctx, db, acc.ID, phone, source, now); err != nil {
+			return acc, ident, storageError(err)
+		}
+	} else if client.RequirePhone && len(acc.PhoneEncrypted) == 0 {
+		return acc, ident, fosite.ErrInvalidRequest.WithHint("This client requires a verified phone number: send 'phone_code' (or 'encrypted_data' and 'iv') from the phone button.")
+	}
+	if err = db.Commit(ctx); err != nil {
+		return acc, ident, storageError(err)
+	}
+	return acc, ident, nil
+}
+
+func (g *wechatGrant) canIssueRefreshToken(r fosite.Requester) bool {
+	return r.GetGrantedScopes().HasOneOf("offline_access", "offline") && r.GetClient().GetGrantTypes().Has(GrantTypeRefreshToken)
+}
+
+func (g *wechatGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) (err error) {
+	if _, _, err := g.checkRequest(ctx, r); err != nil {
+		return err
+	}
+	ctx, err = fositestorage.MaybeBeginTx(ctx, g.store)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	defer func() {
+		if err != nil {
+			_ = fositestorage.MaybeRollbackTx(ctx, g.store)
+		}
+	}()
+	atSig, err := g.IssueAccessToken(ctx, g.lifetimes.access, r, resp)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	if g.canIssueRefreshToken(r) {
+		rt, rtSig, err := g.refreshStrategy.GenerateRefreshToken(ctx, r)
+		if err != nil {
+			return fosite.ErrServerError.WithWrap(err)
+		}
+		if err := g.store.CreateRefreshTokenSession(ctx, rtSig, atSig, r.Sanitize(nil)); err != nil {
+			return fosite.ErrServerError.WithWrap(err)
+		}
+		resp.SetExtra("refresh_token", rt)
+	}
+	if r.GetGrantedScopes().Has("openid") {
+		if err := g.idTokens.issue(ctx, r, resp, g.lifetimes.idToken); err != nil {
+			return err
+		}
+	}
+	if err := fositestorage.MaybeCommitTx(ctx, g.store); err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	return nil
+}
+
+// upstreamError maps a WeChat failure to the token endpoint's answer
+// (DESIGN.md §7, WECHAT.md §8) and logs what operators need, never secrets.
+func (g *wechatGrant) upstreamError(ctx context.Context, api string, err error) error {
+	var werr *wechat.Error
+	code := 0
+	if errors.As(err, &werr) {
+		code = werr.Code
+	}
+	switch {
+	case errors.Is(err, wechat.ErrBlockedUser):
+		return fosite.ErrInvalidGrant.WithWrap(err).WithHint("The WeChat account is restricted by WeChat's risk control.")
+	case errors.Is(err, wechat.ErrInvalidCode), errors.Is(err, wechat.ErrCodeUsed):
+		hint := "The WeChat login code is invalid, expired or already used: call wx.login again."
+		if api == "getuserphonenumber" {
+			hint = "The WeChat phone code is invalid, expired or already used: ask the user to tap the phone button again."
+		}
+		return fosite.ErrInvalidGrant.WithWrap(err).WithHint(hint)
+	case errors.Is(err, wechat.ErrRateLimited):
+		g.log.WarnContext(ctx, "wechat rate limit", "api", api, "errcode", code)
+		return &upstreamUnavailable{RFC6749Error: fosite.ErrTemporarilyUnavailable.WithWrap(err).WithHint("WeChat is rate limiting this app; retry later."), retryAfter: wechat.RetryAfter(err)}
+	case errors.Is(err, wechat.ErrBusy), errors.Is(err, wechat.ErrTransport):
+		g.log.WarnContext(ctx, "wechat unavailable", "api", api, "errcode", code, "err", err.Error())
+		return &upstreamUnavailable{RFC6749Error: fosite.ErrTemporarilyUnavailable.WithWrap(err).WithHint("WeChat is temporarily unavailable; retry with a fresh wx.login code."), retryAfter: 5 * time.Second}
+	default:
+		g.log.ErrorContext(ctx, "wechat call failed", "api", api, "errcode", code, "err", err.Error())
+		return fosite.ErrServerError.WithWrap(err).WithHint("The identity provider could not complete the WeChat login.")
+	}
+}
+
+// upstreamUnavailable carries a Retry-After for the HTTP layer.
+type upstreamUnavailable struct {
+	*fosite.RFC6749Error
+	retryAfter time.Duration
+}
+
+func (u *upstreamUnavailable) Unwrap() error { return u.RFC6749Error }
+
+// RetryAfter returns how long a client should wait before retrying after err,
+// or 0 when err carries no such advice.
+func RetryAfter(err error) time.Duration {
+	var u *upstreamUnavailable
+	if errors.As(err, &u) {
+		return u.retryAfter
+	}
+	return 0
+}
+
+// storageError wraps a storage failure as a server error; conflicts are retryable.
+func storageError(err error) error {
+	if errors.Is(err, storage.ErrConflict) {
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err).WithHint("Concurrent update; please retry.")
+	}
+	return fosite.ErrServerError.WithWrap(err)
+}

@@ -1,0 +1,339 @@
+// Package provider composes fosite into wxoidc's OAuth 2.0 / OpenID Connect
+// provider: the WeChat mini-program grant, refresh, client credentials,
+// introspection, revocation and UserInfo. It knows nothing of SQL (storage is
+// an interface) nor of routing (web calls it with *http.Request values).
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/hmac"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/wxoidc/wxoidc/storage"
+	"github.com/wxoidc/wxoidc/wechat"
+)
+
+// Access-token formats.
+const (
+	FormatJWT    = "jwt"
+	FormatOpaque = "opaque"
+)
+
+// Config wires a Provider.
+type Config struct {
+	Issuer string
+	Store  Store
+	Sealer Sealer
+	// PhoneIndexKey keys the phone blind index (≥ 32 bytes).
+	PhoneIndexKey []byte
+	// HMACSecret signs opaque tokens, refresh tokens and codes (≥ 32 bytes).
+	HMACSecret []byte
+	// AccessTokenSigner and IDTokenSigner sign JWTs (keys.Manager's signers).
+	AccessTokenSigner jwt.Signer
+	IDTokenSigner     jwt.Signer
+	WeChat            WeChat
+	// Apps holds the secret of every mini-program appid clients may be bound to.
+	Apps                 map[string]wechat.App
+	AccessTokenFormat    string // FormatJWT (default) or FormatOpaque
+	AccessTokenLifetime  time.Duration
+	IDTokenLifetime      time.Duration
+	RefreshTokenLifetime time.Duration
+	RefreshTokenGrace    time.Duration
+	SecretHasher         fosite.Hasher
+	Now                  func() time.Time
+	Logger               *slog.Logger
+}
+
+// Provider is the OAuth 2.0 / OIDC engine.
+type Provider struct {
+	oauth    *fosite.Fosite
+	store    *fositeStore
+	accounts accountCrypto
+	issuer   string
+	now      func() time.Time
+	log      *slog.Logger
+	format   string
+}
+
+// New validates cfg and composes fosite with wxoidc's handlers, in a fixed,
+// tested order (rather than compose.Compose's interface{} factories).
+func New(cfg Config) (*Provider, error) {
+	var problems []error
+	if cfg.Issuer == "" {
+		problems = append(problems, errors.New("issuer is required"))
+	}
+	if cfg.Store == nil || cfg.Sealer == nil || cfg.AccessTokenSigner == nil || cfg.IDTokenSigner == nil || cfg.WeChat == nil || cfg.SecretHasher == nil {
+		problems = append(problems, errors.New("store, sealer, both signers, wechat and secret hasher are required"))
+	}
+	if len(cfg.HMACSecret) < 32 {
+		problems = append(problems, errors.New("hmac secret must be at least 32 bytes"))
+	}
+	if len(cfg.PhoneIndexKey) < 32 {
+		problems = append(problems, errors.New("phone index key must be at least 32 bytes"))
+	}
+	if cfg.RefreshTokenGrace < 0 || cfg.RefreshTokenGrace > 5*time.Minute {
+		problems = append(problems, errors.New("refresh token grace must be between 0 and 5m"))
+	}
+	switch cfg.AccessTokenFormat {
+	case "":
+		cfg.AccessTokenFormat = FormatJWT
+	case FormatJWT, FormatOpaque:
+	default:
+		problems = append(problems, fmt.Errorf("unknown access token format %q", cfg.AccessTokenFormat))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AccessTokenLifetime <= 0 {
+		cfg.AccessTokenLifetime = time.Hour
+	}
+	if cfg.IDTokenLifetime <= 0 {
+		cfg.IDTokenLifetime = time.Hour
+	}
+	if cfg.RefreshTokenLifetime <= 0 {
+		cfg.RefreshTokenLifetime = 30 * 24 * time.Hour
+	}
+
+	fc := &fosite.Config{
+		AccessTokenLifespan:      cfg.AccessTokenLifetime,
+		RefreshTokenLifespan:     cfg.RefreshTokenLifetime,
+		IDTokenLifespan:          cfg.IDTokenLifetime,
+		AuthorizeCodeLifespan:    10 * time.Minute,
+		AccessTokenIssuer:        cfg.Issuer,
+		IDTokenIssuer:            cfg.Issuer,
+		TokenURL:                 cfg.Issuer + "/oauth2/token",
+		ScopeStrategy:            fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy: fosite.ExactAudienceMatchingStrategy,
+		GlobalSecret:             cfg.HMACSecret,
+		JWTScopeClaimKey:         jwt.JWTScopeFieldString,
+		ClientSecretsHasher:      cfg.SecretHasher,
+		RefreshTokenScopes:       []string{ScopeOfflineAccess, "offline"},
+		MinParameterEntropy:      fosite.MinParameterEntropy,
+		TokenEntropy:             32,
+	}
+	store := &fositeStore{db: cfg.Store, sealer: cfg.Sealer, grace: cfg.RefreshTokenGrace, now: cfg.Now}
+
+	hmacStrategy := oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fc}, fc)
+	var core oauth2.CoreStrategy = hmacStrategy
+	if cfg.AccessTokenFormat == FormatJWT {
+		core = &oauth2.DefaultJWTStrategy{Signer: cfg.AccessTokenSigner, HMACSHAStrategy: hmacStrategy, Config: fc}
+	}
+	idStrategy := &openid.DefaultStrategy{Signer: cfg.IDTokenSigner, Config: fc}
+	issuer := &idTokenIssuer{strategy: idStrategy, now: cfg.Now}
+	accounts := accountCrypto{sealer: cfg.Sealer, phoneKey: cfg.PhoneIndexKey}
+	helper := &oauth2.HandleHelper{AccessTokenStrategy: core, AccessTokenStorage: store, Config: fc}
+
+	grant := &wechatGrant{
+		HandleHelper:    helper,
+		refreshStrategy: core,
+		store:           store,
+		accounts:        accounts,
+		wechat:          cfg.WeChat,
+		apps:            cfg.Apps,
+		idTokens:        issuer,
+		lifetimes:       lifetimes{access: cfg.AccessTokenLifetime, refresh: cfg.RefreshTokenLifetime, idToken: cfg.IDTokenLifetime},
+		now:             cfg.Now,
+		log:             cfg.Logger,
+	}
+	fc.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
+		grant,
+		&oauth2.RefreshTokenGrantHandler{
+			AccessTokenStrategy:    core,
+			RefreshTokenStrategy:   core,
+			TokenRevocationStorage: store,
+			Config:                 fc,
+		},
+		&refreshIDToken{issuer: issuer, lifespan: cfg.IDTokenLifetime},
+		&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc},
+	}
+	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{
+		&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
+	}
+	fc.RevocationHandlers = fosite.RevocationHandlers{
+		&oauth2.TokenRevocationHandler{TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core},
+	}
+	return &Provider{
+		oauth:    fosite.NewOAuth2Provider(store, fc),
+		store:    store,
+		accounts: accounts,
+		issuer:   cfg.Issuer,
+		now:      cfg.Now,
+		log:      cfg.Logger,
+		format:   cfg.AccessTokenFormat,
+	}, nil
+}
+
+// OAuth2 exposes fosite's writers to the HTTP layer.
+func (p *Provider) OAuth2() fosite.OAuth2Provider { return p.oauth }
+
+// Token runs the token endpoint: fosite's request handling, wxoidc's checks
+// between request and response (account state, fresh claims, audiences),
+// then issuance.
+func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	sess := NewSession()
+	req, err := p.oauth.NewAccessRequest(ctx, r, sess)
+	if err != nil {
+		return req, nil, err
+	}
+	if err := p.beforeIssue(ctx, req); err != nil {
+		return req, nil, err
+	}
+	resp, err := p.oauth.NewAccessResponse(ctx, req)
+	if err != nil {
+		return req, nil, err
+	}
+	return req, resp, nil
+}
+
+// beforeIssue applies what fosite's stock handlers leave to the embedder.
+func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) error {
+	sess, ok := req.GetSession().(*Session)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	client, ok := req.GetClient().(*Client)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected client type")
+	}
+	switch {
+	case req.GetGrantTypes().ExactOne(GrantTypeClientCredentials):
+		// RFC 9068 §2.2: for client credentials the subject is the client.
+		sess.ClientID = client.ID
+		sess.setSubject(client.ID)
+		// fosite validates but never grants the audience (ory/fosite#749).
+		if len(req.GetGrantedAudience()) == 0 {
+			if err := grantAudience(req, client); err != nil {
+				return err
+			}
+		}
+	case req.GetGrantTypes().ExactOne(GrantTypeRefreshToken):
+		return p.refreshAccount(ctx, req, sess, client)
+	}
+	return nil
+}
+
+// refreshAccount refuses refresh for disabled or deleted accounts and brings
+// the claims up to date (a phone verified since, a new ID-token algorithm).
+func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequester, sess *Session, client *Client) error {
+	sess.IDTokenAlg = client.idTokenAlg()
+	if sess.GetSubject() == client.ID && len(sess.Claims.AuthenticationMethodsReferences) == 0 {
+		return nil // a client's own token, no account behind it
+	}
+	acc, err := p.store.db.GetAccount(ctx, sess.GetSubject())
+	if errors.Is(err, storage.ErrNotFound) {
+		return fosite.ErrInvalidGrant.WithHint("The account no longer exists.")
+	}
+	if err != nil {
+		return storageError(err)
+	}
+	if acc.Disabled {
+		return fosite.ErrInvalidGrant.WithHint("The account is disabled.")
+	}
+	ident, err := identityFor(ctx, p.store.db, acc.ID, client.WeChatAppID)
+	if err != nil {
+		return storageError(err)
+	}
+	sess.Claims.Extra = identityClaims(req.GetGrantedScopes(), client.ID, acc, phoneFor(p.accounts, acc), ident)
+	return nil
+}
+
+// Introspect runs RFC 7662 introspection for an already authenticated
+// confidential client (the HTTP layer enforces that).
+func (p *Provider) Introspect(ctx context.Context, r *http.Request) (fosite.IntrospectionResponder, error) {
+	return p.oauth.NewIntrospectionRequest(ctx, r, NewSession())
+}
+
+// Revoke runs RFC 7009 revocation.
+func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
+	return p.oauth.NewRevocationRequest(ctx, r)
+}
+
+// UserInfo returns the claims of the account behind a valid access token,
+// for the scopes that token was granted (OIDC Core §5.3).
+func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string]interface{}, error) {
+	_, req, err := p.oauth.IntrospectToken(ctx, accessToken, fosite.AccessToken, NewSession())
+	if err != nil {
+		return nil, err
+	}
+	if !req.GetGrantedScopes().Has(ScopeOpenID) {
+		return nil, errInsufficientScope.WithHint("The access token was not granted the 'openid' scope.")
+	}
+	sess, ok := req.GetSession().(*Session)
+	if !ok {
+		return nil, fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	acc, err := p.store.db.GetAccount(ctx, sess.GetSubject())
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fosite.ErrRequestUnauthorized.WithHint("The account no longer exists.")
+	}
+	if err != nil {
+		return nil, storageError(err)
+	}
+	if acc.Disabled {
+		return nil, fosite.ErrRequestUnauthorized.WithHint("The account is disabled.")
+	}
+	appID := ""
+	if c, ok := req.GetClient().(*Client); ok {
+		appID = c.WeChatAppID
+	}
+	ident, err := identityFor(ctx, p.store.db, acc.ID, appID)
+	if err != nil {
+		return nil, storageError(err)
+	}
+	claims := identityClaims(req.GetGrantedScopes(), "", acc, phoneFor(p.accounts, acc), ident)
+	claims["sub"] = acc.ID
+	return claims, nil
+}
+
+// Client loads a client by ID (for the HTTP layer's introspection gate).
+func (p *Provider) Client(ctx context.Context, id string) (*Client, error) {
+	c, err := p.store.GetClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*Client), nil
+}
+
+// AuthenticateClient authenticates the client of r with fosite's rules.
+func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request) (*Client, error) {
+	if err := r.ParseForm(); err != nil {
+		return nil, fosite.ErrInvalidRequest.WithWrap(err)
+	}
+	c, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil {
+		return nil, err
+	}
+	client, ok := c.(*Client)
+	if !ok {
+		return nil, fosite.ErrServerError.WithDebug("unexpected client type")
+	}
+	return client, nil
+}
+
+// PhoneHash exposes the phone blind index (admin look-ups by phone).
+func (p *Provider) PhoneHash(e164 string) string { return p.accounts.PhoneHash(e164) }
+
+// Issuer returns the issuer URL.
+func (p *Provider) Issuer() string { return p.issuer }
+
+// errInsufficientScope is RFC 6750 §3.1's error, which fosite lacks.
+var errInsufficientScope = &fosite.RFC6749Error{
+	ErrorField:       "insufficient_scope",
+	DescriptionField: "The request requires higher privileges than provided by the access token.",
+	CodeField:        403,
+}

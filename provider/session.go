@@ -1,0 +1,93 @@
+package provider
+
+import (
+	"time"
+
+	"github.com/mohae/deepcopy"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// Session is what fosite carries through a token request and what is stored
+// (encrypted) with every token session. It satisfies fosite.Session,
+// openid.Session and oauth2.JWTSessionContainer.
+//
+// It deliberately stores no `kid`, `iat` or `jti` for the access token: those
+// are computed when a token is signed, so a refresh after a key rotation gets
+// the new key's kid and fresh claims (hydra#3573).
+type Session struct {
+	*openid.DefaultSession `json:"idToken"`
+	ClientID               string `json:"clientId"`
+	// IDTokenAlg is the client's id_token_signed_response_alg, refreshed on
+	// every refresh so a client's algorithm change takes effect.
+	IDTokenAlg string `json:"idTokenAlg,omitempty"`
+}
+
+// NewSession returns an empty session ready for fosite to fill.
+func NewSession() *Session {
+	return &Session{DefaultSession: &openid.DefaultSession{
+		Claims:  &jwt.IDTokenClaims{},
+		Headers: &jwt.Headers{},
+	}}
+}
+
+// IDTokenHeaders sets the signing algorithm for this client (the signer
+// honours "alg") and leaves kid/typ to the signer. at_hash also reads "alg".
+func (s *Session) IDTokenHeaders() *jwt.Headers {
+	h := &jwt.Headers{Extra: map[string]interface{}{}}
+	if s.IDTokenAlg != "" {
+		h.Extra["alg"] = s.IDTokenAlg
+	}
+	return h
+}
+
+// GetJWTClaims builds the RFC 9068 access-token claims afresh on each call:
+// fosite fills exp, scope, aud, iat and iss; jti is left empty so fosite
+// generates a new one per token.
+func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
+	return &jwt.JWTClaims{
+		Subject: s.GetSubject(),
+		Extra:   map[string]interface{}{"client_id": s.ClientID},
+	}
+}
+
+// GetJWTHeader marks access tokens as RFC 9068 `at+jwt`.
+func (s *Session) GetJWTHeader() *jwt.Headers {
+	return &jwt.Headers{Extra: map[string]interface{}{"typ": "at+jwt"}}
+}
+
+// Clone deep-copies the session (the refresh handler clones the stored one).
+func (s *Session) Clone() fosite.Session {
+	if s == nil {
+		return nil
+	}
+	return deepcopy.Copy(s).(fosite.Session)
+}
+
+// SetExpiresAt and friends are promoted from DefaultSession; this keeps the
+// zero-value session usable when fosite decodes into a fresh Session.
+func (s *Session) ensure() {
+	if s.DefaultSession == nil {
+		s.DefaultSession = &openid.DefaultSession{}
+	}
+	if s.DefaultSession.Claims == nil {
+		s.DefaultSession.Claims = &jwt.IDTokenClaims{}
+	}
+	if s.DefaultSession.Headers == nil {
+		s.DefaultSession.Headers = &jwt.Headers{}
+	}
+}
+
+// setSubject keeps the two subjects fosite reads in sync.
+func (s *Session) setSubject(sub string) {
+	s.ensure()
+	s.Subject = sub
+	s.Claims.Subject = sub
+}
+
+// expiry returns the session's expiry for one token type, or zero.
+func (s *Session) expiry(t fosite.TokenType) time.Time {
+	s.ensure()
+	return s.GetExpiresAt(t)
+}

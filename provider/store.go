@@ -1,0 +1,297 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	fositestorage "github.com/ory/fosite/storage"
+
+	"github.com/wxoidc/wxoidc/storage"
+)
+
+// Store is what provider needs from a storage backend.
+type Store interface {
+	storage.TokenSessionStore
+	storage.ClientStore
+	storage.AccountStore
+	storage.Transactor
+}
+
+// Sealer encrypts data at rest (keys.Cipher implements it).
+type Sealer interface {
+	Seal(plaintext, additionalData []byte) []byte
+	Open(sealed, additionalData []byte) ([]byte, error)
+}
+
+// fositeStore adapts Store to fosite's storage interfaces. It hashes token
+// signatures (a leaked database yields no usable signature, and JWT
+// signatures become fixed-length keys) and encrypts session JSON, which may
+// hold a phone number.
+type fositeStore struct {
+	db     Store
+	sealer Sealer
+	grace  time.Duration
+	now    func() time.Time
+}
+
+var (
+	_ fosite.ClientManager               = (*fositeStore)(nil)
+	_ oauth2.CoreStorage                 = (*fositeStore)(nil)
+	_ oauth2.TokenRevocationStorage      = (*fositeStore)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*fositeStore)(nil)
+	_ pkce.PKCERequestStorage            = (*fositeStore)(nil)
+	_ fositestorage.Transactional        = (*fositeStore)(nil)
+)
+
+func hashSignature(sig string) string {
+	sum := sha256.Sum256([]byte(sig))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// mapErr translates storage errors into the ones fosite branches on.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("%w: %w", fosite.ErrNotFound, err)
+	case errors.Is(err, storage.ErrInactive):
+		return fmt.Errorf("%w: %w", fosite.ErrInactiveToken, err)
+	case errors.Is(err, storage.ErrConflict):
+		return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, err)
+	default:
+		return err
+	}
+}
+
+// GetClient loads a client; disabled clients do not exist for fosite.
+func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.db.GetClient(ctx, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if c.Disabled {
+		return nil, fosite.ErrNotFound
+	}
+	return &Client{Client: c}, nil
+}
+
+func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	used, err := s.db.ClientAssertionJTIUsed(ctx, jti, s.now())
+	if err != nil {
+		return err
+	}
+	if used {
+		return fosite.ErrJTIKnown
+	}
+	return nil
+}
+
+func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	err := s.db.SetClientAssertionJTI(ctx, jti, exp, s.now())
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return fosite.ErrJTIKnown
+	}
+	return err
+}
+
+func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, signature, accessSig string, r fosite.Requester) error {
+	sess, ok := r.GetSession().(*Session)
+	if !ok {
+		return fmt.Errorf("store: unexpected session type %T", r.GetSession())
+	}
+	raw, err := json.Marshal(sess)
+	if err != nil {
+		return fmt.Errorf("store: encode session: %w", err)
+	}
+	key := hashSignature(signature)
+	exp := expiryFor(kind, sess)
+	rec := storage.TokenSession{
+		Kind:              kind,
+		Signature:         key,
+		RequestID:         r.GetID(),
+		RequestedAt:       r.GetRequestedAt(),
+		ClientID:          r.GetClient().GetID(),
+		Subject:           sess.GetSubject(),
+		RequestedScopes:   r.GetRequestedScopes(),
+		GrantedScopes:     r.GetGrantedScopes(),
+		RequestedAudience: r.GetRequestedAudience(),
+		GrantedAudience:   r.GetGrantedAudience(),
+		Form:              r.GetRequestForm().Encode(),
+		SessionData:       s.sealer.Seal(raw, []byte(string(kind)+":"+key)),
+		Active:            true,
+		ExpiresAt:         exp,
+	}
+	if accessSig != "" {
+		rec.AccessTokenSignature = hashSignature(accessSig)
+	}
+	return mapErr(s.db.CreateTokenSession(ctx, rec))
+}
+
+// expiryFor picks the row's expiry for cleanup; rows of kinds without their
+// own lifetime live as long as the longest token of the session.
+func expiryFor(kind storage.SessionKind, sess *Session) time.Time {
+	var t time.Time
+	switch kind {
+	case storage.KindAccessToken:
+		t = sess.GetExpiresAt(fosite.AccessToken)
+	case storage.KindRefreshToken:
+		t = sess.GetExpiresAt(fosite.RefreshToken)
+	case storage.KindAuthorizeCode, storage.KindPKCE, storage.KindOIDC:
+		t = sess.GetExpiresAt(fosite.AuthorizeCode)
+	}
+	if t.IsZero() {
+		// Refresh tokens without a lifespan never expire; keep them a year
+		// for cleanup purposes rather than forever.
+		t = time.Now().Add(365 * 24 * time.Hour)
+	}
+	return t
+}
+
+func (s *fositeStore) get(ctx context.Context, kind storage.SessionKind, signature string, into fosite.Session) (fosite.Requester, error) {
+	key := hashSignature(signature)
+	rec, err := s.db.GetTokenSession(ctx, kind, key)
+	inactive := errors.Is(err, storage.ErrInactive)
+	if err != nil && !inactive {
+		return nil, mapErr(err)
+	}
+	req, derr := s.toRequest(ctx, kind, rec, into)
+	if derr != nil {
+		return nil, derr
+	}
+	if inactive {
+		// Inside the grace window a rotated refresh token still works.
+		if kind == storage.KindRefreshToken && s.grace > 0 && !rec.FirstUsedAt.IsZero() && s.now().Before(rec.FirstUsedAt.Add(s.grace)) {
+			return req, nil
+		}
+		return req, mapErr(err)
+	}
+	return req, nil
+}
+
+func (s *fositeStore) toRequest(ctx context.Context, kind storage.SessionKind, rec storage.TokenSession, into fosite.Session) (*fosite.Request, error) {
+	sess, _ := into.(*Session)
+	if sess == nil {
+		sess = NewSession()
+	}
+	raw, err := s.sealer.Open(rec.SessionData, []byte(string(kind)+":"+rec.Signature))
+	if err != nil {
+		return nil, fmt.Errorf("store: decrypt session: %w", err)
+	}
+	if err := json.Unmarshal(raw, sess); err != nil {
+		return nil, fmt.Errorf("store: decode session: %w", err)
+	}
+	sess.ensure()
+	client, err := s.GetClient(ctx, rec.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	form, err := url.ParseQuery(rec.Form)
+	if err != nil {
+		return nil, fmt.Errorf("store: decode form: %w", err)
+	}
+	return &fosite.Request{
+		ID:                rec.RequestID,
+		RequestedAt:       rec.RequestedAt,
+		Client:            client,
+		RequestedScope:    fosite.Arguments(rec.RequestedScopes),
+		GrantedScope:      fosite.Arguments(rec.GrantedScopes),
+		RequestedAudience: fosite.Arguments(rec.RequestedAudience),
+		GrantedAudience:   fosite.Arguments(rec.GrantedAudience),
+		Form:              form,
+		Session:           sess,
+	}, nil
+}
+
+func (s *fositeStore) delete(ctx context.Context, kind storage.SessionKind, signature string) error {
+	return mapErr(s.db.DeleteTokenSession(ctx, kind, hashSignature(signature)))
+}
+
+// Access tokens.
+func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, sig string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindAccessToken, sig, "", r)
+}
+func (s *fositeStore) GetAccessTokenSession(ctx context.Context, sig string, sess fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindAccessToken, sig, sess)
+}
+func (s *fositeStore) DeleteAccessTokenSession(ctx context.Context, sig string) error {
+	return s.delete(ctx, storage.KindAccessToken, sig)
+}
+
+// Refresh tokens.
+func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, sig, accessSig string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindRefreshToken, sig, accessSig, r)
+}
+func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, sig string, sess fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindRefreshToken, sig, sess)
+}
+func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
+	return s.delete(ctx, storage.KindRefreshToken, sig)
+}
+func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
+	return mapErr(s.db.RotateRefreshToken(ctx, requestID, hashSignature(sig), s.now(), s.grace))
+}
+func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	_, err := s.db.RevokeTokenSessions(ctx, storage.KindRefreshToken, requestID)
+	return mapErr(err)
+}
+func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
+	_, err := s.db.RevokeTokenSessions(ctx, storage.KindAccessToken, requestID)
+	return mapErr(err)
+}
+
+// Authorize codes (ready for a future web flow; introspection's factory needs CoreStorage).
+func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindAuthorizeCode, code, "", r)
+}
+func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string, sess fosite.Session) (fosite.Requester, error) {
+	req, err := s.get(ctx, storage.KindAuthorizeCode, code, sess)
+	if errors.Is(err, fosite.ErrInactiveToken) {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, err
+}
+func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	return mapErr(s.db.DeactivateTokenSession(ctx, storage.KindAuthorizeCode, hashSignature(code)))
+}
+
+// OpenID Connect code-flow sessions.
+func (s *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindOIDC, code, "", r)
+}
+func (s *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindOIDC, code, r.GetSession())
+}
+func (s *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return s.delete(ctx, storage.KindOIDC, code)
+}
+
+// PKCE sessions.
+func (s *fositeStore) CreatePKCERequestSession(ctx context.Context, sig string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindPKCE, sig, "", r)
+}
+func (s *fositeStore) GetPKCERequestSession(ctx context.Context, sig string, sess fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindPKCE, sig, sess)
+}
+func (s *fositeStore) DeletePKCERequestSession(ctx context.Context, sig string) error {
+	return s.delete(ctx, storage.KindPKCE, sig)
+}
+
+// Transactions.
+func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) { return s.db.BeginTx(ctx) }
+func (s *fositeStore) Commit(ctx context.Context) error                     { return mapErr(s.db.Commit(ctx)) }
+func (s *fositeStore) Rollback(ctx context.Context) error                   { return s.db.Rollback(ctx) }
+
+// scopeString joins scopes for responses and logs.
+func scopeString(a []string) string { return strings.Join(a, " ") }

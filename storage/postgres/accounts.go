@@ -1,0 +1,253 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/wxoidc/wxoidc/storage"
+)
+
+const accountColumns = `id, disabled, created_at, updated_at,
+	phone_encrypted, phone_hash, phone_source, phone_verified_at`
+
+func scanAccount(row pgx.Row) (storage.Account, error) {
+	var a storage.Account
+	var verified pgtype.Timestamptz
+	err := row.Scan(&a.ID, &a.Disabled, &a.CreatedAt, &a.UpdatedAt,
+		&a.PhoneEncrypted, &a.PhoneHash, &a.PhoneSource, &verified)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, storage.ErrNotFound
+	}
+	a.CreatedAt = a.CreatedAt.UTC()
+	a.UpdatedAt = a.UpdatedAt.UTC()
+	a.PhoneVerifiedAt = fromNullTime(verified)
+	return a, err
+}
+
+const identityColumns = `app_id, open_id, account_id, union_id, session_key_encrypted,
+	previous_session_key_encrypted, session_key_at, created_at, updated_at`
+
+func scanIdentity(row pgx.Row) (storage.WeChatIdentity, error) {
+	var id storage.WeChatIdentity
+	var keyAt pgtype.Timestamptz
+	err := row.Scan(&id.AppID, &id.OpenID, &id.AccountID, &id.UnionID, &id.SessionKeyEncrypted,
+		&id.PreviousSessionKeyEncrypted, &keyAt, &id.CreatedAt, &id.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return id, storage.ErrNotFound
+	}
+	id.SessionKeyAt = fromNullTime(keyAt)
+	id.CreatedAt = id.CreatedAt.UTC()
+	id.UpdatedAt = id.UpdatedAt.UTC()
+	return id, err
+}
+
+// lockKey derives a transaction advisory-lock key from a namespace and
+// values. A hash collision only serializes two unrelated operations.
+func lockKey(namespace string, values ...string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(namespace))
+	for _, v := range values {
+		h.Write([]byte{0})
+		h.Write([]byte(v))
+	}
+	return int64(h.Sum64())
+}
+
+// ResolveWeChatLogin finds or creates the account of a WeChat login
+// (DESIGN.md §3). It serializes logins of one (appid, openid), and of one
+// unionid, with transaction advisory locks, always taken in that order:
+// find-or-create then needs no unique-violation retry, and it works the same
+// inside a caller's transaction. An existing identity keeps a unionid it
+// already has. A new identity whose unionid is known joins the account of
+// the oldest identity with that unionid.
+func (s *Storage) ResolveWeChatLogin(ctx context.Context, l storage.WeChatLogin) (storage.WeChatIdentity, storage.Account, error) {
+	if l.AppID == "" || l.OpenID == "" {
+		return storage.WeChatIdentity{}, storage.Account{}, errors.New("storage/postgres: resolve wechat login: empty appid or openid")
+	}
+	now := l.Now
+	if now.IsZero() {
+		now = s.now()
+	}
+	var (
+		ident storage.WeChatIdentity
+		acct  storage.Account
+	)
+	err := s.inTx(ctx, "resolve wechat login", func(q querier) error {
+		if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("wechat-identity", l.AppID, l.OpenID)); err != nil {
+			return err
+		}
+		if l.UnionID != "" {
+			if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("wechat-union", l.UnionID)); err != nil {
+				return err
+			}
+		}
+		old, err := scanIdentity(q.QueryRow(ctx, `SELECT `+identityColumns+` FROM wechat_identities
+			WHERE app_id = $1 AND open_id = $2 FOR UPDATE`, l.AppID, l.OpenID))
+		switch {
+		case err == nil:
+			ident, err = updateIdentity(ctx, q, old, l, now)
+		case errors.Is(err, storage.ErrNotFound):
+			ident, err = createIdentity(ctx, q, l, now)
+		}
+		if err != nil {
+			return err
+		}
+		acct, err = scanAccount(q.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, ident.AccountID))
+		return err
+	})
+	if err != nil {
+		return storage.WeChatIdentity{}, storage.Account{}, err
+	}
+	return ident, acct, nil
+}
+
+// updateIdentity records a newly learned unionid and rotates session keys
+// (current → previous) unless the key is unchanged or absent. SessionKeyAt
+// records the latest login, even when the key is unchanged.
+func updateIdentity(ctx context.Context, q querier, old storage.WeChatIdentity, l storage.WeChatLogin, now time.Time) (storage.WeChatIdentity, error) {
+	unionID := old.UnionID
+	if unionID == "" {
+		unionID = l.UnionID
+	}
+	cur, prev := old.SessionKeyEncrypted, old.PreviousSessionKeyEncrypted
+	if len(l.SessionKeyEncrypted) > 0 && !bytes.Equal(l.SessionKeyEncrypted, cur) {
+		cur, prev = l.SessionKeyEncrypted, cur
+	}
+	return scanIdentity(q.QueryRow(ctx, `UPDATE wechat_identities
+		SET union_id = $3, session_key_encrypted = $4, previous_session_key_encrypted = $5,
+			session_key_at = $6, updated_at = $7
+		WHERE app_id = $1 AND open_id = $2
+		RETURNING `+identityColumns,
+		old.AppID, old.OpenID, unionID, nilIfEmpty(cur), nilIfEmpty(prev), now, now))
+}
+
+// createIdentity adds the identity to the account of its unionid, or to a new
+// account l.NewAccountID.
+func createIdentity(ctx context.Context, q querier, l storage.WeChatLogin, now time.Time) (storage.WeChatIdentity, error) {
+	var accountID string
+	if l.UnionID != "" {
+		err := q.QueryRow(ctx, `SELECT account_id FROM wechat_identities WHERE union_id = $1
+			ORDER BY created_at, app_id, open_id LIMIT 1`, l.UnionID).Scan(&accountID)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return storage.WeChatIdentity{}, err
+		}
+	}
+	if accountID == "" {
+		if l.NewAccountID == "" {
+			return storage.WeChatIdentity{}, errors.New("new identity needs an account but NewAccountID is empty")
+		}
+		tag, err := q.Exec(ctx, `INSERT INTO accounts (`+accountColumns+`)
+			VALUES ($1, false, $2, $2, NULL, '', '', NULL) ON CONFLICT DO NOTHING`, l.NewAccountID, now)
+		if err != nil {
+			return storage.WeChatIdentity{}, err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.WeChatIdentity{}, fmt.Errorf("account ID of the new account: %w", storage.ErrAlreadyExists)
+		}
+		accountID = l.NewAccountID
+	}
+	return scanIdentity(q.QueryRow(ctx, `INSERT INTO wechat_identities (`+identityColumns+`)
+		VALUES ($1, $2, $3, $4, $5, NULL, $6, $6, $6)
+		RETURNING `+identityColumns,
+		l.AppID, l.OpenID, accountID, l.UnionID, nilIfEmpty(l.SessionKeyEncrypted), now))
+}
+
+// GetAccount returns one account.
+func (s *Storage) GetAccount(ctx context.Context, id string) (storage.Account, error) {
+	var a storage.Account
+	err := s.run(ctx, "get account", func(q querier) error {
+		var err error
+		a, err = scanAccount(q.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+		return err
+	})
+	if err != nil {
+		return storage.Account{}, err
+	}
+	return a, nil
+}
+
+// GetAccountByPhoneHash returns the accounts with that phone hash, oldest
+// first (numbers are recycled, so there may be several). An empty hash
+// matches nothing.
+func (s *Storage) GetAccountByPhoneHash(ctx context.Context, phoneHash string) ([]storage.Account, error) {
+	if phoneHash == "" {
+		return nil, nil
+	}
+	var as []storage.Account
+	err := s.run(ctx, "get accounts by phone hash", func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE phone_hash = $1
+			ORDER BY created_at, id`, phoneHash)
+		if err != nil {
+			return err
+		}
+		as, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Account, error) { return scanAccount(r) })
+		return err
+	})
+	return as, err
+}
+
+// GetWeChatIdentity returns one identity.
+func (s *Storage) GetWeChatIdentity(ctx context.Context, appID, openID string) (storage.WeChatIdentity, error) {
+	var id storage.WeChatIdentity
+	err := s.run(ctx, "get wechat identity", func(q querier) error {
+		var err error
+		id, err = scanIdentity(q.QueryRow(ctx, `SELECT `+identityColumns+` FROM wechat_identities
+			WHERE app_id = $1 AND open_id = $2`, appID, openID))
+		return err
+	})
+	if err != nil {
+		return storage.WeChatIdentity{}, err
+	}
+	return id, nil
+}
+
+// ListWeChatIdentities returns an account's identities ordered by (appid, openid).
+func (s *Storage) ListWeChatIdentities(ctx context.Context, accountID string) ([]storage.WeChatIdentity, error) {
+	var ids []storage.WeChatIdentity
+	err := s.run(ctx, "list wechat identities", func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+identityColumns+` FROM wechat_identities
+			WHERE account_id = $1 ORDER BY app_id, open_id`, accountID)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.WeChatIdentity, error) { return scanIdentity(r) })
+		return err
+	})
+	return ids, err
+}
+
+// UpdateAccount locks the row, applies fn and writes the result. Outside a
+// caller's transaction fn may run again if the transaction has to be retried.
+// Timestamps are stored as fn returns them.
+func (s *Storage) UpdateAccount(ctx context.Context, id string, fn func(storage.Account) (storage.Account, error)) (storage.Account, error) {
+	var out storage.Account
+	err := s.inTx(ctx, "update account", func(q querier) error {
+		old, err := scanAccount(q.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		a, err := fn(old)
+		if err != nil {
+			return err
+		}
+		if a.ID != old.ID {
+			return fmt.Errorf("update function changed the account ID from %q to %q", old.ID, a.ID)
+		}
+		out, err = scanAccount(q.QueryRow(ctx, `UPDATE accounts SET (`+accountColumns+`) =
+			($1, $2, $3, $4, $5, $6, $7, $8) WHERE id = $1 RETURNING `+accountColumns,
+			a.ID, a.Disabled, a.CreatedAt, a.UpdatedAt,
+			nilIfEmpty(a.PhoneEncrypted), a.PhoneHash, a.PhoneSource, nullTime(a.PhoneVerifiedAt)))
+		return err
+	})
+	if err != nil {
+		return storage.Account{}, err
+	}
+	return out, nil
+}

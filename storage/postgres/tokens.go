@@ -1,0 +1,264 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/wxoidc/wxoidc/storage"
+)
+
+const tokenSessionColumns = `kind, signature, request_id, requested_at, client_id, subject,
+	requested_scopes, granted_scopes, requested_audience, granted_audience,
+	form, session_data, active, expires_at, access_token_signature, first_used_at`
+
+func validKind(k storage.SessionKind) error {
+	if !slices.Contains(storage.Kinds, k) {
+		return fmt.Errorf("unknown session kind %q", k)
+	}
+	return nil
+}
+
+// CreateTokenSession inserts s; a duplicate (kind, signature) is
+// storage.ErrAlreadyExists. ON CONFLICT keeps a caller's transaction usable
+// after a duplicate, as a failed statement would abort it.
+func (s *Storage) CreateTokenSession(ctx context.Context, ts storage.TokenSession) error {
+	if err := validKind(ts.Kind); err != nil {
+		return fmt.Errorf("storage/postgres: create token session: %w", err)
+	}
+	return s.run(ctx, "create token session", func(q querier) error {
+		tag, err := q.Exec(ctx, `INSERT INTO token_sessions (`+tokenSessionColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			ON CONFLICT DO NOTHING`,
+			ts.Kind, ts.Signature, ts.RequestID, ts.RequestedAt, ts.ClientID, ts.Subject,
+			nilIfEmpty(ts.RequestedScopes), nilIfEmpty(ts.GrantedScopes),
+			nilIfEmpty(ts.RequestedAudience), nilIfEmpty(ts.GrantedAudience),
+			ts.Form, nilIfEmpty(ts.SessionData), ts.Active, nullTime(ts.ExpiresAt),
+			ts.AccessTokenSignature, nullTime(ts.FirstUsedAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrAlreadyExists
+		}
+		return nil
+	})
+}
+
+func scanTokenSession(row pgx.Row) (storage.TokenSession, error) {
+	var ts storage.TokenSession
+	var expires, firstUsed pgtype.Timestamptz
+	err := row.Scan(&ts.Kind, &ts.Signature, &ts.RequestID, &ts.RequestedAt, &ts.ClientID, &ts.Subject,
+		&ts.RequestedScopes, &ts.GrantedScopes, &ts.RequestedAudience, &ts.GrantedAudience,
+		&ts.Form, &ts.SessionData, &ts.Active, &expires, &ts.AccessTokenSignature, &firstUsed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ts, storage.ErrNotFound
+	}
+	if err != nil {
+		return ts, err
+	}
+	ts.RequestedAt = ts.RequestedAt.UTC()
+	ts.ExpiresAt = fromNullTime(expires)
+	ts.FirstUsedAt = fromNullTime(firstUsed)
+	return ts, nil
+}
+
+// GetTokenSession returns one session; an inactive one comes with
+// storage.ErrInactive.
+func (s *Storage) GetTokenSession(ctx context.Context, kind storage.SessionKind, signature string) (storage.TokenSession, error) {
+	var ts storage.TokenSession
+	err := s.run(ctx, "get token session", func(q querier) error {
+		var err error
+		ts, err = scanTokenSession(q.QueryRow(ctx, `SELECT `+tokenSessionColumns+`
+			FROM token_sessions WHERE kind = $1 AND signature = $2`, kind, signature))
+		return err
+	})
+	if err != nil {
+		return storage.TokenSession{}, err
+	}
+	if !ts.Active {
+		return ts, fmt.Errorf("storage/postgres: get token session: %w", storage.ErrInactive)
+	}
+	return ts, nil
+}
+
+// DeleteTokenSession removes one session.
+func (s *Storage) DeleteTokenSession(ctx context.Context, kind storage.SessionKind, signature string) error {
+	return s.run(ctx, "delete token session", func(q querier) error {
+		tag, err := q.Exec(ctx, `DELETE FROM token_sessions WHERE kind = $1 AND signature = $2`, kind, signature)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// DeactivateTokenSession marks one session inactive. Like a revocation (and
+// unlike a rotation) it leaves a refresh token no grace window.
+func (s *Storage) DeactivateTokenSession(ctx context.Context, kind storage.SessionKind, signature string) error {
+	return s.run(ctx, "deactivate token session", func(q querier) error {
+		tag, err := q.Exec(ctx, `UPDATE token_sessions SET active = false, revoked = true
+			WHERE kind = $1 AND signature = $2`,
+			kind, signature)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// RevokeTokenSessions deletes the sessions of kind with requestID, except
+// refresh tokens, which are deactivated so that a later reuse is recognised.
+// It counts the rows deleted or newly deactivated.
+//
+// Revoked refresh tokens are also flagged revoked, including ones already
+// rotated: the contract's grace window ("inactive with FirstUsedAt + grace >
+// now") must not revive a token of a chain that was revoked since (reuse
+// detection, "log out everywhere"), or revocation would not make it unusable.
+func (s *Storage) RevokeTokenSessions(ctx context.Context, kind storage.SessionKind, requestID string) (int64, error) {
+	if err := validKind(kind); err != nil {
+		return 0, fmt.Errorf("storage/postgres: revoke token sessions: %w", err)
+	}
+	var n int64
+	err := s.run(ctx, "revoke token sessions", func(q querier) error {
+		if kind == storage.KindRefreshToken {
+			return q.QueryRow(ctx, `WITH `+revokeRefreshCTE("request_id")+`
+				SELECT count(*) FROM revoked WHERE was_active`, requestID).Scan(&n)
+		}
+		tag, err := q.Exec(ctx, `DELETE FROM token_sessions WHERE kind = $1 AND request_id = $2`, kind, requestID)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// revokeRefreshCTE is a CTE named "revoked" that deactivates and flags
+// revoked the refresh tokens whose column (the constant request_id or
+// subject) equals $1, yielding was_active for each. The FOR UPDATE subquery
+// reads each row's latest version after waiting for concurrent writers, so
+// was_active is exact.
+func revokeRefreshCTE(column string) string {
+	return `revoked AS (
+		UPDATE token_sessions t SET active = false, revoked = true
+		FROM (SELECT signature, active FROM token_sessions
+			WHERE kind = 'refresh_token' AND ` + column + ` = $1 AND NOT revoked
+			FOR UPDATE) o
+		WHERE t.kind = 'refresh_token' AND t.signature = o.signature
+		RETURNING o.active AS was_active)`
+}
+
+// RotateRefreshToken is the compare-and-swap of refresh-token rotation. The
+// conditional UPDATE … WHERE active takes the row lock, so of several
+// concurrent rotations exactly one sees the token active; the others wait for
+// it and then match nothing. The access tokens of the chain are deleted in the
+// same statement. The grace window applies to tokens made inactive by
+// rotation only, never to revoked ones (see RevokeTokenSessions).
+func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, signature string, now time.Time, grace time.Duration) error {
+	return s.run(ctx, "rotate refresh token", func(q querier) error {
+		var rotated bool
+		err := q.QueryRow(ctx, `WITH rotated AS (
+				UPDATE token_sessions SET active = false, first_used_at = $3
+				WHERE kind = 'refresh_token' AND signature = $1 AND request_id = $2 AND active
+				RETURNING request_id
+			), revoked AS (
+				DELETE FROM token_sessions
+				WHERE kind = 'access_token' AND request_id IN (SELECT request_id FROM rotated)
+			)
+			SELECT EXISTS (SELECT 1 FROM rotated)`, signature, requestID, now).Scan(&rotated)
+		if err != nil || rotated {
+			return err
+		}
+		// Lost the race or reused: look at the token as it now stands.
+		var (
+			firstUsed pgtype.Timestamptz
+			revoked   bool
+		)
+		err = q.QueryRow(ctx, `SELECT first_used_at, revoked FROM token_sessions
+			WHERE kind = 'refresh_token' AND signature = $1 AND request_id = $2`,
+			signature, requestID).Scan(&firstUsed, &revoked)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return storage.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if grace > 0 && !revoked && firstUsed.Valid && firstUsed.Time.Add(grace).After(now) {
+			// Grace window: the client lost the previous response and will get
+			// a new pair. Revoke the access tokens minted by the rotation it
+			// never received, as a rotation would.
+			_, err := q.Exec(ctx, `DELETE FROM token_sessions WHERE kind = 'access_token' AND request_id = $1`, requestID)
+			return err
+		}
+		return storage.ErrInactive
+	})
+}
+
+// RevokeSubjectTokens deletes the access tokens and revokes the refresh
+// tokens of one account (as RevokeTokenSessions does), in one statement. It
+// counts rows deleted or newly deactivated.
+func (s *Storage) RevokeSubjectTokens(ctx context.Context, subject string) (int64, error) {
+	var n int64
+	err := s.run(ctx, "revoke subject tokens", func(q querier) error {
+		return q.QueryRow(ctx, `WITH deleted AS (
+				DELETE FROM token_sessions WHERE subject = $1 AND kind = 'access_token'
+				RETURNING 1
+			), `+revokeRefreshCTE("subject")+`
+			SELECT (SELECT count(*) FROM deleted) + (SELECT count(*) FROM revoked WHERE was_active)`,
+			subject).Scan(&n)
+	})
+	return n, err
+}
+
+// DeleteExpiredTokenSessions deletes up to limit sessions that expired before
+// now, oldest first (sessions without expiry stay). SKIP LOCKED lets several
+// instances collect at once without waiting on each other or on live
+// transactions. Deleting by ctid keeps the plan an index scan plus a TID scan
+// even as a generic prepared plan, where an IN on the key can become a hash
+// join over the whole table.
+func (s *Storage) DeleteExpiredTokenSessions(ctx context.Context, now time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("storage/postgres: delete expired token sessions: limit must be positive (got %d)", limit)
+	}
+	var n int64
+	err := s.run(ctx, "delete expired token sessions", func(q querier) error {
+		tag, err := q.Exec(ctx, `DELETE FROM token_sessions WHERE ctid = ANY (ARRAY(
+				SELECT ctid FROM token_sessions
+				WHERE expires_at < $1 ORDER BY expires_at LIMIT $2
+				FOR UPDATE SKIP LOCKED))`, now, limit)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// nilIfEmpty stores empty slices as NULL, so they read back nil.
+func nilIfEmpty[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// fromNullTime reads NULL as the zero time and anything else in UTC.
+func fromNullTime(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}

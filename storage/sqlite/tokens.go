@@ -1,0 +1,196 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wxoidc/wxoidc/storage"
+)
+
+const tokenColumns = `kind, signature, request_id, requested_at, client_id, subject,
+	requested_scopes, granted_scopes, requested_audience, granted_audience, form,
+	session_data, active, expires_at, access_token_signature, first_used_at`
+
+var (
+	insertTokenSQL = writeSQL(`INSERT INTO token_sessions (` + tokenColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	selectTokenSQL     = readSQL(`SELECT ` + tokenColumns + ` FROM token_sessions WHERE kind = ? AND signature = ?`)
+	deleteTokenSQL     = writeSQL(`DELETE FROM token_sessions WHERE kind = ? AND signature = ?`)
+	deactivateTokenSQL = writeSQL(`UPDATE token_sessions SET active = 0 WHERE kind = ? AND signature = ?`)
+	// Refresh tokens are kept (inactive) so that a reuse is recognised.
+	deactivateRequestSQL = writeSQL(`UPDATE token_sessions SET active = 0 WHERE kind = ? AND request_id = ? AND active = 1`)
+	deleteRequestSQL     = writeSQL(`DELETE FROM token_sessions WHERE kind = ? AND request_id = ?`)
+	selectRotationSQL    = readSQL(`SELECT request_id, active, first_used_at FROM token_sessions WHERE kind = ? AND signature = ?`)
+	markUsedSQL          = writeSQL(`UPDATE token_sessions SET active = 0, first_used_at = ? WHERE kind = ? AND signature = ?`)
+	deleteSubjectSQL     = writeSQL(`DELETE FROM token_sessions WHERE subject = ? AND kind = ?`)
+	deactivateSubjectSQL = writeSQL(`UPDATE token_sessions SET active = 0 WHERE subject = ? AND kind = ? AND active = 1`)
+	deleteExpiredSQL     = writeSQL(`DELETE FROM token_sessions WHERE id IN (
+	SELECT id FROM token_sessions WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`)
+)
+
+func validKind(k storage.SessionKind) error {
+	switch k {
+	case storage.KindAccessToken, storage.KindRefreshToken, storage.KindAuthorizeCode, storage.KindPKCE, storage.KindOIDC:
+		return nil
+	}
+	return fmt.Errorf("unknown session kind %q", k)
+}
+
+// CreateTokenSession inserts ts; a duplicate (kind, signature) is
+// storage.ErrAlreadyExists.
+func (s *Storage) CreateTokenSession(ctx context.Context, ts storage.TokenSession) error {
+	if err := validKind(ts.Kind); err != nil {
+		return fmt.Errorf("sqlite: create token session: %w", err)
+	}
+	if ts.Signature == "" {
+		return fmt.Errorf("sqlite: create token session: empty signature")
+	}
+	_, err := s.exec(ctx, insertTokenSQL,
+		string(ts.Kind), ts.Signature, ts.RequestID, timeArg(ts.RequestedAt), ts.ClientID, ts.Subject,
+		listArg(ts.RequestedScopes), listArg(ts.GrantedScopes),
+		listArg(ts.RequestedAudience), listArg(ts.GrantedAudience), ts.Form,
+		bytesArg(ts.SessionData), ts.Active, timeArg(ts.ExpiresAt), ts.AccessTokenSignature, timeArg(ts.FirstUsedAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: create token session (%s): %w", ts.Kind, err)
+	}
+	return nil
+}
+
+// GetTokenSession returns the session; an inactive one comes back with
+// storage.ErrInactive.
+func (s *Storage) GetTokenSession(ctx context.Context, kind storage.SessionKind, signature string) (storage.TokenSession, error) {
+	var ts storage.TokenSession
+	var k string
+	err := s.queryRow(ctx, selectTokenSQL, []any{string(kind), signature},
+		&k, &ts.Signature, &ts.RequestID, timeCol{&ts.RequestedAt}, &ts.ClientID, &ts.Subject,
+		listCol{&ts.RequestedScopes}, listCol{&ts.GrantedScopes},
+		listCol{&ts.RequestedAudience}, listCol{&ts.GrantedAudience}, &ts.Form,
+		bytesCol{&ts.SessionData}, &ts.Active, timeCol{&ts.ExpiresAt}, &ts.AccessTokenSignature, timeCol{&ts.FirstUsedAt})
+	if err != nil {
+		return storage.TokenSession{}, fmt.Errorf("sqlite: get token session (%s): %w", kind, err)
+	}
+	ts.Kind = storage.SessionKind(k)
+	if !ts.Active {
+		return ts, fmt.Errorf("sqlite: get token session (%s): %w", kind, storage.ErrInactive)
+	}
+	return ts, nil
+}
+
+// DeleteTokenSession removes one session.
+func (s *Storage) DeleteTokenSession(ctx context.Context, kind storage.SessionKind, signature string) error {
+	n, err := s.execCount(ctx, deleteTokenSQL, string(kind), signature)
+	if err == nil && n == 0 {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: delete token session (%s): %w", kind, err)
+	}
+	return nil
+}
+
+// DeactivateTokenSession marks one session inactive.
+func (s *Storage) DeactivateTokenSession(ctx context.Context, kind storage.SessionKind, signature string) error {
+	// SQLite counts matched rows, so an already inactive row is found too.
+	n, err := s.execCount(ctx, deactivateTokenSQL, string(kind), signature)
+	if err == nil && n == 0 {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: deactivate token session (%s): %w", kind, err)
+	}
+	return nil
+}
+
+// RevokeTokenSessions deletes every session of kind with requestID, except
+// refresh tokens, which it deactivates.
+func (s *Storage) RevokeTokenSessions(ctx context.Context, kind storage.SessionKind, requestID string) (int64, error) {
+	if err := validKind(kind); err != nil {
+		return 0, fmt.Errorf("sqlite: revoke token sessions: %w", err)
+	}
+	query := deleteRequestSQL
+	if kind == storage.KindRefreshToken {
+		query = deactivateRequestSQL
+	}
+	n, err := s.execCount(ctx, query, string(kind), requestID)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke token sessions (%s): %w", kind, err)
+	}
+	return n, nil
+}
+
+// RotateRefreshToken marks a refresh token used and deletes the access
+// tokens of its request; see storage.TokenSessionStore. It runs in one
+// IMMEDIATE transaction (or the caller's), so concurrent rotations of one
+// token serialize and exactly one finds it active.
+func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, signature string, now time.Time, grace time.Duration) error {
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		var (
+			gotRequestID string
+			active       bool
+			firstUsedAt  time.Time
+		)
+		err := s.queryRow(ctx, selectRotationSQL, []any{string(storage.KindRefreshToken), signature},
+			&gotRequestID, &active, timeCol{&firstUsedAt})
+		if err != nil {
+			return err
+		}
+		if gotRequestID != requestID {
+			return storage.ErrNotFound
+		}
+		switch {
+		case active:
+			if _, err := s.exec(ctx, markUsedSQL, timeArg(now), string(storage.KindRefreshToken), signature); err != nil {
+				return err
+			}
+		case grace > 0 && !firstUsedAt.IsZero() && now.Before(firstUsedAt.Add(grace)):
+			// Inside the grace window: the first use stands.
+		default:
+			return storage.ErrInactive
+		}
+		_, err = s.exec(ctx, deleteRequestSQL, string(storage.KindAccessToken), requestID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: rotate refresh token: %w", err)
+	}
+	return nil
+}
+
+// RevokeSubjectTokens deletes the access tokens and deactivates the refresh
+// tokens of one account.
+func (s *Storage) RevokeSubjectTokens(ctx context.Context, subject string) (int64, error) {
+	if subject == "" {
+		// Tokens without an account (client_credentials) share the empty subject.
+		return 0, errors.New("sqlite: revoke subject tokens: empty subject")
+	}
+	var total int64
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		n, err := s.execCount(ctx, deleteSubjectSQL, subject, string(storage.KindAccessToken))
+		if err != nil {
+			return err
+		}
+		m, err := s.execCount(ctx, deactivateSubjectSQL, subject, string(storage.KindRefreshToken))
+		total = n + m
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke subject tokens: %w", err)
+	}
+	return total, nil
+}
+
+// DeleteExpiredTokenSessions deletes up to limit sessions that expired
+// before now, oldest first. Each call is one short write transaction, so a
+// cleanup loop never holds the writer for long.
+func (s *Storage) DeleteExpiredTokenSessions(ctx context.Context, now time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("sqlite: delete expired token sessions: limit %d must be positive", limit)
+	}
+	n, err := s.execCount(ctx, deleteExpiredSQL, now.UnixMicro(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired token sessions: %w", err)
+	}
+	return n, nil
+}

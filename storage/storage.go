@@ -1,0 +1,276 @@
+// Package storage defines the records wxoidc persists and the contract every
+// backend (storage/sqlite, storage/postgres) implements. It knows nothing of
+// OAuth libraries or HTTP: provider and keys translate their own types to
+// these records and declare the narrow interfaces they need.
+//
+// Secrets never reach this package in plaintext: session keys, phone numbers,
+// token-session data and private keys arrive already encrypted by the caller,
+// and token signatures arrive already hashed.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns (wrapped with context; test with errors.Is).
+var (
+	// ErrNotFound: no row matches.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrAlreadyExists: a unique key is taken.
+	ErrAlreadyExists = errors.New("storage: already exists")
+	// ErrInactive: the row exists but was rotated, revoked or invalidated.
+	// Methods that return it also return the row, so callers can act on its
+	// request ID (refresh-token reuse detection revokes the whole chain).
+	ErrInactive = errors.New("storage: inactive")
+	// ErrConflict: a concurrent writer won (SQLITE_BUSY past the timeout,
+	// PostgreSQL serialization failure). The caller may retry.
+	ErrConflict = errors.New("storage: concurrent update conflict")
+)
+
+// SessionKind separates the token-session families that share one shape.
+type SessionKind string
+
+const (
+	KindAccessToken   SessionKind = "access_token"
+	KindRefreshToken  SessionKind = "refresh_token"
+	KindAuthorizeCode SessionKind = "authorize_code"
+	KindPKCE          SessionKind = "pkce"
+	KindOIDC          SessionKind = "oidc"
+)
+
+// Kinds lists every SessionKind, for conformance tests and cleanup.
+var Kinds = []SessionKind{KindAccessToken, KindRefreshToken, KindAuthorizeCode, KindPKCE, KindOIDC}
+
+// TokenSession is one issued token (or code) as fosite needs it back.
+// Signature is the caller's hash of the token signature (fixed length).
+type TokenSession struct {
+	Kind              SessionKind
+	Signature         string
+	RequestID         string // constant along a refresh chain; revocation key
+	RequestedAt       time.Time
+	ClientID          string
+	Subject           string // account id; denormalized for per-account revocation
+	RequestedScopes   []string
+	GrantedScopes     []string
+	RequestedAudience []string
+	GrantedAudience   []string
+	Form              string // URL-encoded sanitized form
+	SessionData       []byte // encrypted session JSON (opaque here)
+	Active            bool
+	ExpiresAt         time.Time
+	// AccessTokenSignature links a refresh token to the access token issued with it.
+	AccessTokenSignature string
+	// FirstUsedAt is set when a refresh token is rotated (zero while unused).
+	FirstUsedAt time.Time
+}
+
+// TokenSessionStore persists token sessions of every kind.
+type TokenSessionStore interface {
+	// CreateTokenSession inserts s (s.Active is stored as given).
+	// A duplicate (kind, signature) is ErrAlreadyExists.
+	CreateTokenSession(ctx context.Context, s TokenSession) error
+	// GetTokenSession returns the session; ErrNotFound if absent. An inactive
+	// session is returned together with ErrInactive.
+	GetTokenSession(ctx context.Context, kind SessionKind, signature string) (TokenSession, error)
+	// DeleteTokenSession removes one session; ErrNotFound if absent.
+	DeleteTokenSession(ctx context.Context, kind SessionKind, signature string) error
+	// DeactivateTokenSession marks one session inactive (authorize codes after use);
+	// ErrNotFound if absent. Deactivating an inactive session is not an error.
+	DeactivateTokenSession(ctx context.Context, kind SessionKind, signature string) error
+	// RevokeTokenSessions makes every session of kind with requestID unusable:
+	// access tokens, codes, PKCE and OIDC rows are deleted, refresh tokens set
+	// inactive (kept, so a later reuse is still recognised) with FirstUsedAt
+	// cleared, so that no grace window can bring a revoked token back. It
+	// returns the number of rows affected; zero is not an error.
+	RevokeTokenSessions(ctx context.Context, kind SessionKind, requestID string) (int64, error)
+	// RotateRefreshToken marks the refresh token with signature as used at now
+	// and deletes every access token of its request ID. It is the compare-and-
+	// swap that makes exactly one of several concurrent rotations win:
+	//   - active token: set inactive, FirstUsedAt = now; nil.
+	//   - inactive token with FirstUsedAt + grace > now (grace > 0): nil again
+	//     (the grace window for clients that lost the previous response).
+	//   - otherwise: ErrInactive; absent: ErrNotFound.
+	// requestID must match the token's; a mismatch is ErrNotFound.
+	RotateRefreshToken(ctx context.Context, requestID, signature string, now time.Time, grace time.Duration) error
+	// RevokeSubjectTokens deletes all access tokens and deactivates all refresh
+	// tokens of one account (account disabled, "log out everywhere"), clearing
+	// FirstUsedAt as RevokeTokenSessions does.
+	RevokeSubjectTokens(ctx context.Context, subject string) (int64, error)
+	// DeleteExpiredTokenSessions deletes at most limit rows (all kinds) whose
+	// ExpiresAt is before now, oldest first, and returns how many it deleted.
+	// Callers loop until it returns less than limit.
+	DeleteExpiredTokenSessions(ctx context.Context, now time.Time, limit int) (int64, error)
+}
+
+// Client is a registered OAuth client.
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the hasher's encoding of the secret; empty for public clients.
+	SecretHash string
+	// TokenEndpointAuthMethod: none | client_secret_basic | client_secret_post | private_key_jwt.
+	TokenEndpointAuthMethod string
+	// WeChatAppID binds a public mini-program client to one appid.
+	WeChatAppID     string
+	GrantTypes      []string
+	Scopes          []string
+	Audiences       []string // audiences the client may request
+	DefaultAudience string   // `aud` of access tokens when none is requested
+	RequirePhone    bool     // login fails without a verified phone
+	// IDTokenSignedResponseAlg: RS256 (default), ES256 or EdDSA.
+	IDTokenSignedResponseAlg string
+	JWKS                     []byte // public JWK set JSON for private_key_jwt
+	Disabled                 bool
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+}
+
+// ClientStore persists clients and private_key_jwt assertion IDs.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c Client) error // ErrAlreadyExists
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error) // ordered by ID
+	// UpdateClient reads the client, applies fn and writes the result in one
+	// transaction (compare-and-swap); fn must not change the ID.
+	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error)) (Client, error)
+	DeleteClient(ctx context.Context, id string) error
+	// SetClientAssertionJTI records a used assertion ID until exp;
+	// ErrAlreadyExists if it is recorded and not yet expired at now.
+	SetClientAssertionJTI(ctx context.Context, jti string, exp, now time.Time) error
+	// ClientAssertionJTIUsed reports whether jti is recorded and unexpired at now.
+	ClientAssertionJTIUsed(ctx context.Context, jti string, now time.Time) (bool, error)
+}
+
+// Account is one person. ID is the OIDC `sub`: random, opaque, stable.
+type Account struct {
+	ID        string
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Phone: encrypted E.164 number, and a keyed hash of it for lookups.
+	PhoneEncrypted  []byte
+	PhoneHash       string
+	PhoneSource     string // "phone_code" or "legacy"
+	PhoneVerifiedAt time.Time
+}
+
+// WeChatIdentity is one (appid, openid) and the account it belongs to.
+type WeChatIdentity struct {
+	AppID     string
+	OpenID    string
+	AccountID string
+	UnionID   string // empty when unknown
+	// Encrypted session keys: the latest from jscode2session and the one before.
+	SessionKeyEncrypted         []byte
+	PreviousSessionKeyEncrypted []byte
+	SessionKeyAt                time.Time
+	CreatedAt                   time.Time
+	UpdatedAt                   time.Time
+}
+
+// WeChatLogin is what a successful jscode2session tells us.
+type WeChatLogin struct {
+	AppID               string
+	OpenID              string
+	UnionID             string
+	SessionKeyEncrypted []byte
+	// NewAccountID is used only when neither the identity nor its unionid is known.
+	NewAccountID string
+	Now          time.Time
+}
+
+// AccountStore persists accounts and their WeChat identities.
+type AccountStore interface {
+	// ResolveWeChatLogin finds or creates, atomically, the account for a login
+	// (DESIGN.md §3): an existing (appid, openid) keeps its account, records a
+	// newly learned unionid and rotates its session keys (current → previous,
+	// unless the key is unchanged); a new (appid, openid) whose unionid is known
+	// joins that account; otherwise an account NewAccountID is created. It
+	// returns the identity as stored after the update and the account.
+	ResolveWeChatLogin(ctx context.Context, l WeChatLogin) (WeChatIdentity, Account, error)
+	GetAccount(ctx context.Context, id string) (Account, error)
+	GetAccountByPhoneHash(ctx context.Context, phoneHash string) ([]Account, error)
+	GetWeChatIdentity(ctx context.Context, appID, openID string) (WeChatIdentity, error)
+	// ListWeChatIdentities returns an account's identities ordered by (appid, openid).
+	ListWeChatIdentities(ctx context.Context, accountID string) ([]WeChatIdentity, error)
+	// UpdateAccount is a read-modify-write in one transaction; fn must not change the ID.
+	UpdateAccount(ctx context.Context, id string, fn func(Account) (Account, error)) (Account, error)
+}
+
+// KeyState is a signing key's place in its lifecycle (DESIGN.md §4).
+type KeyState string
+
+const (
+	KeyNext    KeyState = "next"    // published, not yet signing
+	KeyCurrent KeyState = "current" // signing (one per algorithm)
+	KeyRetired KeyState = "retired" // published until its tokens expire
+	KeyRevoked KeyState = "revoked" // removed from the JWKS at once
+)
+
+// SigningKey is one key of the set. PrivateKeyEncrypted is opaque here.
+type SigningKey struct {
+	KID                 string
+	Algorithm           string // RS256, ES256, EdDSA
+	State               KeyState
+	PrivateKeyEncrypted []byte
+	PublicJWK           []byte // public JWK JSON
+	CreatedAt           time.Time
+	ActivatedAt         time.Time // became current (zero before)
+	RetiredAt           time.Time // became retired (zero before)
+	RemoveAfter         time.Time // retired keys: unpublish after this
+	RevokedAt           time.Time
+}
+
+// KeyStore persists the signing-key set.
+type KeyStore interface {
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error) // ordered by CreatedAt, then KID
+	// UpdateSigningKeys runs fn on the whole set inside one serialized
+	// transaction and replaces the set with fn's result (rows missing from the
+	// result are deleted). This is the compare-and-swap that lets several
+	// instances rotate at once with one outcome. If fn returns an error nothing
+	// changes and that error is returned.
+	UpdateSigningKeys(ctx context.Context, fn func([]SigningKey) ([]SigningKey, error)) ([]SigningKey, error)
+}
+
+// AuditEvent is one admin action or key-state change.
+type AuditEvent struct {
+	ID      int64 // assigned by the store
+	At      time.Time
+	Actor   string // "cli", "admin-api:<token name>", "rotation"
+	Action  string // e.g. "keys.rotate", "clients.create"
+	Target  string // kid, client id, account id
+	Details string // JSON, never secrets
+}
+
+// AuditStore appends and lists audit events.
+type AuditStore interface {
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// ListAudit returns up to limit events, newest first, with ID < beforeID (0: from the newest).
+	ListAudit(ctx context.Context, beforeID int64, limit int) ([]AuditEvent, error)
+}
+
+// Transactor runs several calls atomically. BeginTx returns a context that
+// carries the transaction; every method called with that context uses it.
+// BeginTx on a context that already carries a transaction is a no-op whose
+// Commit and Rollback do nothing (the outer owner decides), as fosite's
+// handlers nest MaybeBeginTx inside ours.
+type Transactor interface {
+	BeginTx(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Storage is everything a backend provides.
+type Storage interface {
+	TokenSessionStore
+	ClientStore
+	AccountStore
+	KeyStore
+	AuditStore
+	Transactor
+	// Ping reports whether the database answers (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}

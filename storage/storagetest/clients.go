@@ -1,0 +1,193 @@
+package storagetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/wxoidc/wxoidc/storage"
+)
+
+func newClient(id string) storage.Client {
+	return storage.Client{
+		ID:                       id,
+		Name:                     "Client " + id,
+		SecretHash:               "$pbkdf2-sha256$i=10000$c2FsdA$aGFzaA",
+		TokenEndpointAuthMethod:  "client_secret_basic",
+		WeChatAppID:              "wx0123456789abcdef",
+		GrantTypes:               []string{"urn:wxoidc:grant-type:wechat", "refresh_token"},
+		Scopes:                   []string{"openid", "profile", "phone", "offline_access"},
+		Audiences:                []string{"https://api.example.com", "https://other.example.com"},
+		DefaultAudience:          "https://api.example.com",
+		RequirePhone:             true,
+		IDTokenSignedResponseAlg: "ES256",
+		JWKS:                     []byte(`{"keys":[]}`),
+		Disabled:                 false,
+		CreatedAt:                baseTime,
+		UpdatedAt:                baseTime.Add(time.Second),
+	}
+}
+
+func testClientCRUD(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	list, err := s.ListClients(ctx)
+	mustNoErr(t, "list empty", err)
+	if len(list) != 0 {
+		t.Fatalf("empty storage lists %d clients", len(list))
+	}
+
+	_, err = s.GetClient(ctx, "absent")
+	mustErrIs(t, "get absent", err, storage.ErrNotFound)
+
+	c := newClient("b-client")
+	mustNoErr(t, "create", s.CreateClient(ctx, c))
+	got, err := s.GetClient(ctx, c.ID)
+	mustNoErr(t, "get", err)
+	checkRecord(t, "get", got, c)
+
+	dup := newClient(c.ID)
+	dup.Name = "duplicate"
+	mustErrIs(t, "create duplicate", s.CreateClient(ctx, dup), storage.ErrAlreadyExists)
+
+	// A public client: empty secret, empty and nil slices read back nil.
+	public := storage.Client{
+		ID:                      "a-public",
+		Name:                    "Mini program",
+		TokenEndpointAuthMethod: "none",
+		WeChatAppID:             "wxfedcba9876543210",
+		GrantTypes:              []string{"urn:wxoidc:grant-type:wechat"},
+		Scopes:                  []string{},
+		Audiences:               nil,
+		JWKS:                    []byte{},
+		Disabled:                true,
+		CreatedAt:               baseTime,
+		UpdatedAt:               baseTime,
+	}
+	mustNoErr(t, "create public", s.CreateClient(ctx, public))
+	wantPublic := public
+	wantPublic.Scopes, wantPublic.JWKS = nil, nil
+	got, err = s.GetClient(ctx, public.ID)
+	mustNoErr(t, "get public", err)
+	checkRecord(t, "public", got, wantPublic)
+
+	third := newClient("c-service")
+	third.GrantTypes = []string{"client_credentials"}
+	mustNoErr(t, "create third", s.CreateClient(ctx, third))
+
+	list, err = s.ListClients(ctx)
+	mustNoErr(t, "list", err)
+	checkRecords(t, "list (ordered by ID)", list, []storage.Client{wantPublic, c, third})
+
+	mustNoErr(t, "delete", s.DeleteClient(ctx, c.ID))
+	_, err = s.GetClient(ctx, c.ID)
+	mustErrIs(t, "get deleted", err, storage.ErrNotFound)
+	mustErrIs(t, "delete again", s.DeleteClient(ctx, c.ID), storage.ErrNotFound)
+	list, err = s.ListClients(ctx)
+	mustNoErr(t, "list after delete", err)
+	checkRecords(t, "list after delete", list, []storage.Client{wantPublic, third})
+}
+
+func testUpdateClient(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	c := newClient("client-1")
+	mustNoErr(t, "create", s.CreateClient(ctx, c))
+
+	var seen storage.Client
+	updated, err := s.UpdateClient(ctx, c.ID, func(old storage.Client) (storage.Client, error) {
+		seen = old
+		old.Name = "Renamed"
+		old.Scopes = append(old.Scopes, "email")
+		old.Audiences = nil
+		old.Disabled = true
+		old.UpdatedAt = baseTime.Add(time.Hour)
+		return old, nil
+	})
+	mustNoErr(t, "update", err)
+	checkRecord(t, "updater input", seen, c)
+	want := c
+	want.Name = "Renamed"
+	want.Scopes = []string{"openid", "profile", "phone", "offline_access", "email"}
+	want.Audiences = nil
+	want.Disabled = true
+	want.UpdatedAt = baseTime.Add(time.Hour)
+	checkRecord(t, "update result", updated, want)
+	got, err := s.GetClient(ctx, c.ID)
+	mustNoErr(t, "get", err)
+	checkRecord(t, "get after update", got, want)
+
+	fnErr := errors.New("updater refuses")
+	_, err = s.UpdateClient(ctx, c.ID, func(old storage.Client) (storage.Client, error) {
+		old.Name = "must not be written"
+		return old, fnErr
+	})
+	mustErrIs(t, "update with failing updater", err, fnErr)
+	got, err = s.GetClient(ctx, c.ID)
+	mustNoErr(t, "get", err)
+	checkRecord(t, "after failing updater", got, want)
+
+	_, err = s.UpdateClient(ctx, c.ID, func(old storage.Client) (storage.Client, error) {
+		old.ID = "client-2"
+		return old, nil
+	})
+	if err == nil {
+		t.Fatal("update changing the ID succeeded")
+	}
+	_, err = s.GetClient(ctx, "client-2")
+	mustErrIs(t, "get renamed ID", err, storage.ErrNotFound)
+	got, err = s.GetClient(ctx, c.ID)
+	mustNoErr(t, "get", err)
+	checkRecord(t, "after ID change attempt", got, want)
+
+	called := false
+	_, err = s.UpdateClient(ctx, "absent", func(old storage.Client) (storage.Client, error) {
+		called = true
+		return old, nil
+	})
+	mustErrIs(t, "update absent", err, storage.ErrNotFound)
+	if called {
+		t.Error("updater called for an absent client")
+	}
+}
+
+func testClientAssertionJTI(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	now := baseTime
+	exp := now.Add(time.Hour)
+
+	used, err := s.ClientAssertionJTIUsed(ctx, "jti-1", now)
+	mustNoErr(t, "used before set", err)
+	if used {
+		t.Fatal("unknown jti reported used")
+	}
+	mustNoErr(t, "set", s.SetClientAssertionJTI(ctx, "jti-1", exp, now))
+	used, err = s.ClientAssertionJTIUsed(ctx, "jti-1", now)
+	mustNoErr(t, "used", err)
+	if !used {
+		t.Fatal("recorded jti not reported used")
+	}
+	used, err = s.ClientAssertionJTIUsed(ctx, "jti-2", now)
+	mustNoErr(t, "other jti used", err)
+	if used {
+		t.Fatal("another jti reported used")
+	}
+
+	mustErrIs(t, "set unexpired again",
+		s.SetClientAssertionJTI(ctx, "jti-1", exp.Add(time.Hour), now.Add(30*time.Minute)), storage.ErrAlreadyExists)
+
+	used, err = s.ClientAssertionJTIUsed(ctx, "jti-1", exp)
+	mustNoErr(t, "used at expiry", err)
+	if used {
+		t.Fatal("jti reported used at its expiry")
+	}
+
+	// Once expired the jti may be recorded again, with its new expiry.
+	later := exp.Add(time.Minute)
+	mustNoErr(t, "set after expiry", s.SetClientAssertionJTI(ctx, "jti-1", later.Add(time.Hour), later))
+	used, err = s.ClientAssertionJTIUsed(ctx, "jti-1", later.Add(30*time.Minute))
+	mustNoErr(t, "used after re-set", err)
+	if !used {
+		t.Fatal("re-recorded jti not reported used")
+	}
+	mustErrIs(t, "set re-recorded jti",
+		s.SetClientAssertionJTI(ctx, "jti-1", later.Add(2*time.Hour), later.Add(time.Minute)), storage.ErrAlreadyExists)
+}

@@ -1,0 +1,415 @@
+package storagetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/wxoidc/wxoidc/storage"
+)
+
+// newSession returns a fully populated, active token session.
+func newSession(kind storage.SessionKind, label, requestID string) storage.TokenSession {
+	return storage.TokenSession{
+		Kind:              kind,
+		Signature:         hashSig(string(kind) + "/" + label),
+		RequestID:         requestID,
+		RequestedAt:       baseTime,
+		ClientID:          "client-1",
+		Subject:           "account-1",
+		RequestedScopes:   []string{"openid", "offline_access", "profile"},
+		GrantedScopes:     []string{"openid", "offline_access"},
+		RequestedAudience: []string{"https://api.example.com"},
+		GrantedAudience:   []string{"https://api.example.com"},
+		Form:              "grant_type=refresh_token&scope=openid+offline_access",
+		SessionData:       []byte{0x00, 0x01, 0xfe, 0xff, 'x'},
+		Active:            true,
+		ExpiresAt:         baseTime.Add(time.Hour),
+	}
+}
+
+func testTokenSessionCRUD(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	for _, kind := range storage.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			ts := newSession(kind, "crud", "req-crud")
+			if kind == storage.KindRefreshToken {
+				ts.AccessTokenSignature = hashSig("linked-access")
+			}
+
+			_, err := s.GetTokenSession(ctx, kind, ts.Signature)
+			mustErrIs(t, "get before create", err, storage.ErrNotFound)
+
+			mustNoErr(t, "create", s.CreateTokenSession(ctx, ts))
+			got, err := s.GetTokenSession(ctx, kind, ts.Signature)
+			mustNoErr(t, "get", err)
+			checkRecord(t, "get", got, ts)
+
+			dup := ts
+			dup.RequestID = "req-other"
+			mustErrIs(t, "create duplicate", s.CreateTokenSession(ctx, dup), storage.ErrAlreadyExists)
+			got, err = s.GetTokenSession(ctx, kind, ts.Signature)
+			mustNoErr(t, "get after duplicate", err)
+			if got.RequestID != ts.RequestID {
+				t.Errorf("duplicate create overwrote the row: RequestID = %q", got.RequestID)
+			}
+
+			// Deactivation keeps the row and returns it with ErrInactive.
+			mustNoErr(t, "deactivate", s.DeactivateTokenSession(ctx, kind, ts.Signature))
+			got, err = s.GetTokenSession(ctx, kind, ts.Signature)
+			mustErrIs(t, "get inactive", err, storage.ErrInactive)
+			want := ts
+			want.Active = false
+			checkRecord(t, "get inactive", got, want)
+			mustNoErr(t, "deactivate again", s.DeactivateTokenSession(ctx, kind, ts.Signature))
+			mustErrIs(t, "deactivate absent",
+				s.DeactivateTokenSession(ctx, kind, hashSig("absent")), storage.ErrNotFound)
+
+			mustNoErr(t, "delete", s.DeleteTokenSession(ctx, kind, ts.Signature))
+			_, err = s.GetTokenSession(ctx, kind, ts.Signature)
+			mustErrIs(t, "get after delete", err, storage.ErrNotFound)
+			mustErrIs(t, "delete again", s.DeleteTokenSession(ctx, kind, ts.Signature), storage.ErrNotFound)
+
+			// A session created inactive reads back inactive.
+			inactive := newSession(kind, "created-inactive", "req-crud")
+			inactive.Active = false
+			mustNoErr(t, "create inactive", s.CreateTokenSession(ctx, inactive))
+			got, err = s.GetTokenSession(ctx, kind, inactive.Signature)
+			mustErrIs(t, "get created-inactive", err, storage.ErrInactive)
+			checkRecord(t, "get created-inactive", got, inactive)
+		})
+	}
+
+	// The same signature under different kinds names different rows.
+	shared := hashSig("shared")
+	for i, kind := range storage.Kinds {
+		ts := newSession(kind, "shared", fmt.Sprintf("req-shared-%d", i))
+		ts.Signature = shared
+		mustNoErr(t, "create shared "+string(kind), s.CreateTokenSession(ctx, ts))
+	}
+	mustNoErr(t, "delete shared access", s.DeleteTokenSession(ctx, storage.KindAccessToken, shared))
+	for i, kind := range storage.Kinds[1:] {
+		got, err := s.GetTokenSession(ctx, kind, shared)
+		mustNoErr(t, "get shared "+string(kind), err)
+		if want := fmt.Sprintf("req-shared-%d", i+1); got.RequestID != want {
+			t.Errorf("kind %s: RequestID = %q, want %q", kind, got.RequestID, want)
+		}
+	}
+}
+
+func testTokenSessionRoundTrip(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	full := newSession(storage.KindRefreshToken, "full", "req-rt")
+	full.AccessTokenSignature = hashSig("at")
+	full.FirstUsedAt = baseTime.Add(-time.Minute)
+	full.Active = false
+	full.RequestedScopes = []string{"b", "a", "b", "scope with space", "统一"}
+	full.Form = "name=%E7%BB%9F%E4%B8%80&x=1&x=2"
+
+	emptySlices := newSession(storage.KindAccessToken, "empty", "req-rt")
+	emptySlices.RequestedScopes = []string{}
+	emptySlices.GrantedScopes = []string{}
+	emptySlices.RequestedAudience = []string{}
+	emptySlices.GrantedAudience = []string{}
+	emptySlices.SessionData = []byte{}
+	emptySlices.Form = ""
+
+	nilSlices := newSession(storage.KindAccessToken, "nil", "req-rt")
+	nilSlices.RequestedScopes = nil
+	nilSlices.GrantedScopes = nil
+	nilSlices.RequestedAudience = nil
+	nilSlices.GrantedAudience = nil
+	nilSlices.SessionData = nil
+	nilSlices.Subject = "" // client_credentials tokens have no account
+
+	neverExpires := newSession(storage.KindAuthorizeCode, "never", "req-rt")
+	neverExpires.ExpiresAt = time.Time{}
+
+	utc := newSession(storage.KindOIDC, "utc", "req-rt")
+	utc.RequestedAt = time.Date(2030, 12, 31, 23, 59, 59, 999000000, time.UTC)
+	utc.ExpiresAt = utc.RequestedAt.Add(24 * time.Hour)
+
+	for _, ts := range []storage.TokenSession{full, emptySlices, nilSlices, neverExpires, utc} {
+		mustNoErr(t, "create", s.CreateTokenSession(ctx, ts))
+	}
+
+	got, err := s.GetTokenSession(ctx, full.Kind, full.Signature)
+	mustErrIs(t, "get full", err, storage.ErrInactive)
+	checkRecord(t, "full", got, full)
+
+	// Empty and nil slices both read back nil.
+	wantEmpty := emptySlices
+	wantEmpty.RequestedScopes, wantEmpty.GrantedScopes = nil, nil
+	wantEmpty.RequestedAudience, wantEmpty.GrantedAudience = nil, nil
+	wantEmpty.SessionData = nil
+	got, err = s.GetTokenSession(ctx, emptySlices.Kind, emptySlices.Signature)
+	mustNoErr(t, "get empty", err)
+	checkRecord(t, "empty slices", got, wantEmpty)
+
+	got, err = s.GetTokenSession(ctx, nilSlices.Kind, nilSlices.Signature)
+	mustNoErr(t, "get nil", err)
+	checkRecord(t, "nil slices", got, nilSlices)
+
+	got, err = s.GetTokenSession(ctx, neverExpires.Kind, neverExpires.Signature)
+	mustNoErr(t, "get never-expiring", err)
+	checkRecord(t, "never-expiring", got, neverExpires)
+
+	got, err = s.GetTokenSession(ctx, utc.Kind, utc.Signature)
+	mustNoErr(t, "get utc", err)
+	checkRecord(t, "utc", got, utc)
+}
+
+func testRevokeTokenSessions(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	for _, kind := range storage.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			reqA, reqB := "req-a-"+string(kind), "req-b-"+string(kind)
+			a1 := newSession(kind, "a1", reqA)
+			a2 := newSession(kind, "a2", reqA)
+			b1 := newSession(kind, "b1", reqB)
+			for _, ts := range []storage.TokenSession{a1, a2, b1} {
+				mustNoErr(t, "create", s.CreateTokenSession(ctx, ts))
+			}
+			// Same request ID, other kind: must be untouched.
+			other := storage.KindAccessToken
+			if kind == storage.KindAccessToken {
+				other = storage.KindRefreshToken
+			}
+			o1 := newSession(other, "o1-"+string(kind), reqA)
+			mustNoErr(t, "create other kind", s.CreateTokenSession(ctx, o1))
+
+			n, err := s.RevokeTokenSessions(ctx, kind, reqA)
+			mustNoErr(t, "revoke", err)
+			if n != 2 {
+				t.Errorf("revoke affected %d rows, want 2", n)
+			}
+			for _, ts := range []storage.TokenSession{a1, a2} {
+				got, err := s.GetTokenSession(ctx, kind, ts.Signature)
+				if kind == storage.KindRefreshToken {
+					// Kept so a later reuse is still recognised.
+					mustErrIs(t, "get revoked refresh", err, storage.ErrInactive)
+					want := ts
+					want.Active = false
+					checkRecord(t, "revoked refresh", got, want)
+				} else {
+					mustErrIs(t, "get revoked", err, storage.ErrNotFound)
+				}
+			}
+			got, err := s.GetTokenSession(ctx, kind, b1.Signature)
+			mustNoErr(t, "get other request", err)
+			checkRecord(t, "other request", got, b1)
+			got, err = s.GetTokenSession(ctx, other, o1.Signature)
+			mustNoErr(t, "get other kind", err)
+			checkRecord(t, "other kind", got, o1)
+
+			if _, err := s.RevokeTokenSessions(ctx, kind, reqA); err != nil {
+				t.Errorf("revoke again: %v", err)
+			}
+			n, err = s.RevokeTokenSessions(ctx, kind, "req-unknown")
+			mustNoErr(t, "revoke unknown", err)
+			if n != 0 {
+				t.Errorf("revoke unknown affected %d rows, want 0", n)
+			}
+		})
+	}
+}
+
+func testRevokeSubjectTokens(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	mk := func(kind storage.SessionKind, label, subject string) storage.TokenSession {
+		ts := newSession(kind, label, "req-"+label)
+		ts.Subject = subject
+		mustNoErr(t, "create "+label, s.CreateTokenSession(ctx, ts))
+		return ts
+	}
+	xAccess := mk(storage.KindAccessToken, "x-at", "account-x")
+	xRefresh := mk(storage.KindRefreshToken, "x-rt", "account-x")
+	yAccess := mk(storage.KindAccessToken, "y-at", "account-y")
+	yRefresh := mk(storage.KindRefreshToken, "y-rt", "account-y")
+
+	n, err := s.RevokeSubjectTokens(ctx, "account-x")
+	mustNoErr(t, "revoke subject", err)
+	if n != 2 {
+		t.Errorf("revoke subject affected %d rows, want 2", n)
+	}
+	_, err = s.GetTokenSession(ctx, storage.KindAccessToken, xAccess.Signature)
+	mustErrIs(t, "get x access", err, storage.ErrNotFound)
+	got, err := s.GetTokenSession(ctx, storage.KindRefreshToken, xRefresh.Signature)
+	mustErrIs(t, "get x refresh", err, storage.ErrInactive)
+	want := xRefresh
+	want.Active = false
+	checkRecord(t, "x refresh", got, want)
+
+	got, err = s.GetTokenSession(ctx, storage.KindAccessToken, yAccess.Signature)
+	mustNoErr(t, "get y access", err)
+	checkRecord(t, "y access", got, yAccess)
+	got, err = s.GetTokenSession(ctx, storage.KindRefreshToken, yRefresh.Signature)
+	mustNoErr(t, "get y refresh", err)
+	checkRecord(t, "y refresh", got, yRefresh)
+
+	n, err = s.RevokeSubjectTokens(ctx, "account-unknown")
+	mustNoErr(t, "revoke unknown subject", err)
+	if n != 0 {
+		t.Errorf("revoke unknown subject affected %d rows, want 0", n)
+	}
+}
+
+func testDeleteExpiredTokenSessions(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	now := baseTime
+	// Five expired rows across kinds, inserted newest expiry first so that
+	// insertion order cannot pass for expiry order; expired is kept oldest
+	// first.
+	var expired []storage.TokenSession
+	for i := 1; i <= 5; i++ {
+		kind := storage.Kinds[i%len(storage.Kinds)]
+		ts := newSession(kind, fmt.Sprintf("expired-%d", i), fmt.Sprintf("req-exp-%d", i))
+		ts.ExpiresAt = now.Add(-time.Duration(i) * time.Hour)
+		mustNoErr(t, "create expired", s.CreateTokenSession(ctx, ts))
+		expired = append([]storage.TokenSession{ts}, expired...)
+	}
+	var kept []storage.TokenSession
+	for i, kind := range storage.Kinds {
+		ts := newSession(kind, "valid", fmt.Sprintf("req-valid-%d", i))
+		ts.ExpiresAt = now.Add(time.Hour)
+		kept = append(kept, ts)
+	}
+	boundary := newSession(storage.KindAccessToken, "boundary", "req-boundary")
+	boundary.ExpiresAt = now // not before now
+	never := newSession(storage.KindRefreshToken, "never", "req-never")
+	never.ExpiresAt = time.Time{}
+	kept = append(kept, boundary, never)
+	for _, ts := range kept {
+		mustNoErr(t, "create kept", s.CreateTokenSession(ctx, ts))
+	}
+
+	n, err := s.DeleteExpiredTokenSessions(ctx, now, 2)
+	mustNoErr(t, "delete expired (first batch)", err)
+	if n != 2 {
+		t.Fatalf("first batch deleted %d rows, want 2", n)
+	}
+	for i, ts := range expired {
+		_, err := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
+		if i < 2 {
+			mustErrIs(t, fmt.Sprintf("oldest expired row %d", i), err, storage.ErrNotFound)
+		} else {
+			mustNoErr(t, fmt.Sprintf("younger expired row %d (limit not respected or not oldest first)", i), err)
+		}
+	}
+
+	total := n
+	for batches := 0; ; batches++ {
+		if batches > 10 {
+			t.Fatal("DeleteExpiredTokenSessions does not converge")
+		}
+		n, err := s.DeleteExpiredTokenSessions(ctx, now, 2)
+		mustNoErr(t, "delete expired", err)
+		if n > 2 {
+			t.Fatalf("batch deleted %d rows, limit 2", n)
+		}
+		total += n
+		if n < 2 {
+			break
+		}
+	}
+	if total != int64(len(expired)) {
+		t.Errorf("deleted %d rows in total, want %d", total, len(expired))
+	}
+	for _, ts := range expired {
+		_, err := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
+		mustErrIs(t, "expired row", err, storage.ErrNotFound)
+	}
+	for _, ts := range kept {
+		got, err := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
+		mustNoErr(t, "kept row "+ts.RequestID, err)
+		checkRecord(t, "kept row", got, ts)
+	}
+}
+
+func testRotateRefreshToken(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	now := baseTime.Add(10 * time.Minute)
+	rt := newSession(storage.KindRefreshToken, "rt", "req-1")
+	at := newSession(storage.KindAccessToken, "at", "req-1")
+	rt.AccessTokenSignature = at.Signature
+	at2 := newSession(storage.KindAccessToken, "at2", "req-1")
+	otherAT := newSession(storage.KindAccessToken, "other-at", "req-2")
+	for _, ts := range []storage.TokenSession{rt, at, at2, otherAT} {
+		mustNoErr(t, "create", s.CreateTokenSession(ctx, ts))
+	}
+
+	mustErrIs(t, "rotate with wrong request ID",
+		s.RotateRefreshToken(ctx, "req-2", rt.Signature, now, 0), storage.ErrNotFound)
+	mustErrIs(t, "rotate absent",
+		s.RotateRefreshToken(ctx, "req-1", hashSig("absent"), now, 0), storage.ErrNotFound)
+	got, err := s.GetTokenSession(ctx, storage.KindRefreshToken, rt.Signature)
+	mustNoErr(t, "failed rotations leave the token active", err)
+	checkRecord(t, "after failed rotations", got, rt)
+
+	mustNoErr(t, "rotate", s.RotateRefreshToken(ctx, "req-1", rt.Signature, now, 0))
+	got, err = s.GetTokenSession(ctx, storage.KindRefreshToken, rt.Signature)
+	mustErrIs(t, "get rotated", err, storage.ErrInactive)
+	want := rt
+	want.Active = false
+	want.FirstUsedAt = now
+	checkRecord(t, "rotated", got, want)
+
+	for _, ts := range []storage.TokenSession{at, at2} {
+		_, err := s.GetTokenSession(ctx, storage.KindAccessToken, ts.Signature)
+		mustErrIs(t, "access token of the rotated request", err, storage.ErrNotFound)
+	}
+	got, err = s.GetTokenSession(ctx, storage.KindAccessToken, otherAT.Signature)
+	mustNoErr(t, "access token of another request", err)
+	checkRecord(t, "other access token", got, otherAT)
+
+	mustErrIs(t, "second rotation",
+		s.RotateRefreshToken(ctx, "req-1", rt.Signature, now.Add(time.Second), 0), storage.ErrInactive)
+	got, err = s.GetTokenSession(ctx, storage.KindRefreshToken, rt.Signature)
+	mustErrIs(t, "get after second rotation", err, storage.ErrInactive)
+	checkRecord(t, "after second rotation", got, want)
+
+	// A token deactivated without being used (revoked) is inactive for good.
+	revoked := newSession(storage.KindRefreshToken, "revoked", "req-3")
+	mustNoErr(t, "create", s.CreateTokenSession(ctx, revoked))
+	if _, err := s.RevokeTokenSessions(ctx, storage.KindRefreshToken, "req-3"); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	mustErrIs(t, "rotate revoked",
+		s.RotateRefreshToken(ctx, "req-3", revoked.Signature, now, 0), storage.ErrInactive)
+}
+
+func testRotateRefreshTokenGrace(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	const grace = time.Minute
+	now := baseTime.Add(10 * time.Minute)
+	rt := newSession(storage.KindRefreshToken, "rt", "req-1")
+	mustNoErr(t, "create", s.CreateTokenSession(ctx, rt))
+
+	mustNoErr(t, "first rotation", s.RotateRefreshToken(ctx, "req-1", rt.Signature, now, grace))
+	at := newSession(storage.KindAccessToken, "at-after-first", "req-1")
+	mustNoErr(t, "create access token", s.CreateTokenSession(ctx, at))
+
+	mustNoErr(t, "rotation inside the grace window",
+		s.RotateRefreshToken(ctx, "req-1", rt.Signature, now.Add(30*time.Second), grace))
+	got, err := s.GetTokenSession(ctx, storage.KindRefreshToken, rt.Signature)
+	mustErrIs(t, "get", err, storage.ErrInactive)
+	if !checkTime(got.FirstUsedAt, now) {
+		t.Errorf("FirstUsedAt = %v, want the first use %v", got.FirstUsedAt, now.UTC())
+	}
+	_, err = s.GetTokenSession(ctx, storage.KindAccessToken, at.Signature)
+	mustErrIs(t, "access token after grace rotation", err, storage.ErrNotFound)
+
+	mustErrIs(t, "rotation at the end of the grace window",
+		s.RotateRefreshToken(ctx, "req-1", rt.Signature, now.Add(grace), grace), storage.ErrInactive)
+	mustErrIs(t, "rotation after the grace window",
+		s.RotateRefreshToken(ctx, "req-1", rt.Signature, now.Add(2*grace), grace), storage.ErrInactive)
+	mustErrIs(t, "grace rotation with wrong request ID",
+		s.RotateRefreshToken(ctx, "req-2", rt.Signature, now.Add(time.Second), grace), storage.ErrNotFound)
+
+	// Grace applies to used tokens only, never to revoked ones.
+	revoked := newSession(storage.KindRefreshToken, "revoked", "req-3")
+	mustNoErr(t, "create", s.CreateTokenSession(ctx, revoked))
+	mustNoErr(t, "deactivate", s.DeactivateTokenSession(ctx, storage.KindRefreshToken, revoked.Signature))
+	mustErrIs(t, "grace rotation of a revoked token",
+		s.RotateRefreshToken(ctx, "req-3", revoked.Signature, now, grace), storage.ErrInactive)
+}

@@ -1,0 +1,262 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ory/fosite"
+
+	"github.com/wxoidc/wxoidc/provider"
+)
+
+// discoveryDocument is OpenID Connect Discovery 1.0 metadata plus RFC 8414
+// fields for introspection and revocation. wxoidc has no authorization
+// endpoint (mini-programs cannot follow browser redirects), so it lists no
+// response types.
+func discoveryDocument(issuer string, algs []string) map[string]interface{} {
+	if len(algs) == 0 {
+		algs = []string{"RS256"}
+	}
+	authMethods := []string{provider.AuthMethodNone, provider.AuthMethodClientSecretBasic, provider.AuthMethodClientSecretPost, provider.AuthMethodPrivateKeyJWT}
+	confidential := authMethods[1:]
+	return map[string]interface{}{
+		"issuer":                                                issuer,
+		"token_endpoint":                                        issuer + PathToken,
+		"jwks_uri":                                              issuer + PathJWKS,
+		"userinfo_endpoint":                                     issuer + PathUserInfo,
+		"introspection_endpoint":                                issuer + PathIntrospect,
+		"revocation_endpoint":                                   issuer + PathRevoke,
+		"grant_types_supported":                                 []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken, provider.GrantTypeClientCredentials},
+		"response_types_supported":                              []string{},
+		"scopes_supported":                                      []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeWeChat, provider.ScopeOfflineAccess},
+		"claims_supported":                                      []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "amr", "nonce", "azp", "at_hash", "phone_number", "phone_number_verified", "wechat_appid", "wechat_openid", "wechat_unionid"},
+		"subject_types_supported":                               []string{"public"},
+		"id_token_signing_alg_values_supported":                 algs,
+		"token_endpoint_auth_methods_supported":                 authMethods,
+		"token_endpoint_auth_signing_alg_values_supported":      []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"},
+		"introspection_endpoint_auth_methods_supported":         confidential,
+		"revocation_endpoint_auth_methods_supported":            authMethods,
+		"revocation_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
+		"claims_parameter_supported":                            false,
+		"request_parameter_supported":                           false,
+		"request_uri_parameter_supported":                       false,
+	}
+}
+
+func (s *server) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(s.discovery)
+}
+
+func (s *server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	body, etag := s.cfg.Keys.JWKS()
+	h := w.Header()
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.Keys.MaxAge()/time.Second))+", must-revalidate")
+	h.Set("ETag", etag)
+	h.Set("Access-Control-Allow-Origin", "*")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/jwk-set+json")
+	_, _ = w.Write(body)
+}
+
+func etagMatches(header, etag string) bool {
+	for _, v := range strings.Split(header, ",") {
+		v = strings.TrimSpace(v)
+		if v == etag || v == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// Parameters that RFC 6749 and its extensions allow more than once.
+var repeatable = map[string]bool{"audience": true, "resource": true}
+
+// maxParams bounds how many distinct parameters a request may carry.
+const maxParams = 32
+
+// parseOAuthForm enforces the edge rules every OAuth endpoint shares: POST,
+// form-encoded, bounded body, no repeated parameters (RFC 6749 §3.1), valid
+// UTF-8. It returns a description for invalid_request, or "".
+func (s *server) parseOAuthForm(w http.ResponseWriter, r *http.Request) (status int, description string) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/x-www-form-urlencoded" {
+		return http.StatusBadRequest, "The request body must be application/x-www-form-urlencoded."
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return http.StatusRequestEntityTooLarge, "The request body is too large."
+		}
+		return http.StatusBadRequest, "The request body is not a valid form."
+	}
+	if len(r.PostForm) > maxParams {
+		return http.StatusBadRequest, "Too many parameters."
+	}
+	for k, vs := range r.PostForm {
+		if !utf8.ValidString(k) {
+			return http.StatusBadRequest, "Parameter names must be valid UTF-8."
+		}
+		if len(vs) > 1 && !repeatable[k] {
+			return http.StatusBadRequest, "Parameter '" + k + "' must not be repeated."
+		}
+		if len(vs) > maxParams {
+			return http.StatusBadRequest, "Parameter '" + k + "' is repeated too often."
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return http.StatusBadRequest, "Parameter '" + k + "' is not valid UTF-8."
+			}
+		}
+	}
+	// Credentials belong in the body or the Authorization header, never the URL.
+	q := r.URL.Query()
+	for _, k := range []string{"client_secret", "code", "refresh_token", "token", "phone_code", "encrypted_data"} {
+		if q.Has(k) {
+			return http.StatusBadRequest, "Parameter '" + k + "' must be sent in the request body, not the URL."
+		}
+	}
+	return 0, ""
+}
+
+var supportedGrants = map[string]bool{
+	provider.GrantTypeWeChat:            true,
+	provider.GrantTypeRefreshToken:      true,
+	provider.GrantTypeClientCredentials: true,
+}
+
+func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
+	if status, desc := s.parseOAuthForm(w, r); status != 0 {
+		writeOAuthError(w, status, "invalid_request", desc)
+		return
+	}
+	gt := r.PostForm.Get("grant_type")
+	switch {
+	case gt == "":
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'grant_type' parameter is required.")
+		return
+	case !supportedGrants[gt]:
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "The grant type is not supported by this server.")
+		return
+	}
+	ctx := r.Context()
+	req, resp, err := s.cfg.Provider.Token(ctx, r)
+	if err != nil {
+		s.writeFositeError(w, r, err)
+		return
+	}
+	s.cfg.Provider.OAuth2().WriteAccessResponse(ctx, w, req, resp)
+}
+
+func (s *server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	if status, desc := s.parseOAuthForm(w, r); status != 0 {
+		writeOAuthError(w, status, "invalid_request", desc)
+		return
+	}
+	ctx := r.Context()
+	// RFC 7662 §2.1 leaves the authorization policy to us: only confidential
+	// clients may introspect (fosite would also accept any bearer token).
+	client, err := s.cfg.Provider.AuthenticateClient(ctx, r)
+	if err != nil {
+		s.writeFositeError(w, r, err)
+		return
+	}
+	if client.IsPublic() {
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Only confidential clients may introspect tokens.")
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is required.")
+		return
+	}
+	out, err := s.cfg.Provider.IntrospectToken(ctx, token, r.PostForm.Get("token_type_hint"))
+	if err != nil {
+		logOnly(s.log, r, "introspection failed", err)
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Introspection failed.")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	if status, desc := s.parseOAuthForm(w, r); status != 0 {
+		writeOAuthError(w, status, "invalid_request", desc)
+		return
+	}
+	ctx := r.Context()
+	if r.PostForm.Get("token") == "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is required.")
+		return
+	}
+	if err := s.cfg.Provider.Revoke(ctx, r); err != nil {
+		// fosite already answers success for unknown or inactive tokens
+		// (RFC 7009 §2.2); what remains are client errors.
+		s.writeFositeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
+	token, ok := bearerToken(r)
+	if !ok && r.Method == http.MethodPost {
+		// RFC 6750 §2.2 form-encoded body parameter.
+		if status, desc := s.parseOAuthForm(w, r); status != 0 {
+			writeOAuthError(w, status, "invalid_request", desc)
+			return
+		}
+		token = r.PostForm.Get("access_token")
+		ok = token != ""
+	}
+	if !ok {
+		writeBearerError(w, http.StatusUnauthorized, "", "")
+		return
+	}
+	claims, err := s.cfg.Provider.UserInfo(r.Context(), token)
+	if err != nil {
+		rfc := fosite.ErrorToRFC6749Error(err)
+		switch {
+		case rfc.ErrorField == "insufficient_scope":
+			writeBearerError(w, http.StatusForbidden, "insufficient_scope", "The access token lacks the openid scope.")
+		case rfc.CodeField >= 500:
+			s.writeFositeError(w, r, err)
+		default:
+			writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
+		}
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(claims)
+}
+
+// bearerToken extracts an RFC 6750 §2.1 token.
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	t := strings.TrimSpace(h[7:])
+	return t, t != ""
+}
