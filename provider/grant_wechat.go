@@ -249,6 +249,36 @@ func (g *wechatGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 	if _, _, err := g.checkRequest(ctx, r); err != nil {
 		return err
 	}
+	// Sign everything before the transaction: an RS256 signature costs about
+	// a millisecond, and SQLite holds its single writer for the whole
+	// transaction.
+	at, atSig, err := g.AccessTokenStrategy.GenerateAccessToken(ctx, r)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	resp.SetAccessToken(at)
+	resp.SetTokenType("bearer")
+	resp.SetExpiresIn(time.Until(r.GetSession().GetExpiresAt(fosite.AccessToken)).Round(time.Second))
+	resp.SetScopes(r.GetGrantedScopes())
+	var rtSig string
+	if g.canIssueRefreshToken(r) {
+		rt, sig, err := g.refreshStrategy.GenerateRefreshToken(ctx, r)
+		if err != nil {
+			return fosite.ErrServerError.WithWrap(err)
+		}
+		rtSig = sig
+		resp.SetExtra("refresh_token", rt)
+	}
+	// Store the session as it is before the ID token's per-token claims
+	// (nonce, at_hash, jti) are written into it.
+	stored := r.Sanitize(nil)
+	stored.SetSession(r.GetSession().Clone())
+	if r.GetGrantedScopes().Has(ScopeOpenID) {
+		if err := g.idTokens.issue(ctx, r, resp, g.lifetimes.idToken); err != nil {
+			return err
+		}
+	}
+
 	ctx, err = fositestorage.MaybeBeginTx(ctx, g.store)
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
@@ -258,23 +288,12 @@ func (g *wechatGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 			_ = fositestorage.MaybeRollbackTx(ctx, g.store)
 		}
 	}()
-	atSig, err := g.IssueAccessToken(ctx, g.lifetimes.access, r, resp)
-	if err != nil {
+	if err := g.store.CreateAccessTokenSession(ctx, atSig, stored); err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
-	if g.canIssueRefreshToken(r) {
-		rt, rtSig, err := g.refreshStrategy.GenerateRefreshToken(ctx, r)
-		if err != nil {
+	if rtSig != "" {
+		if err := g.store.CreateRefreshTokenSession(ctx, rtSig, atSig, stored); err != nil {
 			return fosite.ErrServerError.WithWrap(err)
-		}
-		if err := g.store.CreateRefreshTokenSession(ctx, rtSig, atSig, r.Sanitize(nil)); err != nil {
-			return fosite.ErrServerError.WithWrap(err)
-		}
-		resp.SetExtra("refresh_token", rt)
-	}
-	if r.GetGrantedScopes().Has("openid") {
-		if err := g.idTokens.issue(ctx, r, resp, g.lifetimes.idToken); err != nil {
-			return err
 		}
 	}
 	if err := fositestorage.MaybeCommitTx(ctx, g.store); err != nil {
