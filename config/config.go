@@ -32,6 +32,7 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Secrets  Secrets  `yaml:"secrets"`
 	WeChat   WeChat   `yaml:"wechat"`
+	Limits   Limits   `yaml:"limits"`
 	Tokens   Tokens   `yaml:"tokens"`
 	Keys     Keys     `yaml:"keys"`
 	Clients  Clients  `yaml:"clients"`
@@ -104,6 +105,59 @@ type WeChat struct {
 type WeChatApp struct {
 	AppID  string `yaml:"appid"`
 	Secret Secret `yaml:"secret"`
+}
+
+// Limits configures rate limits and the isolation of WeChat calls. Our own
+// limits answer 429 slow_down with Retry-After; an unavailable WeChat (open
+// breaker, no free call slot) answers 503 temporarily_unavailable.
+type Limits struct {
+	// TokenPerIP limits token-endpoint requests per client IP (an IPv6
+	// client counts per /64). The IP is the peer address, or the
+	// X-Forwarded-For entry added by the nearest http.trusted_proxies hop.
+	TokenPerIP Rate `yaml:"token_per_ip"`
+	// TokenPerClient limits token-endpoint requests per client_id.
+	TokenPerClient Rate `yaml:"token_per_client"`
+	// WeChatPerUser limits WeChat calls per (appid, openid). It must stay
+	// below WeChat's 100 calls per user per minute, so that we answer 429
+	// before WeChat answers 45011.
+	WeChatPerUser Rate `yaml:"wechat_per_user"`
+	// WeChatPerApp limits WeChat calls per appid.
+	WeChatPerApp Rate `yaml:"wechat_per_app"`
+	// PhoneLookupsPerAccount caps getuserphonenumber calls (paid) per account.
+	PhoneLookupsPerAccount Rate `yaml:"phone_lookups_per_account"`
+	// MaxTrackedKeys bounds the memory of each keyed limiter: beyond it the
+	// least recently used key is forgotten.
+	MaxTrackedKeys int `yaml:"max_tracked_keys"`
+	// WeChatMaxConcurrency bounds WeChat calls in flight per instance.
+	WeChatMaxConcurrency int `yaml:"wechat_max_concurrency"`
+	// WeChatQueueTimeout is how long a call waits for a free slot before the
+	// request fails with 503.
+	WeChatQueueTimeout Duration `yaml:"wechat_queue_timeout"`
+	Breaker            Breaker  `yaml:"breaker"`
+}
+
+// Rate is a token bucket: Limit requests per Per on average, bursts of up to
+// Burst. Limit 0 disables the limit.
+type Rate struct {
+	Limit int      `yaml:"limit"`
+	Per   Duration `yaml:"per"`
+	Burst int      `yaml:"burst"`
+}
+
+// Enabled reports whether the rate limits anything.
+func (r Rate) Enabled() bool { return r.Limit > 0 }
+
+// Breaker configures the circuit breaker in front of WeChat: it opens when,
+// within one Window, at least MinRequests calls were made and at least
+// FailurePercent of them failed (WeChat busy, timeout, transport error); it
+// then fails fast for OpenFor, lets Probes trial calls through, and closes
+// when they all succeed.
+type Breaker struct {
+	Window         Duration `yaml:"window"`
+	MinRequests    int      `yaml:"min_requests"`
+	FailurePercent int      `yaml:"failure_percent"`
+	OpenFor        Duration `yaml:"open_for"`
+	Probes         int      `yaml:"probes"`
 }
 
 // Tokens configures token formats and lifetimes.
@@ -195,6 +249,23 @@ func Default() *Config {
 			FallbackBaseURLs: []string{"https://api2.weixin.qq.com"},
 			CallTimeout:      D(5 * time.Second),
 			Apps:             []WeChatApp{},
+		},
+		Limits: Limits{
+			TokenPerIP:             Rate{Limit: 1200, Per: D(time.Minute), Burst: 200},
+			TokenPerClient:         Rate{Limit: 100, Per: D(time.Second), Burst: 200},
+			WeChatPerUser:          Rate{Limit: 60, Per: D(time.Minute), Burst: 20},
+			WeChatPerApp:           Rate{Limit: 200, Per: D(time.Second), Burst: 400},
+			PhoneLookupsPerAccount: Rate{Limit: 10, Per: D(24 * time.Hour), Burst: 10},
+			MaxTrackedKeys:         100000,
+			WeChatMaxConcurrency:   64,
+			WeChatQueueTimeout:     D(time.Second),
+			Breaker: Breaker{
+				Window:         D(10 * time.Second),
+				MinRequests:    20,
+				FailurePercent: 50,
+				OpenFor:        D(5 * time.Second),
+				Probes:         3,
+			},
 		},
 		Tokens: Tokens{
 			AccessTokenFormat:    "jwt",

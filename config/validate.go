@@ -96,6 +96,7 @@ func (c *Config) problems() []Problem {
 	c.checkStorage(ck)
 	c.checkKEK(ck, revealed)
 	c.checkWeChat(ck)
+	c.checkLimits(ck)
 	c.checkTokens(ck)
 	c.checkKeys(ck)
 	ck.when(c.Clients.SecretHashCost < minSecretHashCost || c.Clients.SecretHashCost > maxSecretHashCost,
@@ -324,6 +325,47 @@ func (c *Config) checkWeChat(ck *checker) {
 			seen[app.AppID] = i
 		}
 	}
+}
+
+// wechatUserMinuteQuota is WeChat's documented jscode2session limit per user
+// per minute (WECHAT.md §2); above it WeChat answers 45011.
+const wechatUserMinuteQuota = 100
+
+// rate checks one token bucket: Limit 0 disables it, anything else needs a
+// positive period and burst.
+func (ck *checker) rate(key string, r Rate) {
+	ck.when(r.Limit < 0, key+".limit", "must not be negative (0 disables the limit), got %d", r.Limit)
+	if r.Limit <= 0 {
+		return
+	}
+	ck.positive(key+".per", r.Per)
+	ck.when(r.Burst < 1, key+".burst", "must be at least 1 while the limit is on, got %d", r.Burst)
+}
+
+func (c *Config) checkLimits(ck *checker) {
+	l := c.Limits
+	ck.rate("limits.token_per_ip", l.TokenPerIP)
+	ck.rate("limits.token_per_client", l.TokenPerClient)
+	ck.rate("limits.wechat_per_user", l.WeChatPerUser)
+	ck.rate("limits.wechat_per_app", l.WeChatPerApp)
+	ck.rate("limits.phone_lookups_per_account", l.PhoneLookupsPerAccount)
+	if u := l.WeChatPerUser; u.Limit > 0 && u.Per.Duration > 0 && u.Burst > 0 {
+		// A full bucket admits Burst calls at once, then Limit per Per: the
+		// most any one minute can see.
+		perMinute := float64(u.Burst) + float64(u.Limit)*float64(time.Minute)/float64(u.Per.Duration)
+		ck.when(perMinute >= wechatUserMinuteQuota, "limits.wechat_per_user",
+			"admits up to %.0f calls per user per minute (burst + limit per minute); keep it below WeChat's %d, above which WeChat answers 45011",
+			perMinute, wechatUserMinuteQuota)
+	}
+	ck.when(l.MaxTrackedKeys < 1, "limits.max_tracked_keys", "must be at least 1, got %d", l.MaxTrackedKeys)
+	ck.when(l.WeChatMaxConcurrency < 1, "limits.wechat_max_concurrency", "must be at least 1, got %d", l.WeChatMaxConcurrency)
+	ck.positive("limits.wechat_queue_timeout", l.WeChatQueueTimeout)
+	b := l.Breaker
+	ck.positive("limits.breaker.window", b.Window)
+	ck.when(b.MinRequests < 1, "limits.breaker.min_requests", "must be at least 1, got %d", b.MinRequests)
+	ck.when(b.FailurePercent < 1 || b.FailurePercent > 100, "limits.breaker.failure_percent", "must be between 1 and 100, got %d", b.FailurePercent)
+	ck.positive("limits.breaker.open_for", b.OpenFor)
+	ck.when(b.Probes < 1, "limits.breaker.probes", "must be at least 1, got %d", b.Probes)
 }
 
 func (c *Config) checkTokens(ck *checker) {

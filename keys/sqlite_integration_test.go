@@ -86,7 +86,7 @@ func TestOnSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for alg, tok := range signed {
-		jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+		jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 		if err != nil {
 			t.Fatalf("%s: %v", alg, err)
 		}

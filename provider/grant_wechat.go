@@ -305,6 +305,11 @@ func (g *wechatGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 // upstreamError maps a WeChat failure to the token endpoint's answer
 // (DESIGN.md §7, WECHAT.md §8) and logs what operators need, never secrets.
 func (g *wechatGrant) upstreamError(ctx context.Context, api string, err error) error {
+	// Upstream (upstream.go) already answered: a rate limit, an open breaker.
+	var answered *upstreamUnavailable
+	if errors.As(err, &answered) {
+		return err
+	}
 	var werr *wechat.Error
 	code := 0
 	if errors.As(err, &werr) {

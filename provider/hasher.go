@@ -24,7 +24,8 @@ import (
 //     derived from the KEK) is enough and costs about a microsecond, where
 //     fosite's default bcrypt cost 12 costs ~250 ms per request.
 //   - "$pbkdf2-sha256$iter$salt$dk": anything shorter or imported (humans
-//     choose weak secrets), with a configurable iteration count.
+//     choose weak secrets), with a configurable iteration count; its input
+//     is peppered too.
 type SecretHasher struct {
 	pepper     []byte
 	iterations int
@@ -65,7 +66,7 @@ func (h *SecretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 	if len(data) >= GeneratedSecretMinLen {
 		return []byte("$hmac-sha256$" + enc.EncodeToString(salt) + "$" + enc.EncodeToString(h.mac(salt, data))), nil
 	}
-	dk, err := pbkdf2.Key(sha256.New, string(data), salt, h.iterations, 32)
+	dk, err := pbkdf2.Key(sha256.New, h.peppered(data), salt, h.iterations, 32)
 	if err != nil {
 		return nil, fmt.Errorf("secret hasher: %w", err)
 	}
@@ -94,7 +95,7 @@ func (h *SecretHasher) Compare(_ context.Context, hash, data []byte) error {
 		if err != nil || err1 != nil || err2 != nil || iter < 1 || iter > 10_000_000 {
 			return errors.New("secret hasher: malformed hash")
 		}
-		dk, err := pbkdf2.Key(sha256.New, string(data), salt, iter, len(w))
+		dk, err := pbkdf2.Key(sha256.New, h.peppered(data), salt, iter, len(w))
 		if err != nil {
 			return fmt.Errorf("secret hasher: %w", err)
 		}
@@ -106,6 +107,15 @@ func (h *SecretHasher) Compare(_ context.Context, hash, data []byte) error {
 		return errSecretMismatch
 	}
 	return nil
+}
+
+// peppered keys the PBKDF2 input too, so a stolen database alone does not
+// allow offline guessing of weak imported secrets.
+func (h *SecretHasher) peppered(data []byte) string {
+	m := hmac.New(sha256.New, h.pepper)
+	m.Write([]byte("pbkdf2:"))
+	m.Write(data)
+	return string(m.Sum(nil))
 }
 
 func (h *SecretHasher) mac(salt, data []byte) []byte {

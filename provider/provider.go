@@ -51,6 +51,8 @@ type Config struct {
 	SecretHasher         fosite.Hasher
 	Now                  func() time.Time
 	Logger               *slog.Logger
+	// Metrics, if set, is told about every token issued.
+	Metrics TokenObserver
 }
 
 // Provider is the OAuth 2.0 / OIDC engine.
@@ -62,6 +64,7 @@ type Provider struct {
 	now      func() time.Time
 	log      *slog.Logger
 	format   string
+	metrics  TokenObserver
 }
 
 // New validates cfg and composes fosite with wxoidc's handlers, in a fixed,
@@ -167,14 +170,17 @@ func New(cfg Config) (*Provider, error) {
 	fc.RevocationHandlers = fosite.RevocationHandlers{
 		&oauth2.TokenRevocationHandler{TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core},
 	}
+	oauth := fosite.NewOAuth2Provider(store, fc)
+	fc.ClientAuthenticationStrategy = clientAuthStrategy(oauth)
 	return &Provider{
-		oauth:    fosite.NewOAuth2Provider(store, fc),
+		oauth:    oauth,
 		store:    store,
 		accounts: accounts,
 		issuer:   cfg.Issuer,
 		now:      cfg.Now,
 		log:      cfg.Logger,
 		format:   cfg.AccessTokenFormat,
+		metrics:  cfg.Metrics,
 	}, nil
 }
 
@@ -197,6 +203,7 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 	if err != nil {
 		return req, nil, err
 	}
+	p.observeIssued(req.GetGrantTypes(), req.GetClient().GetID())
 	return req, resp, nil
 }
 

@@ -1,8 +1,6 @@
 package provider
 
 import (
-	"time"
-
 	"github.com/mohae/deepcopy"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
@@ -84,10 +82,4 @@ func (s *Session) setSubject(sub string) {
 	s.ensure()
 	s.Subject = sub
 	s.Claims.Subject = sub
-}
-
-// expiry returns the session's expiry for one token type, or zero.
-func (s *Session) expiry(t fosite.TokenType) time.Time {
-	s.ensure()
-	return s.GetExpiresAt(t)
 }

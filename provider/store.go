@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ory/fosite"
@@ -43,6 +45,9 @@ type fositeStore struct {
 	sealer Sealer
 	grace  time.Duration
 	now    func() time.Time
+	// clients caches client look-ups: every token and introspection
+	// request needs its client, often twice.
+	clients clientCache
 }
 
 var (
@@ -77,14 +82,98 @@ func mapErr(err error) error {
 
 // GetClient loads a client; disabled clients do not exist for fosite.
 func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	version := s.clientsVersion()
+	if c, ok := s.clients.get(id, version); ok {
+		if c == nil {
+			return nil, fosite.ErrNotFound
+		}
+		return c, nil
+	}
 	c, err := s.db.GetClient(ctx, id)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, mapErr(err) // not cached: a client created now must work at once
 	}
-	if c.Disabled {
+	var client *Client
+	if !c.Disabled {
+		client = &Client{Client: c}
+	}
+	s.clients.put(id, client, version)
+	if client == nil {
 		return nil, fosite.ErrNotFound
 	}
-	return &Client{Client: c}, nil
+	return client, nil
+}
+
+// clientsVersioner is a Store that counts the client changes made through
+// it (sqlite.Storage), so that the cache drops entries at once.
+type clientsVersioner interface{ ClientsVersion() uint64 }
+
+func (s *fositeStore) clientsVersion() uint64 {
+	if v, ok := s.db.(clientsVersioner); ok {
+		return v.ClientsVersion()
+	}
+	return 0
+}
+
+// Client cache bounds. A change made through this process's Store is seen
+// at once (when the Store counts changes, or Provider.InvalidateClient is
+// called); one made elsewhere (the CLI, another instance) within
+// clientCacheTTL. Its time is the monotonic clock, not the injected one: it
+// bounds staleness, it is not a token lifetime.
+const (
+	clientCacheTTL = 5 * time.Second
+	clientCacheMax = 10000
+)
+
+// clientCache maps client IDs to loaded clients. Entries are immutable and
+// shared by concurrent requests; fosite only reads clients.
+type clientCache struct {
+	m sync.Map // id → *cachedClient
+	n atomic.Int64
+}
+
+type cachedClient struct {
+	client  *Client // nil: the client is disabled
+	version uint64  // the Store's ClientsVersion before the load
+	expires time.Time
+}
+
+func (c *clientCache) get(id string, version uint64) (*Client, bool) {
+	v, ok := c.m.Load(id)
+	if !ok {
+		return nil, false
+	}
+	e := v.(*cachedClient)
+	if e.version != version || !time.Now().Before(e.expires) {
+		return nil, false
+	}
+	return e.client, true
+}
+
+func (c *clientCache) put(id string, client *Client, version uint64) {
+	if _, loaded := c.m.Swap(id, &cachedClient{client: client, version: version, expires: time.Now().Add(clientCacheTTL)}); !loaded {
+		if c.n.Add(1) > clientCacheMax {
+			// Clients are few; this only guards against unbounded growth.
+			c.clear()
+		}
+	}
+}
+
+func (c *clientCache) clear() {
+	c.m.Clear()
+	c.n.Store(0)
+}
+
+// InvalidateClient drops a client from the look-up cache, so that a change
+// made without going through this provider's Store (or a Store that does
+// not count changes, as PostgreSQL's) takes effect at once. An empty id
+// drops every client.
+func (p *Provider) InvalidateClient(id string) {
+	if id == "" {
+		p.store.clients.clear()
+		return
+	}
+	p.store.clients.m.Delete(id)
 }
 
 func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {
@@ -100,10 +189,15 @@ func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) e
 
 func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
 	err := s.db.SetClientAssertionJTI(ctx, jti, exp, s.now())
-	if errors.Is(err, storage.ErrAlreadyExists) {
+	switch {
+	case errors.Is(err, storage.ErrAlreadyExists):
 		return fosite.ErrJTIKnown
+	case err != nil:
+		// fosite passes this error through as is: make it a server error,
+		// not a bare error clientAuthError would take for a client's.
+		return fosite.ErrServerError.WithWrap(err)
 	}
-	return err
+	return nil
 }
 
 func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, signature, accessSig string, r fosite.Requester) error {

@@ -98,6 +98,15 @@ type TokenSessionStore interface {
 	// tokens of one account (account disabled, "log out everywhere"), clearing
 	// FirstUsedAt as RevokeTokenSessions does.
 	RevokeSubjectTokens(ctx context.Context, subject string) (int64, error)
+	// RevokeRefreshTokensIssued revokes, as RevokeTokenSessions does, every
+	// refresh token issued (RequestedAt) within [from, to] to one of clientIDs,
+	// and deletes the access tokens of those still active (issued with them;
+	// a rotated token's request ID also names its successors, which are
+	// spared). An empty clientIDs revokes nothing. It counts refresh tokens
+	// newly deactivated plus access tokens deleted. This is the follow-up of a
+	// signing-key revocation: the tokens issued while the key was signing. It
+	// scans token sessions without an index: an operator's rare action.
+	RevokeRefreshTokensIssued(ctx context.Context, from, to time.Time, clientIDs []string) (int64, error)
 	// DeleteExpiredTokenSessions deletes at most limit rows (all kinds) whose
 	// ExpiresAt is before now, oldest first, and returns how many it deleted.
 	// Callers loop until it returns less than limit.
@@ -269,6 +278,7 @@ type Storage interface {
 	AccountStore
 	KeyStore
 	AuditStore
+	AppTokenStore
 	Transactor
 	// Ping reports whether the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -28,6 +28,8 @@ type AdminConfig struct {
 	Routes func(r chi.Router)
 	// Metrics serves /metrics (unauthenticated, admin listener only); may be nil.
 	Metrics http.Handler
+	// Observer, if set, observes every request of the admin listener.
+	Observer RequestObserver
 }
 
 type adminIdentity struct{}
@@ -49,7 +51,7 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
 	}
-	s := &server{cfg: Config{Ready: cfg.Ready}, log: cfg.Logger}
+	s := &server{cfg: Config{Ready: cfg.Ready, Metrics: cfg.Observer}, log: cfg.Logger}
 	// Compare fixed-length digests so the comparison time reveals neither
 	// the tokens' contents nor their lengths.
 	type digestToken struct {
@@ -61,31 +63,39 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 		if t.Token == "" {
 			return nil, errors.New("web: empty admin token")
 		}
+		if t.Name == "" {
+			return nil, errors.New("web: admin token without a name")
+		}
 		tokens = append(tokens, digestToken{name: t.Name, digest: sha256.Sum256([]byte(t.Token))})
 	}
 	auth := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tok, ok := bearerToken(r)
-			if !ok {
-				writeBearerError(w, http.StatusUnauthorized, "", "")
+			tok, present := adminBearer(r)
+			if !present {
+				// RFC 6750 §3.1: no error code when no credentials were sent.
+				w.Header().Set("WWW-Authenticate", adminRealm)
+				writeOAuthError(w, http.StatusUnauthorized, "invalid_request", "This endpoint requires an admin bearer token (Authorization: Bearer <token>).")
 				return
 			}
 			d := sha256.Sum256([]byte(tok))
+			// Every token is compared, matched or not, so the time taken does
+			// not tell which token (or whether any) matched.
 			name := ""
 			for _, t := range tokens {
 				if subtle.ConstantTimeCompare(d[:], t.digest[:]) == 1 {
 					name = t.name
 				}
 			}
-			if name == "" {
-				writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The admin token is not valid.")
+			if tok == "" || name == "" {
+				w.Header().Set("WWW-Authenticate", adminRealm+`, error="invalid_token", error_description="The admin token is not valid."`)
+				writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "The admin token is not valid.")
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminIdentity{}, name)))
 		})
 	}
 	r := chi.NewRouter()
-	r.Use(s.recoverer, securityHeaders)
+	r.Use(s.recoverer, s.observe, securityHeaders)
 	r.MethodNotAllowed(s.methodNotAllowed)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeOAuthError(w, http.StatusNotFound, "not_found", "No such endpoint.")
@@ -102,6 +112,19 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 		}
 	})
 	return r, nil
+}
+
+const adminRealm = `Bearer realm="wxoidc-admin"`
+
+// adminBearer returns the bearer credentials of r and whether the request
+// offered any: an "Authorization: Bearer" header with nothing after it is an
+// (empty, hence invalid) token, not a missing one.
+func adminBearer(r *http.Request) (token string, present bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 6 || !strings.EqualFold(h[:6], "bearer") || (len(h) > 6 && h[6] != ' ') {
+		return "", false
+	}
+	return strings.TrimSpace(h[6:]), true
 }
 
 // WriteJSON writes v as a JSON response with the given status.

@@ -139,8 +139,18 @@ var supportedGrants = map[string]bool{
 }
 
 func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
+	if !s.allowTokenIP(w, r) {
+		return
+	}
 	if status, desc := s.parseOAuthForm(w, r); status != 0 {
 		writeOAuthError(w, status, "invalid_request", desc)
+		return
+	}
+	if !s.allowTokenClient(w, r) {
+		return
+	}
+	if malformedBasicAuth(r) {
+		writeMalformedBasicAuth(w)
 		return
 	}
 	gt := r.PostForm.Get("grant_type")
@@ -164,6 +174,10 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 func (s *server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if status, desc := s.parseOAuthForm(w, r); status != 0 {
 		writeOAuthError(w, status, "invalid_request", desc)
+		return
+	}
+	if malformedBasicAuth(r) {
+		writeMalformedBasicAuth(w)
 		return
 	}
 	ctx := r.Context()
@@ -201,6 +215,10 @@ func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, status, "invalid_request", desc)
 		return
 	}
+	if malformedBasicAuth(r) {
+		writeMalformedBasicAuth(w)
+		return
+	}
 	ctx := r.Context()
 	if r.PostForm.Get("token") == "" {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is required.")
@@ -218,14 +236,22 @@ func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	token, ok := bearerToken(r)
-	if !ok && r.Method == http.MethodPost {
-		// RFC 6750 §2.2 form-encoded body parameter.
+	// RFC 6750 §2.2 form-encoded body parameter. A POST with a bearer header
+	// may carry any body, unless it is a form that repeats the token.
+	if r.Method == http.MethodPost && hasBody(r) && (!ok || isForm(r)) {
 		if status, desc := s.parseOAuthForm(w, r); status != 0 {
 			writeOAuthError(w, status, "invalid_request", desc)
 			return
 		}
-		token = r.PostForm.Get("access_token")
-		ok = token != ""
+		if v, sent := r.PostForm["access_token"]; sent {
+			if ok {
+				// RFC 6750 §2: one method per request.
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Send the access token either in the Authorization header or in the body, not both.")
+				return
+			}
+			token = v[0]
+			ok = token != ""
+		}
 	}
 	if !ok {
 		writeBearerError(w, http.StatusUnauthorized, "", "")
@@ -249,6 +275,33 @@ func (s *server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	_ = json.NewEncoder(w).Encode(claims)
+}
+
+func hasBody(r *http.Request) bool {
+	return r.ContentLength != 0 || r.Header.Get("Content-Type") != ""
+}
+
+func isForm(r *http.Request) bool {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && ct == "application/x-www-form-urlencoded"
+}
+
+// malformedBasicAuth reports an Authorization header that claims HTTP Basic
+// client authentication but does not parse. fosite would ignore it and fall
+// back to the body's client_id, silently authenticating a public client.
+func malformedBasicAuth(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	if len(h) < 6 || !strings.EqualFold(h[:6], "basic ") {
+		return false
+	}
+	_, _, ok := r.BasicAuth()
+	return !ok
+}
+
+// writeMalformedBasicAuth answers RFC 6749 §5.2 for a broken Basic header.
+func writeMalformedBasicAuth(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="wxoidc"`)
+	writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "The Authorization header is not valid HTTP Basic authentication.")
 }
 
 // bearerToken extracts an RFC 6750 §2.1 token.

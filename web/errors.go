@@ -72,6 +72,11 @@ func writeBearerError(w http.ResponseWriter, status int, code, description strin
 		}
 	}
 	w.Header().Set("WWW-Authenticate", v)
+	if code == "" {
+		// RFC 6750 §3.1 keeps the challenge bare when the request carried no
+		// token; the body still names an error so every answer is RFC 6749-shaped.
+		code, description = "invalid_token", "A bearer access token is required."
+	}
 	writeOAuthError(w, status, code, description)
 }
 

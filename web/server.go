@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -52,6 +53,11 @@ type Config struct {
 	Mount func(chi.Router)
 	// Metrics observes every request; may be nil.
 	Metrics RequestObserver
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// when finding a client's IP (ParseTrustedProxies).
+	TrustedProxies []netip.Prefix
+	// TokenRateLimits limit the token endpoint; zero rates are unlimited.
+	TokenRateLimits TokenRateLimits
 }
 
 // RequestObserver records one finished request.
@@ -63,6 +69,7 @@ type server struct {
 	cfg       Config
 	log       *slog.Logger
 	discovery []byte
+	limits    *tokenLimiter
 }
 
 // NewPublicHandler returns the public listener's handler.
@@ -80,6 +87,11 @@ func NewPublicHandler(cfg Config) (http.Handler, error) {
 		cfg.Ready = func(context.Context) error { return nil }
 	}
 	s := &server{cfg: cfg, log: cfg.Logger}
+	limits, err := newTokenLimiter(cfg.TokenRateLimits)
+	if err != nil {
+		return nil, err
+	}
+	s.limits = limits
 	doc, err := json.Marshal(discoveryDocument(cfg.Provider.Issuer(), cfg.IDTokenAlgorithms))
 	if err != nil {
 		return nil, fmt.Errorf("web: discovery document: %w", err)
@@ -176,6 +188,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
+		// No endpoint serves HTML; should one ever (an error page, the
+		// dev-mode emulator), it may load nothing and be framed nowhere.
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		next.ServeHTTP(w, r)
 	})
 }

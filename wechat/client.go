@@ -67,6 +67,15 @@ type Config struct {
 	// failure (failover to FallbackBaseURLs and the access-token
 	// refresh-and-retry still happen).
 	DisableRetries bool
+	// Observer, if set, is told about every HTTP attempt (metrics).
+	Observer CallObserver
+	// TokenStore, if set, shares app access tokens with the clients of other
+	// instances (see TokenStore); nil keeps them in this process only.
+	TokenStore TokenStore
+	// TokenLeaseTTL bounds how long a client refreshing a shared token keeps
+	// the others waiting if it dies midway. Default: the longest a
+	// stable_token call can take (two attempts on every host, plus backoff).
+	TokenLeaseTTL time.Duration
 }
 
 // Client calls the WeChat server APIs. It is safe for concurrent use; share
@@ -82,9 +91,14 @@ type Client struct {
 	margin         time.Duration
 	backoff        time.Duration
 	disableRetries bool
+	observer       CallObserver
 
 	tokens *tokenCache
 	codes  flight[string, any]
+
+	store    TokenStore // nil: tokens are not shared
+	holder   string     // this client's name in token leases
+	leaseTTL time.Duration
 }
 
 // NewClient validates cfg and returns a Client.
@@ -98,6 +112,7 @@ func NewClient(cfg Config) (*Client, error) {
 		margin:         cfg.TokenRefreshMargin,
 		backoff:        cfg.RetryBackoff,
 		disableRetries: cfg.DisableRetries,
+		observer:       cfg.Observer,
 	}
 	base := cfg.BaseURL
 	if base == "" {
@@ -147,6 +162,9 @@ func NewClient(cfg Config) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.tokens = newTokenCache()
+	if err := c.initTokenStore(cfg); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -275,6 +293,7 @@ func (c *Client) sendOnce(ctx context.Context, base *url.URL, req *request) (*re
 		return nil, c.logged(ctx, req, base, start, &TransportError{API: req.api, Host: base.Host, Status: resp.StatusCode, Reason: perr.Error()})
 	}
 	rep := &reply{body: raw, errcode: env.code, errmsg: sanitizeErrMsg(env.msg, req.secrets), host: base.Host}
+	c.observe(req.api, rep.errcode, false, start)
 	c.log.LogAttrs(ctx, slog.LevelDebug, "wechat: call",
 		slog.String("api", req.api), slog.String("host", base.Host),
 		slog.Int("errcode", rep.errcode), slog.Duration("elapsed", time.Since(start)))
@@ -282,6 +301,7 @@ func (c *Client) sendOnce(ctx context.Context, base *url.URL, req *request) (*re
 }
 
 func (c *Client) logged(ctx context.Context, req *request, base *url.URL, start time.Time, err *TransportError) error {
+	c.observe(req.api, 0, true, start)
 	c.log.LogAttrs(ctx, slog.LevelDebug, "wechat: call failed",
 		slog.String("api", req.api), slog.String("host", base.Host),
 		slog.String("error", err.Error()), slog.Duration("elapsed", time.Since(start)))

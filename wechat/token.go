@@ -15,7 +15,10 @@ import (
 type tokenCache struct {
 	mu sync.Mutex
 	m  map[string]cachedToken
-	fl flight[string, string]
+	// rejected is, per appid, the last token WeChat refused: a shared store
+	// may still hold it, and it must not be taken from there again.
+	rejected map[string]string
+	fl       flight[string, string]
 }
 
 type cachedToken struct {
@@ -24,7 +27,9 @@ type cachedToken struct {
 	expiresAt time.Time
 }
 
-func newTokenCache() *tokenCache { return &tokenCache{m: make(map[string]cachedToken)} }
+func newTokenCache() *tokenCache {
+	return &tokenCache{m: make(map[string]cachedToken), rejected: make(map[string]string)}
+}
 
 func (tc *tokenCache) get(appID string, now time.Time) (string, bool) {
 	tc.mu.Lock()
@@ -40,16 +45,26 @@ func (tc *tokenCache) put(appID string, t cachedToken) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	tc.m[appID] = t
+	delete(tc.rejected, appID)
+}
+
+func (tc *tokenCache) isRejected(appID, token string) bool {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return tc.rejected[appID] == token
 }
 
 // drop forgets appID's token if it is still the one that failed; a caller
-// that saw an old token fail must not throw away a sibling's fresh one.
+// that saw an old token fail must not throw away a sibling's fresh one. The
+// failed token is remembered so that a shared store's copy of it is not
+// taken again.
 func (tc *tokenCache) drop(appID, token string) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	if t, ok := tc.m[appID]; ok && t.token == token {
 		delete(tc.m, appID)
 	}
+	tc.rejected[appID] = token
 }
 
 // AccessToken returns app's access token from /cgi-bin/stable_token in normal
@@ -68,7 +83,7 @@ func (c *Client) AccessToken(ctx context.Context, app App) (string, error) {
 		if tok, ok := c.tokens.get(app.AppID, c.now()); ok {
 			return tok, nil
 		}
-		return c.fetchToken(ctx, app, false)
+		return c.refreshToken(ctx, app)
 	})
 	if err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
@@ -83,15 +98,22 @@ func (c *Client) AccessToken(ctx context.Context, app App) (string, error) {
 // invalidates app's current token at once for every holder, and caches the
 // new one. WeChat allows this 20 times a day, 30 s apart (otherwise it returns
 // the current token unchanged). Meant for operators after a token leak; the
-// client never calls it by itself.
+// client never calls it by itself. With a TokenStore the new token is
+// shared at once.
 func (c *Client) ForceRefreshAccessToken(ctx context.Context, app App) (string, error) {
 	if err := app.validate(); err != nil {
 		return "", err
 	}
-	return c.fetchToken(ctx, app, true)
+	ct, err := c.fetchToken(ctx, app, true)
+	if err != nil {
+		return "", err
+	}
+	c.shareForced(ctx, app.AppID, ct)
+	return ct.token, nil
 }
 
-func (c *Client) fetchToken(ctx context.Context, app App, force bool) (string, error) {
+// fetchToken calls stable_token and caches the answer.
+func (c *Client) fetchToken(ctx context.Context, app App, force bool) (cachedToken, error) {
 	body, err := json.Marshal(struct {
 		GrantType    string `json:"grant_type"`
 		AppID        string `json:"appid"`
@@ -99,7 +121,7 @@ func (c *Client) fetchToken(ctx context.Context, app App, force bool) (string, e
 		ForceRefresh bool   `json:"force_refresh"`
 	}{"client_credential", app.AppID, app.Secret, force})
 	if err != nil {
-		return "", fmt.Errorf("wechat stable_token: encoding request: %w", err)
+		return cachedToken{}, fmt.Errorf("wechat stable_token: encoding request: %w", err)
 	}
 	req := &request{
 		api: apiStableToken, method: http.MethodPost, path: "/cgi-bin/stable_token",
@@ -111,11 +133,11 @@ func (c *Client) fetchToken(ctx context.Context, app App, force bool) (string, e
 		app:   app,
 	})
 	if err != nil {
-		return "", err
+		return cachedToken{}, err
 	}
 	tok, expiresIn, err := parseToken(rep.body)
 	if err != nil {
-		return "", &TransportError{API: apiStableToken, Host: rep.host, Status: http.StatusOK, Reason: err.Error()}
+		return cachedToken{}, &TransportError{API: apiStableToken, Host: rep.host, Status: http.StatusOK, Reason: err.Error()}
 	}
 	life := time.Duration(expiresIn) * time.Second
 	ct := cachedToken{token: tok, expiresAt: start.Add(life)}
@@ -127,5 +149,5 @@ func (c *Client) fetchToken(ctx context.Context, app App, force bool) (string, e
 		ct.refreshAt = start.Add(life / 2)
 	}
 	c.tokens.put(app.AppID, ct)
-	return tok, nil
+	return ct, nil
 }

@@ -2,21 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
-	"github.com/wxoidc/wxoidc/provider"
-	"github.com/wxoidc/wxoidc/storage"
 )
 
 // listFlag collects a repeatable, also space- or comma-separated, flag.
@@ -36,148 +30,108 @@ func runClients(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlagSet(env, "clients "+sub, "clients create|list|show|update|delete [--config FILE | --data DIR] [flags] [ID]")
-	path := fs.String("config", "", "YAML config file")
-	data := fs.String("data", "", "dev-mode data directory (instead of --config)")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	var spec clientSpec
-	if sub == "create" || sub == "update" {
-		spec.register(fs)
-	}
+	var f adminFlags
+	f.register(fs)
+	var spec clientFlags
 	switch sub {
-	case "create", "list", "show", "update", "delete":
+	case "create", "update":
+		spec.register(fs, sub == "update")
+	case "list", "show", "delete":
 	default:
-		return usagef("unknown subcommand %q", sub)
+		return usagef("unknown subcommand %q: want create, list, show, update or delete", sub)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadForAdmin(env, *path, *data)
-	if err != nil {
-		return err
-	}
-	store, err := app.OpenStorage(ctx, cfg.Storage, nil, false)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	needID := func() (string, error) {
+	id := ""
+	switch sub {
+	case "show", "update", "delete":
 		if fs.NArg() != 1 {
-			return "", usagef("%s takes exactly one client ID", sub)
+			return usagef("%s takes exactly one client ID", sub)
 		}
-		return fs.Arg(0), nil
+		id = fs.Arg(0)
+	default:
+		if fs.NArg() > 0 {
+			return usagef("unexpected argument %q (use --id)", fs.Arg(0))
+		}
 	}
+	var cs app.ClientSpec
+	if sub == "create" || sub == "update" {
+		var err error
+		if cs, err = spec.spec(fs); err != nil {
+			return err
+		}
+	}
+	ops, done, err := openOps(ctx, env, f)
+	if err != nil {
+		return err
+	}
+	defer done()
 
 	switch sub {
 	case "list":
-		cs, err := store.ListClients(ctx)
+		list, err := ops.ListClients(ctx)
 		if err != nil {
 			return err
 		}
-		return printClients(env.stdout, cs, *asJSON)
+		return printClients(env.stdout, list, f.json)
 	case "show":
-		id, err := needID()
+		c, err := ops.GetClient(ctx, id)
 		if err != nil {
-			return err
+			return opError(err)
 		}
-		c, err := store.GetClient(ctx, id)
-		if err != nil {
-			return notFound(err, id)
-		}
-		return printClients(env.stdout, []storage.Client{c}, *asJSON)
+		return printClients(env.stdout, []app.ClientView{c}, f.json)
 	case "delete":
-		id, err := needID()
-		if err != nil {
-			return err
+		if err := ops.DeleteClient(ctx, app.ActorCLI, id); err != nil {
+			return opError(err)
 		}
-		if err := store.DeleteClient(ctx, id); err != nil {
-			return notFound(err, id)
+		if f.json {
+			return printJSON(env.stdout, map[string]string{"deleted": id})
 		}
 		fmt.Fprintf(env.stdout, "client %s deleted\n", id)
 		return nil
 	case "create":
-		if fs.NArg() > 0 {
-			return usagef("unexpected argument %q (use --id)", fs.Arg(0))
+		c, err := ops.CreateClient(ctx, app.ActorCLI, cs)
+		if err != nil {
+			return opError(err)
 		}
-		now := time.Now().UTC()
-		c := storage.Client{ID: spec.id, CreatedAt: now, UpdatedAt: now}
-		if c.ID == "" {
-			c.ID = randomID()
-		}
-		if err := spec.apply(&c, fs, true, cfg.Issuer); err != nil {
-			return err
-		}
-		secret := ""
-		if c.TokenEndpointAuthMethod == provider.AuthMethodClientSecretBasic || c.TokenEndpointAuthMethod == provider.AuthMethodClientSecretPost {
-			secret = provider.GenerateSecret()
-			cipher, err := app.Cipher(cfg)
-			if err != nil {
-				return err
-			}
-			h, err := app.SecretHasher(cfg, cipher)
-			if err != nil {
-				return err
-			}
-			hash, err := h.Hash(ctx, []byte(secret))
-			if err != nil {
-				return err
-			}
-			c.SecretHash = string(hash)
-		}
-		if err := store.CreateClient(ctx, c); err != nil {
-			if errors.Is(err, storage.ErrAlreadyExists) {
-				return fmt.Errorf("client %s already exists", c.ID)
-			}
-			return err
-		}
-		if err := printClients(env.stdout, []storage.Client{c}, *asJSON); err != nil {
-			return err
-		}
-		if secret != "" {
-			fmt.Fprintf(env.stdout, "\nclient_secret: %s\n(shown once; only its hash is stored)\n", secret)
-		}
-		return nil
+		return printWithSecret(env.stdout, c, f.json)
 	default: // update
-		id, err := needID()
+		c, err := ops.UpdateClient(ctx, app.ActorCLI, id, cs)
 		if err != nil {
-			return err
+			return opError(err)
 		}
-		c, err := store.UpdateClient(ctx, id, func(c storage.Client) (storage.Client, error) {
-			if err := spec.apply(&c, fs, false, cfg.Issuer); err != nil {
-				return c, err
-			}
-			c.UpdatedAt = time.Now().UTC()
-			return c, nil
-		})
-		if err != nil {
-			return notFound(err, id)
-		}
-		return printClients(env.stdout, []storage.Client{c}, *asJSON)
+		return printWithSecret(env.stdout, c, f.json)
 	}
 }
 
-func notFound(err error, id string) error {
-	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("client %s not found", id)
+// printWithSecret prints a created or updated client and, once, its new
+// secret.
+func printWithSecret(w io.Writer, c app.ClientView, asJSON bool) error {
+	if asJSON {
+		return printJSON(w, c)
 	}
-	return err
+	if err := printClients(w, []app.ClientView{c}, false); err != nil {
+		return err
+	}
+	if c.ClientSecret != "" {
+		fmt.Fprintf(w, "\nclient_secret: %s\n(shown once; only its hash is stored)\n", c.ClientSecret)
+	}
+	return nil
 }
 
-func randomID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// clientSpec holds the create/update flags; only flags actually set change a
-// client on update.
-type clientSpec struct {
+// clientFlags holds the create/update flags; only flags actually given
+// change a client on update.
+type clientFlags struct {
 	id, name, appID, authMethod, defaultAudience, idTokenAlg, jwksFile string
 	grants, scopes, audiences                                          listFlag
-	requirePhone, disabled                                             bool
+	requirePhone, disabled, rotateSecret                               bool
 }
 
-func (s *clientSpec) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.id, "id", "", "client ID (create; default random)")
+func (s *clientFlags) register(fs *flag.FlagSet, update bool) {
+	if !update {
+		fs.StringVar(&s.id, "id", "", "client ID (default: random)")
+	}
 	fs.StringVar(&s.name, "name", "", "display name")
 	fs.StringVar(&s.appID, "appid", "", "WeChat mini-program appid (makes a public mini-program client)")
 	fs.StringVar(&s.authMethod, "auth-method", "", "token endpoint auth method: none, client_secret_basic, client_secret_post, private_key_jwt")
@@ -189,102 +143,70 @@ func (s *clientSpec) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.idTokenAlg, "id-token-alg", "", "ID token algorithm: RS256 (default), ES256, EdDSA")
 	fs.StringVar(&s.jwksFile, "jwks-file", "", "public JWK set file for private_key_jwt")
 	fs.BoolVar(&s.disabled, "disabled", false, "disable the client")
+	if update {
+		fs.BoolVar(&s.rotateSecret, "rotate-secret", false, "replace the client secret (printed once)")
+	}
 }
 
-func (s *clientSpec) apply(c *storage.Client, fs *flag.FlagSet, creating bool, issuer string) error {
+// spec turns the flags that were set into a ClientSpec.
+func (s *clientFlags) spec(fs *flag.FlagSet) (app.ClientSpec, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["name"] {
-		c.Name = s.name
-	}
-	if set["appid"] {
-		c.WeChatAppID = s.appID
-	}
-	if set["auth-method"] {
-		c.TokenEndpointAuthMethod = s.authMethod
-	}
-	if creating && c.TokenEndpointAuthMethod == "" {
-		if c.WeChatAppID != "" {
-			c.TokenEndpointAuthMethod = provider.AuthMethodNone
-		} else {
-			c.TokenEndpointAuthMethod = provider.AuthMethodClientSecretBasic
+	var cs app.ClientSpec
+	str := func(name, v string) *string {
+		if !set[name] {
+			return nil
 		}
+		return &v
 	}
-	if set["grant"] {
-		c.GrantTypes = s.grants
-	} else if creating {
-		if c.WeChatAppID != "" {
-			c.GrantTypes = []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken}
-		} else {
-			c.GrantTypes = []string{provider.GrantTypeClientCredentials}
+	list := func(name string, v listFlag) *[]string {
+		if !set[name] {
+			return nil
 		}
+		l := []string(v)
+		return &l
 	}
-	if set["scope"] {
-		c.Scopes = s.scopes
-	} else if creating && c.WeChatAppID != "" {
-		c.Scopes = []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeOfflineAccess}
+	boolean := func(name string, v bool) *bool {
+		if !set[name] {
+			return nil
+		}
+		return &v
 	}
-	if set["audience"] {
-		c.Audiences = s.audiences
-	}
-	if set["default-audience"] {
-		c.DefaultAudience = s.defaultAudience
-	} else if c.DefaultAudience == "" {
-		c.DefaultAudience = issuer
-	}
-	if set["require-phone"] {
-		c.RequirePhone = s.requirePhone
-	}
-	if set["id-token-alg"] {
-		c.IDTokenSignedResponseAlg = s.idTokenAlg
-	}
-	if set["disabled"] {
-		c.Disabled = s.disabled
-	}
+	cs.ID = str("id", s.id)
+	cs.Name = str("name", s.name)
+	cs.WeChatAppID = str("appid", s.appID)
+	cs.TokenEndpointAuthMethod = str("auth-method", s.authMethod)
+	cs.GrantTypes = list("grant", s.grants)
+	cs.Scopes = list("scope", s.scopes)
+	cs.Audiences = list("audience", s.audiences)
+	cs.DefaultAudience = str("default-audience", s.defaultAudience)
+	cs.RequirePhone = boolean("require-phone", s.requirePhone)
+	cs.IDTokenSignedResponseAlg = str("id-token-alg", s.idTokenAlg)
+	cs.Disabled = boolean("disabled", s.disabled)
+	cs.RotateSecret = s.rotateSecret
 	if set["jwks-file"] {
 		raw, err := os.ReadFile(s.jwksFile)
 		if err != nil {
-			return err
+			return cs, usagef("--jwks-file: %v", err)
 		}
-		if err := provider.ValidateClientJWKS(raw); err != nil {
-			return err
-		}
-		c.JWKS = raw
+		m := json.RawMessage(raw)
+		cs.JWKS = &m
 	}
-	return provider.ValidateClient(*c)
+	return cs, nil
 }
 
-func printClients(w io.Writer, cs []storage.Client, asJSON bool) error {
+func printClients(w io.Writer, cs []app.ClientView, asJSON bool) error {
 	if asJSON {
-		type out struct {
-			ID                       string   `json:"client_id"`
-			Name                     string   `json:"name,omitempty"`
-			TokenEndpointAuthMethod  string   `json:"token_endpoint_auth_method"`
-			WeChatAppID              string   `json:"wechat_appid,omitempty"`
-			GrantTypes               []string `json:"grant_types"`
-			Scopes                   []string `json:"scopes"`
-			Audiences                []string `json:"audiences,omitempty"`
-			DefaultAudience          string   `json:"default_audience"`
-			RequirePhone             bool     `json:"require_phone"`
-			IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg,omitempty"`
-			Disabled                 bool     `json:"disabled"`
+		if cs == nil {
+			cs = []app.ClientView{}
 		}
-		list := make([]out, 0, len(cs))
-		for _, c := range cs {
-			list = append(list, out{c.ID, c.Name, c.TokenEndpointAuthMethod, c.WeChatAppID, c.GrantTypes, c.Scopes, c.Audiences, c.DefaultAudience, c.RequirePhone, c.IDTokenSignedResponseAlg, c.Disabled})
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return printJSON(w, cs)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT ID\tAUTH\tAPPID\tGRANTS\tSCOPES\tDISABLED")
+	fmt.Fprintln(tw, "CLIENT ID\tAUTH\tAPPID\tGRANTS\tSCOPES\tID TOKEN ALG\tDISABLED")
 	for _, c := range cs {
-		appid := c.WeChatAppID
-		if appid == "" {
-			appid = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", c.ID, c.TokenEndpointAuthMethod, appid, strings.Join(c.GrantTypes, ","), strings.Join(c.Scopes, ","), c.Disabled)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\n", c.ID, c.TokenEndpointAuthMethod, orDash(c.WeChatAppID),
+			orDash(strings.Join(c.GrantTypes, ",")), orDash(strings.Join(c.Scopes, ",")), c.IDTokenSignedResponseAlg, c.Disabled)
 	}
 	return tw.Flush()
 }

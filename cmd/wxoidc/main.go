@@ -6,6 +6,8 @@
 //	wxoidc migrate --config FILE     apply database migrations
 //	wxoidc keys list|rotate|revoke   signing keys (works while servers run)
 //	wxoidc clients ...               OAuth clients
+//	wxoidc accounts show|disable|enable|revoke-tokens
+//	wxoidc audit                     the audit log, newest first
 //	wxoidc verify --issuer URL --audience ID TOKEN
 //	wxoidc version
 //
@@ -54,6 +56,8 @@ func commands() []command {
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"keys", "list, rotate or revoke signing keys", runKeys},
 		{"clients", "create, list, show, update or delete OAuth clients", runClients},
+		{"accounts", "show, disable or enable an account, or revoke its tokens", runAccounts},
+		{"audit", "list the audit log (admin actions and key-state changes)", runAudit},
 		{"verify", "verify an ID token through discovery and JWKS (as a relying party)", runVerify},
 		{"version", "print the version", func(_ context.Context, env *cliEnv, _ []string) error {
 			fmt.Fprintln(env.stdout, "wxoidc", version)

@@ -168,3 +168,13 @@ func (s *Storage) ClientAssertionJTIUsed(ctx context.Context, jti string, now ti
 	})
 	return used, err
 }
+
+// countRows drains rows and counts them.
+func countRows(rows pgx.Rows) (int, error) {
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	rows.Close()
+	return n, rows.Err()
+}

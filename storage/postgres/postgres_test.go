@@ -699,7 +699,13 @@ func TestLeastPrivilegeRole(t *testing.T) {
 			if _, err := app.AcquireAppTokenLease(ctx, "wx", "i1", time.Minute, now); err != nil {
 				return err
 			}
-			return app.PutAppToken(ctx, "wx", "tok", now.Add(time.Hour))
+			if err := app.PutAppToken(ctx, storage.AppToken{AppID: "wx", TokenEncrypted: []byte("sealed"), ExpiresAt: now.Add(time.Hour)}); err != nil {
+				return err
+			}
+			if _, err := app.GetAppToken(ctx, "wx"); err != nil {
+				return err
+			}
+			return app.ReleaseAppTokenLease(ctx, "wx", "i1")
 		}},
 	}
 	for _, c := range checks {
@@ -807,8 +813,10 @@ func TestRevocationEndsGraceWindow(t *testing.T) {
 				t.Errorf("retry inside the grace window after revocation: err = %v, want ErrInactive", err)
 			}
 			got, err := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
-			if !errors.Is(err, storage.ErrInactive) || !got.FirstUsedAt.Equal(now) {
-				t.Errorf("after revocation: FirstUsedAt = %v (err %v), want the rotation time kept", got.FirstUsedAt, err)
+			// The contract: a revoked token reads with no first use, so
+			// callers applying a grace window cannot revive it.
+			if !errors.Is(err, storage.ErrInactive) || !got.FirstUsedAt.IsZero() {
+				t.Errorf("after revocation: FirstUsedAt = %v (err %v), want zero", got.FirstUsedAt, err)
 			}
 		})
 	}

@@ -2,82 +2,17 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/wxoidc/wxoidc/storage/postgres/pgtest"
 )
 
-// defaultTestDSN is used when WXOIDC_TEST_POSTGRES_DSN is unset.
-const defaultTestDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-func adminDSN() string {
-	if dsn := os.Getenv("WXOIDC_TEST_POSTGRES_DSN"); dsn != "" {
-		return dsn
-	}
-	return defaultTestDSN
-}
-
-// redactedDSN is the DSN with any password masked, for test messages.
-func redactedDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "(unparsable DSN)"
-	}
-	return u.Redacted()
-}
-
-// newTestDatabase creates a database with a random name on the test server
-// and returns its DSN; the database is dropped when the test ends. When the
-// server cannot be reached the test is skipped, unless CI is set: there a
-// missing database must fail loudly rather than pass silently.
+// newTestDatabase is a fresh database on the test server (see pgtest).
 func newTestDatabase(tb testing.TB) string {
 	tb.Helper()
-	admin := adminDSN()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		msg := "PostgreSQL unreachable at " + redactedDSN(admin) +
-			" (set WXOIDC_TEST_POSTGRES_DSN to a server where the user may create databases): " + err.Error()
-		if os.Getenv("CI") != "" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	defer conn.Close(context.Background())
-
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	name := "wxoidc_test_" + hex.EncodeToString(b[:])
-	// name is [a-z0-9_] only, so it needs no quoting.
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("create test database: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			tb.Errorf("drop test database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-
-	u, err := url.Parse(admin)
-	if err != nil {
-		tb.Fatalf("parse WXOIDC_TEST_POSTGRES_DSN: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.NewDatabase(tb)
 }
 
 // testClock is the fixed clock tests give Options.Now.

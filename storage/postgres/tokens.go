@@ -17,6 +17,13 @@ const tokenSessionColumns = `kind, signature, request_id, requested_at, client_i
 	requested_scopes, granted_scopes, requested_audience, granted_audience,
 	form, session_data, active, expires_at, access_token_signature, first_used_at`
 
+// tokenSessionSelect reads tokenSessionColumns; a revoked token reads with no
+// first use, so no grace window applies to it (storage.TokenSessionStore).
+const tokenSessionSelect = `kind, signature, request_id, requested_at, client_id, subject,
+	requested_scopes, granted_scopes, requested_audience, granted_audience,
+	form, session_data, active, expires_at, access_token_signature,
+	CASE WHEN revoked THEN NULL ELSE first_used_at END`
+
 func validKind(k storage.SessionKind) error {
 	if !slices.Contains(storage.Kinds, k) {
 		return fmt.Errorf("unknown session kind %q", k)
@@ -74,7 +81,7 @@ func (s *Storage) GetTokenSession(ctx context.Context, kind storage.SessionKind,
 	var ts storage.TokenSession
 	err := s.run(ctx, "get token session", func(q querier) error {
 		var err error
-		ts, err = scanTokenSession(q.QueryRow(ctx, `SELECT `+tokenSessionColumns+`
+		ts, err = scanTokenSession(q.QueryRow(ctx, `SELECT `+tokenSessionSelect+`
 			FROM token_sessions WHERE kind = $1 AND signature = $2`, kind, signature))
 		return err
 	})

@@ -8,11 +8,15 @@
 // Storage holds two pools on the same WAL-mode file:
 //
 //   - the writer: exactly one connection. Every write and every transaction
-//     (BeginTx, and the read-modify-write methods) runs on it, so writers in
-//     this process queue in database/sql instead of contending inside SQLite.
-//     Its transactions BEGIN IMMEDIATE, so a writer in another process (the
-//     `wxoidc keys` CLI against a running dev server) is waited for at BEGIN,
-//     under busy_timeout, never half-way through a transaction.
+//     (BeginTx, the read-modify-write methods, and single writes, which are
+//     transactions of their own) runs on it, one at a time, so writers in
+//     this process queue instead of contending inside SQLite. Their
+//     transactions are savepoints in a batch transaction that is committed,
+//     and synced, once for many of them (group commit, groupcommit.go);
+//     Commit returns only after that sync. The batch BEGINs IMMEDIATE, so a
+//     writer in another process (the `wxoidc keys` CLI against a running dev
+//     server) is waited for at BEGIN, under busy_timeout, never half-way
+//     through a transaction.
 //   - the readers: a pool of query_only connections for reads outside a
 //     transaction. In WAL mode they never block, and are never blocked by, the
 //     writer.
@@ -42,6 +46,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlitedrv "modernc.org/sqlite"
@@ -116,8 +121,11 @@ type Storage struct {
 	readers *sql.DB
 	wstmts  *stmtCache
 	rstmts  *stmtCache
-	now     func() time.Time
-	log     *slog.Logger
+	group   *group // group commit of every write (groupcommit.go)
+	// clientsVersion counts committed client changes (ClientsVersion).
+	clientsVersion atomic.Uint64
+	now            func() time.Time
+	log            *slog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
@@ -172,6 +180,7 @@ func Open(ctx context.Context, dsnOrPath string, opts Options) (*Storage, error)
 		readers: readers,
 		wstmts:  newStmtCache(writer),
 		rstmts:  newStmtCache(readers),
+		group:   newGroup(writer, opts.Logger),
 		now:     opts.Now,
 		log:     opts.Logger,
 	}
@@ -277,6 +286,8 @@ func connDSN(path string, opts Options, writer bool) string {
 // Close closes both pools. It is safe to call more than once.
 func (s *Storage) Close() error {
 	s.closeOnce.Do(func() {
+		// The committer first: it commits the batch in progress.
+		s.group.close()
 		s.closeErr = errors.Join(
 			s.rstmts.close(),
 			s.wstmts.close(),
@@ -397,34 +408,51 @@ func (s *Storage) prepareStatements(ctx context.Context) error {
 	return nil
 }
 
-// stmt returns the prepared statement for query on the connection ctx calls
-// for: the transaction in ctx if any, else the writer (write) or a reader.
-func (s *Storage) stmt(ctx context.Context, query string, write bool) (*sql.Stmt, error) {
-	if h := s.txFrom(ctx); h != nil {
-		if st, ok := s.wstmts.load(query); ok {
-			// Reuses the statement already prepared on the writer connection.
-			return h.tx.StmtContext(ctx, st), nil
-		}
-		// Not prepared yet (schema not migrated at Open): prepare on the
-		// transaction's own connection, for this transaction only.
-		st, err := h.tx.PrepareContext(ctx, query)
-		return st, mapErr(err)
+// txStmt returns the prepared statement for query within the batch
+// transaction tx. Close it after use.
+func (s *Storage) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := s.wstmts.load(query); ok {
+		// Reuses the statement already prepared on the writer connection.
+		return tx.StmtContext(ctx, st), nil
 	}
-	if write {
-		return s.wstmts.get(ctx, query)
-	}
-	return s.rstmts.get(ctx, query)
+	// Not prepared yet (schema not migrated at Open): prepare on the
+	// transaction's own connection, for this use only.
+	st, err := tx.PrepareContext(ctx, query)
+	return st, mapErr(err)
 }
 
-// exec runs a write statement.
+// exec runs a write statement. Outside a transaction the write is a
+// transaction of its own, so that it takes part in group commit.
 func (s *Storage) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := s.stmt(ctx, query, true)
-	if err != nil {
-		return nil, err
+	h := s.txFrom(ctx)
+	if h == nil {
+		var res sql.Result
+		err := s.inTx(ctx, func(ctx context.Context) error {
+			var err error
+			res, err = s.exec(ctx, query, args...)
+			return err
+		})
+		return res, err
 	}
-	res, err := st.ExecContext(ctx, args...)
-	return res, mapErr(err)
+	var res sql.Result
+	err := h.st.use(func(tx *sql.Tx) error {
+		if clientWrites[query] {
+			h.st.clientsChanged = true
+		}
+		ctx := context.WithoutCancel(ctx)
+		st, err := s.txStmt(ctx, tx, query)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		res, err = st.ExecContext(ctx, args...)
+		return mapErr(err)
+	})
+	return res, err
 }
+
+// clientWrites are the statements that change a client (ClientsVersion).
+var clientWrites = map[string]bool{insertClientSQL: true, updateClientSQL: true, deleteClientSQL: true}
 
 // execCount runs a write statement and returns the number of rows it changed.
 func (s *Storage) execCount(ctx context.Context, query string, args ...any) (int64, error) {
@@ -436,34 +464,65 @@ func (s *Storage) execCount(ctx context.Context, query string, args ...any) (int
 	return n, mapErr(err)
 }
 
-// queryRow runs a single-row read; a missing row is storage.ErrNotFound.
+// queryRow runs a single-row read (in the transaction ctx carries, else on
+// a reader); a missing row is storage.ErrNotFound.
 func (s *Storage) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
-	st, err := s.stmt(ctx, query, false)
-	if err != nil {
-		return err
+	scan := func(st *sql.Stmt, ctx context.Context) error {
+		err := st.QueryRowContext(ctx, args...).Scan(dest...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return storage.ErrNotFound
+		}
+		return mapErr(err)
 	}
-	err = st.QueryRowContext(ctx, args...).Scan(dest...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return storage.ErrNotFound
+	h := s.txFrom(ctx)
+	if h == nil {
+		st, err := s.rstmts.get(ctx, query)
+		if err != nil {
+			return err
+		}
+		return scan(st, ctx)
 	}
-	return mapErr(err)
+	return h.st.use(func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx)
+		st, err := s.txStmt(ctx, tx, query)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return scan(st, ctx)
+	})
 }
 
 // queryRows runs a multi-row read and calls scan for every row.
 func (s *Storage) queryRows(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
-	st, err := s.stmt(ctx, query, false)
-	if err != nil {
-		return err
+	each := func(st *sql.Stmt, ctx context.Context) error {
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return mapErr(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return mapErr(rows.Err())
 	}
-	rows, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return mapErr(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
+	h := s.txFrom(ctx)
+	if h == nil {
+		st, err := s.rstmts.get(ctx, query)
+		if err != nil {
 			return err
 		}
+		return each(st, ctx)
 	}
-	return mapErr(rows.Err())
+	return h.st.use(func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx)
+		st, err := s.txStmt(ctx, tx, query)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return each(st, ctx)
+	})
 }

@@ -26,7 +26,11 @@ var (
 	markUsedSQL          = writeSQL(`UPDATE token_sessions SET active = 0, first_used_at = ? WHERE kind = ? AND signature = ?`)
 	deleteSubjectSQL     = writeSQL(`DELETE FROM token_sessions WHERE subject = ? AND kind = ?`)
 	deactivateSubjectSQL = writeSQL(`UPDATE token_sessions SET active = 0 WHERE subject = ? AND kind = ? AND active = 1`)
-	deleteExpiredSQL     = writeSQL(`DELETE FROM token_sessions WHERE id IN (
+	// Revocation clears first_used_at of already rotated tokens too, so no
+	// grace window can bring a token of a revoked chain back.
+	endGraceRequestSQL = writeSQL(`UPDATE token_sessions SET first_used_at = NULL WHERE kind = ? AND request_id = ? AND first_used_at IS NOT NULL`)
+	endGraceSubjectSQL = writeSQL(`UPDATE token_sessions SET first_used_at = NULL WHERE subject = ? AND kind = ? AND first_used_at IS NOT NULL`)
+	deleteExpiredSQL   = writeSQL(`DELETE FROM token_sessions WHERE id IN (
 	SELECT id FROM token_sessions WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`)
 )
 
@@ -113,7 +117,15 @@ func (s *Storage) RevokeTokenSessions(ctx context.Context, kind storage.SessionK
 	if kind == storage.KindRefreshToken {
 		query = deactivateRequestSQL
 	}
-	n, err := s.execCount(ctx, query, string(kind), requestID)
+	var n int64
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		if n, err = s.execCount(ctx, query, string(kind), requestID); err != nil || kind != storage.KindRefreshToken {
+			return err
+		}
+		_, err = s.exec(ctx, endGraceRequestSQL, string(kind), requestID)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: revoke token sessions (%s): %w", kind, err)
 	}
@@ -172,7 +184,11 @@ func (s *Storage) RevokeSubjectTokens(ctx context.Context, subject string) (int6
 			return err
 		}
 		m, err := s.execCount(ctx, deactivateSubjectSQL, subject, string(storage.KindRefreshToken))
+		if err != nil {
+			return err
+		}
 		total = n + m
+		_, err = s.exec(ctx, endGraceSubjectSQL, subject, string(storage.KindRefreshToken))
 		return err
 	})
 	if err != nil {

@@ -45,6 +45,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"TokenSessionRoundTrip", testTokenSessionRoundTrip},
 		{"RevokeTokenSessions", testRevokeTokenSessions},
 		{"RevokeSubjectTokens", testRevokeSubjectTokens},
+		{"RevokeRefreshTokensIssued", testRevokeRefreshTokensIssued},
 		{"DeleteExpiredTokenSessions", testDeleteExpiredTokenSessions},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenGrace", testRotateRefreshTokenGrace},
@@ -66,6 +67,11 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"ConcurrentRefreshRotation", testConcurrentRefreshRotation},
 		{"ConcurrentResolveWeChatLogin", testConcurrentResolveWeChatLogin},
 		{"ConcurrentUpdateSigningKeys", testConcurrentUpdateSigningKeys},
+		{"AppTokenLease", testAppTokenLease},
+		{"AppTokenPutGet", testAppTokenPutGet},
+		{"AppTokenRelease", testAppTokenRelease},
+		{"AppTokenValidation", testAppTokenValidation},
+		{"ConcurrentAppTokenLease", testConcurrentAppTokenLease},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

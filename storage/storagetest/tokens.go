@@ -412,4 +412,34 @@ func testRotateRefreshTokenGrace(t *testing.T, s storage.Storage) {
 	mustNoErr(t, "deactivate", s.DeactivateTokenSession(ctx, storage.KindRefreshToken, revoked.Signature))
 	mustErrIs(t, "grace rotation of a revoked token",
 		s.RotateRefreshToken(ctx, "req-3", revoked.Signature, now, grace), storage.ErrInactive)
+
+	// Revoking a chain ends the grace window of its rotated tokens too: they
+	// read with no first use and cannot be rotated again.
+	for _, revoke := range []struct {
+		name string
+		fn   func(requestID string) error
+	}{
+		{"RevokeTokenSessions", func(id string) error {
+			_, err := s.RevokeTokenSessions(ctx, storage.KindRefreshToken, id)
+			return err
+		}},
+		{"RevokeSubjectTokens", func(string) error {
+			_, err := s.RevokeSubjectTokens(ctx, "subject-grace")
+			return err
+		}},
+	} {
+		id := "req-grace-" + revoke.name
+		used := newSession(storage.KindRefreshToken, "used-"+revoke.name, id)
+		used.Subject = "subject-grace"
+		mustNoErr(t, "create", s.CreateTokenSession(ctx, used))
+		mustNoErr(t, "rotate", s.RotateRefreshToken(ctx, id, used.Signature, now, grace))
+		mustNoErr(t, revoke.name, revoke.fn(id))
+		got, err := s.GetTokenSession(ctx, storage.KindRefreshToken, used.Signature)
+		mustErrIs(t, "get after "+revoke.name, err, storage.ErrInactive)
+		if !got.FirstUsedAt.IsZero() {
+			t.Errorf("after %s: FirstUsedAt = %v, want zero", revoke.name, got.FirstUsedAt)
+		}
+		mustErrIs(t, "grace rotation after "+revoke.name,
+			s.RotateRefreshToken(ctx, id, used.Signature, now.Add(time.Second), grace), storage.ErrInactive)
+	}
 }

@@ -5,13 +5,18 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -45,10 +50,18 @@ type App struct {
 	Keys     *keys.Manager
 	Cipher   *keys.Cipher
 	Provider *provider.Provider
+	// Upstream is the guarded WeChat client (limits, breaker) the provider uses.
+	Upstream *provider.Upstream
 	Public   http.Handler
 	Admin    http.Handler
-	log      *slog.Logger
-	now      func() time.Time
+	// Metrics is the instance's private Prometheus registry (served on the
+	// admin listener); Audit writes the audit log; Ops are the admin
+	// operations behind /admin/.
+	Metrics *Metrics
+	Audit   *Auditor
+	Ops     *Operations
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // Storage is what a backend offers beyond the contract: migrations.
@@ -137,10 +150,19 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		}
 	}()
 
-	km, err := keys.NewManager(KeysConfig(c, store, cipher, log, now))
+	// Key-state changes made by this instance's own lifecycle (bootstrap,
+	// automatic rotation, cleanup) are audited as "rotation"; admin changes
+	// go through Ops, which audits them with the admin's name.
+	auditor := NewAuditor(store, log, now)
+	var metrics *Metrics
+	kc := KeysConfig(c, store, cipher, log, now)
+	kc.OnChange = auditor.KeyChangeHook(ActorRotation, func(event string, k keys.KeyInfo) { metrics.ObserveKeyChange(event, k) })
+	km, err := keys.NewManager(kc)
 	if err != nil {
 		return nil, err
 	}
+	metrics = NewMetrics(km, now)
+	auditor.failed = metrics.auditFailed
 	if err := km.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -160,9 +182,17 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		HTTPClient:       opts.HTTPClient,
 		Now:              now,
 		Logger:           log,
+		Observer:         metrics,
+		// Instances on one database share each app access token (one
+		// stable_token call between them), sealed under the KEK.
+		TokenStore: wechat.NewSealedTokenStore(store, cipher),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wechat client: %w", err)
+	}
+	upstream, err := provider.NewUpstream(wc, UpstreamConfig(c, store, log, now))
+	if err != nil {
+		return nil, err
 	}
 	hasher, err := SecretHasher(c, cipher)
 	if err != nil {
@@ -176,7 +206,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		HMACSecret:           cipher.Derive(purposeHMAC),
 		AccessTokenSigner:    km.AccessTokenSigner(),
 		IDTokenSigner:        km.IDTokenSigner(),
-		WeChat:               wc,
+		WeChat:               upstream,
 		Apps:                 apps,
 		AccessTokenFormat:    c.Tokens.AccessTokenFormat,
 		AccessTokenLifetime:  c.Tokens.AccessTokenLifetime.Duration,
@@ -186,11 +216,16 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		SecretHasher:         hasher,
 		Now:                  now,
 		Logger:               log,
+		Metrics:              metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: c, Store: store, Keys: km, Cipher: cipher, Provider: p, log: log, now: now}
+	a := &App{Config: c, Store: store, Keys: km, Cipher: cipher, Provider: p, Upstream: upstream, log: log, now: now}
+	trusted, err := web.ParseTrustedProxies(c.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	}
 	a.Public, err = web.NewPublicHandler(web.Config{
 		Provider:          p,
 		Keys:              km,
@@ -199,6 +234,22 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		MaxBodyBytes:      c.HTTP.MaxBodyBytes,
 		Logger:            log,
 		Mount:             opts.Mount,
+		Metrics:           metrics.Listener("public"),
+		TrustedProxies:    trusted,
+		TokenRateLimits: web.TokenRateLimits{
+			PerIP:     rate(c.Limits.TokenPerIP),
+			PerClient: rate(c.Limits.TokenPerClient),
+			MaxKeys:   c.Limits.MaxTrackedKeys,
+			Now:       now,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Metrics, a.Audit = metrics, auditor
+	a.Ops, err = NewOperations(OperationsConfig{
+		Config: c, Store: store, Cipher: cipher, Auditor: auditor, Manager: km,
+		KeyChanged: metrics.ObserveKeyChange, ClientChanged: p.InvalidateClient, Logger: log, Now: now, FollowUps: true,
 	})
 	if err != nil {
 		return nil, err
@@ -208,6 +259,35 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// UpstreamConfig is the WeChat guard's configuration for c. A call's deadline
+// covers the client's one automatic retry: two attempts plus the backoff.
+func UpstreamConfig(c *config.Config, ids provider.IdentityLookup, log *slog.Logger, now func() time.Time) provider.UpstreamConfig {
+	l := c.Limits
+	return provider.UpstreamConfig{
+		PerUser:         rate(l.WeChatPerUser),
+		PerApp:          rate(l.WeChatPerApp),
+		PhonePerAccount: rate(l.PhoneLookupsPerAccount),
+		MaxKeys:         l.MaxTrackedKeys,
+		MaxConcurrency:  l.WeChatMaxConcurrency,
+		QueueTimeout:    l.WeChatQueueTimeout.Duration,
+		Deadline:        2*c.WeChat.CallTimeout.Duration + time.Second,
+		Breaker: provider.BreakerConfig{
+			Window:         l.Breaker.Window.Duration,
+			MinRequests:    l.Breaker.MinRequests,
+			FailurePercent: l.Breaker.FailurePercent,
+			OpenFor:        l.Breaker.OpenFor.Duration,
+			Probes:         l.Breaker.Probes,
+		},
+		Identities: ids,
+		Now:        now,
+		Logger:     log,
+	}
+}
+
+func rate(r config.Rate) provider.Rate {
+	return provider.Rate{Limit: r.Limit, Per: r.Per.Duration, Burst: r.Burst}
 }
 
 // idTokenAlgs lists RS256 first, as OIDC makes it the default.
@@ -233,22 +313,41 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the storage.
-func (a *App) Close() error { return a.Store.Close() }
+// Close stops pending admin follow-ups and releases the storage.
+func (a *App) Close() error {
+	a.Ops.Close()
+	return a.Store.Close()
+}
 
 // Run serves until ctx is cancelled, then drains in-flight requests within
 // the shutdown timeout. Background work (key reload and rotation, cleanup of
 // expired token sessions) runs alongside.
 func (a *App) Run(ctx context.Context, public, admin net.Listener) error {
 	c := a.Config
+	var certs *certReloader
+	if c.HTTP.TLSCertFile != "" {
+		var err error
+		if certs, err = newCertReloader(c.HTTP.TLSCertFile, c.HTTP.TLSKeyFile); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// SIGHUP reloads the TLS certificate (and is never fatal, with or
+	// without TLS: operators send it expecting a reload).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
 	go func() { defer wg.Done(); a.cleanupLoop(ctx) }()
+	go func() { defer wg.Done(); a.reloadOnSIGHUP(ctx, hup, certs) }()
 
 	servers := []*http.Server{a.httpServer(a.Public)}
+	if certs != nil {
+		servers[0].TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+	}
 	listeners := []net.Listener{public}
 	if admin != nil && a.Admin != nil {
 		servers = append(servers, a.httpServer(a.Admin))
@@ -258,8 +357,8 @@ func (a *App) Run(ctx context.Context, public, admin net.Listener) error {
 	for i, srv := range servers {
 		go func() {
 			var err error
-			if c.HTTP.TLSCertFile != "" && i == 0 {
-				err = srv.ServeTLS(listeners[i], c.HTTP.TLSCertFile, c.HTTP.TLSKeyFile)
+			if certs != nil && i == 0 {
+				err = srv.ServeTLS(listeners[i], "", "")
 			} else {
 				err = srv.Serve(listeners[i])
 			}
@@ -283,6 +382,48 @@ func (a *App) Run(ctx context.Context, public, admin net.Listener) error {
 	cancel()
 	wg.Wait()
 	return runErr
+}
+
+// certReloader serves the certificate in the configured files; reload
+// replaces it, and a failed reload keeps the one in use.
+type certReloader struct {
+	certFile, keyFile string
+	cert              atomic.Pointer[tls.Certificate]
+}
+
+func newCertReloader(certFile, keyFile string) (*certReloader, error) {
+	r := &certReloader{certFile: certFile, keyFile: keyFile}
+	return r, r.reload()
+}
+
+func (r *certReloader) reload() error {
+	c, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		return fmt.Errorf("load TLS certificate %s: %w", r.certFile, err)
+	}
+	r.cert.Store(&c)
+	return nil
+}
+
+func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return r.cert.Load(), nil }
+
+func (a *App) reloadOnSIGHUP(ctx context.Context, hup <-chan os.Signal, certs *certReloader) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if certs == nil {
+			a.log.InfoContext(ctx, "SIGHUP: no TLS certificate to reload")
+			continue
+		}
+		if err := certs.reload(); err != nil {
+			a.log.ErrorContext(ctx, "SIGHUP: TLS certificate reload failed; keeping the current one", "error", err.Error())
+			continue
+		}
+		a.log.InfoContext(ctx, "SIGHUP: TLS certificate reloaded", "file", certs.certFile)
+	}
 }
 
 func (a *App) httpServer(h http.Handler) *http.Server {

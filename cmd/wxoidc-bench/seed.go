@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
+	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/provider"
+	"github.com/wxoidc/wxoidc/storage"
+)
+
+// Clients the standard set registers.
+const (
+	benchMiniClient = "bench-mp"
+	benchCCClient   = "bench-cc"
+	// benchImportedClient has a short, human-style secret: the hasher keeps
+	// PBKDF2 for it, which the "cc, imported secret" line measures.
+	benchImportedClient = "bench-cc-imported"
+	benchImportedSecret = "imported-secret-1"
+)
+
+// seededClients are the credentials the loader uses.
+type seededClients struct {
+	ccSecret string
+}
+
+// seedClients registers (or re-registers) the bench clients in the storage
+// cfg names and returns the generated client secret. The mini-program
+// client signs ID tokens with ES256, as the targets assume.
+func seedClients(ctx context.Context, cfg *config.Config, appID string) (seededClients, error) {
+	store, err := app.OpenStorage(ctx, cfg.Storage, nil, true)
+	if err != nil {
+		return seededClients{}, fmt.Errorf("seed: open storage: %w", err)
+	}
+	defer store.Close()
+	cipher, err := app.Cipher(cfg)
+	if err != nil {
+		return seededClients{}, fmt.Errorf("seed: %w", err)
+	}
+	hasher, err := app.SecretHasher(cfg, cipher)
+	if err != nil {
+		return seededClients{}, fmt.Errorf("seed: %w", err)
+	}
+	out := seededClients{ccSecret: provider.GenerateSecret()}
+	ccHash, err := hasher.Hash(ctx, []byte(out.ccSecret))
+	if err != nil {
+		return out, fmt.Errorf("seed: hash secret: %w", err)
+	}
+	importedHash, err := hasher.Hash(ctx, []byte(benchImportedSecret))
+	if err != nil {
+		return out, fmt.Errorf("seed: hash secret: %w", err)
+	}
+	now := time.Now().UTC()
+	clients := []storage.Client{
+		{
+			ID: benchMiniClient, Name: "bench mini-program",
+			TokenEndpointAuthMethod:  provider.AuthMethodNone,
+			WeChatAppID:              appID,
+			GrantTypes:               []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken},
+			Scopes:                   []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeWeChat, provider.ScopeOfflineAccess},
+			DefaultAudience:          cfg.Issuer,
+			IDTokenSignedResponseAlg: "ES256",
+		},
+		{
+			ID: benchCCClient, Name: "bench backend (generated secret)",
+			SecretHash:              string(ccHash),
+			TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
+			GrantTypes:              []string{provider.GrantTypeClientCredentials},
+			Scopes:                  []string{},
+			DefaultAudience:         cfg.Issuer,
+		},
+		{
+			ID: benchImportedClient, Name: "bench backend (imported secret)",
+			SecretHash:              string(importedHash),
+			TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
+			GrantTypes:              []string{provider.GrantTypeClientCredentials},
+			Scopes:                  []string{},
+			DefaultAudience:         cfg.Issuer,
+		},
+	}
+	for _, c := range clients {
+		c.CreatedAt, c.UpdatedAt = now, now
+		if err := provider.ValidateClient(c); err != nil {
+			return out, fmt.Errorf("seed: %w", err)
+		}
+		err := store.CreateClient(ctx, c)
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			// A database reused across runs (PostgreSQL): take the new secret.
+			_, err = store.UpdateClient(ctx, c.ID, func(old storage.Client) (storage.Client, error) {
+				c.CreatedAt = old.CreatedAt
+				return c, nil
+			})
+		}
+		if err != nil {
+			return out, fmt.Errorf("seed client %s: %w", c.ID, err)
+		}
+	}
+	return out, nil
+}
+
+// prefillTokenSessions stores n token sessions shaped like the provider's
+// (hashed signature, about 700 bytes of sealed session), in transactions of
+// a few thousand rows, to measure how the database size affects the paths.
+func prefillTokenSessions(ctx context.Context, cfg *config.Config, n int, progress func(done int)) error {
+	if n <= 0 {
+		return nil
+	}
+	store, err := app.OpenStorage(ctx, cfg.Storage, nil, true)
+	if err != nil {
+		return fmt.Errorf("prefill: open storage: %w", err)
+	}
+	defer store.Close()
+	const batch = 5000
+	blob := make([]byte, 700)
+	now := time.Now()
+	for done := 0; done < n; {
+		txCtx, err := store.BeginTx(ctx)
+		if err != nil {
+			return fmt.Errorf("prefill: %w", err)
+		}
+		end := min(n, done+batch)
+		for i := done; i < end; i++ {
+			var raw [32]byte
+			_, _ = rand.Read(raw[:])
+			sum := sha256.Sum256(raw[:])
+			_, _ = rand.Read(blob)
+			kind, exp := storage.KindAccessToken, now.Add(time.Hour)
+			if i%2 == 1 {
+				kind, exp = storage.KindRefreshToken, now.Add(30*24*time.Hour)
+			}
+			ts := storage.TokenSession{
+				Kind:            kind,
+				Signature:       base64.RawURLEncoding.EncodeToString(sum[:]),
+				RequestID:       fmt.Sprintf("prefill-%d", i/2),
+				RequestedAt:     now,
+				ClientID:        benchMiniClient,
+				Subject:         fmt.Sprintf("prefill-account-%d", i/2),
+				RequestedScopes: []string{"openid", "phone", "offline_access"},
+				GrantedScopes:   []string{"openid", "phone", "offline_access"},
+				GrantedAudience: []string{cfg.Issuer},
+				Form:            "client_id=bench-mp&grant_type=urn%3Awxoidc%3Aparams%3Aoauth%3Agrant-type%3Awechat-miniprogram&scope=openid+phone+offline_access",
+				SessionData:     blob,
+				Active:          true,
+				ExpiresAt:       exp,
+			}
+			if err := store.CreateTokenSession(txCtx, ts); err != nil {
+				_ = store.Rollback(txCtx)
+				return fmt.Errorf("prefill: %w", err)
+			}
+		}
+		if err := store.Commit(txCtx); err != nil {
+			return fmt.Errorf("prefill: %w", err)
+		}
+		done = end
+		if progress != nil {
+			progress(done)
+		}
+	}
+	return nil
+}

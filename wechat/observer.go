@@ -1,0 +1,31 @@
+package wechat
+
+import (
+	"strconv"
+	"time"
+)
+
+// CallObserver records every HTTP attempt the client makes to WeChat, for
+// metrics. It must be cheap and safe for concurrent use.
+type CallObserver interface {
+	// ObserveCall reports one attempt: the API name ("jscode2session",
+	// "getuserphonenumber", "stable_token"), its outcome (the errcode as a
+	// decimal string, "0" for success, or OutcomeTransport when no JSON
+	// answer came back) and how long it took.
+	ObserveCall(api, outcome string, d time.Duration)
+}
+
+// OutcomeTransport is the outcome of an attempt that got no JSON answer:
+// network failure, timeout, non-2xx status or a malformed body.
+const OutcomeTransport = "transport"
+
+func (c *Client) observe(api string, errcode int, transport bool, start time.Time) {
+	if c.observer == nil {
+		return
+	}
+	outcome := OutcomeTransport
+	if !transport {
+		outcome = strconv.Itoa(errcode)
+	}
+	c.observer.ObserveCall(api, outcome, time.Since(start))
+}
