@@ -195,9 +195,6 @@ type Clients struct {
 
 // Accounts configures account resolution.
 type Accounts struct {
-	// LinkByPhone joins identities that share a verified phone number. Off by
-	// default: carriers recycle numbers.
-	LinkByPhone bool `yaml:"link_by_phone"`
 	// DefaultAudience is the access-token aud when a client has none
 	// configured; "" means the issuer.
 	DefaultAudience string `yaml:"default_audience"`

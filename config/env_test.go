@@ -166,11 +166,10 @@ keys:
 		{"empty list", []string{"WXOIDC_WECHAT_FALLBACK_BASE_URLS="}, func(t *testing.T, c *Config) {
 			want(t, "fallbacks", c.WeChat.FallbackBaseURLs, []string{})
 		}},
-		{"ints and bools", []string{"WXOIDC_STORAGE_POSTGRES_MAX_CONNS=25", "WXOIDC_HTTP_MAX_BODY_BYTES=1048576", "WXOIDC_STORAGE_MIGRATE_ON_START=false", "WXOIDC_ACCOUNTS_LINK_BY_PHONE=true"}, func(t *testing.T, c *Config) {
+		{"ints and bools", []string{"WXOIDC_STORAGE_POSTGRES_MAX_CONNS=25", "WXOIDC_HTTP_MAX_BODY_BYTES=1048576", "WXOIDC_STORAGE_MIGRATE_ON_START=false"}, func(t *testing.T, c *Config) {
 			want(t, "max conns", c.Storage.PostgresMaxConns, 25)
 			want(t, "max body", c.HTTP.MaxBodyBytes, int64(1<<20))
 			want(t, "migrate", c.Storage.MigrateOnStart, false)
-			want(t, "link by phone", c.Accounts.LinkByPhone, true)
 		}},
 		{"structured list as YAML flow", []string{"WXOIDC_WECHAT_APPS=[{appid: wx123, secret: {env: APP_SECRET}}, {appid: wx456, secret: {env: APP_SECRET}}]"}, func(t *testing.T, c *Config) {
 			if len(c.WeChat.Apps) != 2 || c.WeChat.Apps[0].AppID != "wx123" || c.WeChat.Apps[1].AppID != "wx456" {

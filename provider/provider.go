@@ -48,9 +48,12 @@ type Config struct {
 	IDTokenLifetime      time.Duration
 	RefreshTokenLifetime time.Duration
 	RefreshTokenGrace    time.Duration
-	SecretHasher         fosite.Hasher
-	Now                  func() time.Time
-	Logger               *slog.Logger
+	// DefaultAudience is the `aud` of access tokens for clients without a
+	// default audience of their own (default: the issuer).
+	DefaultAudience string
+	SecretHasher    fosite.Hasher
+	Now             func() time.Time
+	Logger          *slog.Logger
 	// Metrics, if set, is told about every token issued.
 	Metrics TokenObserver
 }
@@ -129,7 +132,10 @@ func New(cfg Config) (*Provider, error) {
 		MinParameterEntropy:      fosite.MinParameterEntropy,
 		TokenEntropy:             32,
 	}
-	store := &fositeStore{db: cfg.Store, sealer: cfg.Sealer, grace: cfg.RefreshTokenGrace, now: cfg.Now}
+	if cfg.DefaultAudience == "" {
+		cfg.DefaultAudience = cfg.Issuer
+	}
+	store := &fositeStore{db: cfg.Store, sealer: cfg.Sealer, grace: cfg.RefreshTokenGrace, now: cfg.Now, defaultAudience: cfg.DefaultAudience}
 
 	hmacStrategy := oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fc}, fc)
 	var core oauth2.CoreStrategy = hmacStrategy

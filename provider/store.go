@@ -45,6 +45,8 @@ type fositeStore struct {
 	sealer Sealer
 	grace  time.Duration
 	now    func() time.Time
+	// defaultAudience is the access-token aud of clients that name none.
+	defaultAudience string
 	// clients caches client look-ups: every token and introspection
 	// request needs its client, often twice.
 	clients clientCache
@@ -95,6 +97,9 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	}
 	var client *Client
 	if !c.Disabled {
+		if c.DefaultAudience == "" {
+			c.DefaultAudience = s.defaultAudience
+		}
 		client = &Client{Client: c}
 	}
 	s.clients.put(id, client, version)

@@ -213,6 +213,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		IDTokenLifetime:      c.Tokens.IDTokenLifetime.Duration,
 		RefreshTokenLifetime: c.Tokens.RefreshTokenLifetime.Duration,
 		RefreshTokenGrace:    c.Tokens.RefreshTokenGrace.Duration,
+		DefaultAudience:      c.Accounts.DefaultAudience,
 		SecretHasher:         hasher,
 		Now:                  now,
 		Logger:               log,
