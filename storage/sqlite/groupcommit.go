@@ -17,7 +17,8 @@ import (
 //   - A writer takes a turn: exclusive use of the batch transaction (which
 //     the committer opens with BEGIN IMMEDIATE if none is open), runs
 //     SAVEPOINT, its statements, then RELEASE (its commit) or ROLLBACK TO
-//     (its rollback), and hands the turn back.
+//     (its rollback), and hands the turn back. A single write outside a
+//     transaction needs no savepoint (execAlone).
 //   - The committer commits the batch as soon as no writer is waiting for a
 //     turn, or after maxBatch committed turns, and only then answers the
 //     writers of the batch: Commit returns once the batch is synced, so a

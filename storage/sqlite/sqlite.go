@@ -426,13 +426,7 @@ func (s *Storage) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.St
 func (s *Storage) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	h := s.txFrom(ctx)
 	if h == nil {
-		var res sql.Result
-		err := s.inTx(ctx, func(ctx context.Context) error {
-			var err error
-			res, err = s.exec(ctx, query, args...)
-			return err
-		})
-		return res, err
+		return s.execAlone(ctx, query, args...)
 	}
 	var res sql.Result
 	err := h.st.use(func(tx *sql.Tx) error {
@@ -449,6 +443,48 @@ func (s *Storage) exec(ctx context.Context, query string, args ...any) (sql.Resu
 		return mapErr(err)
 	})
 	return res, err
+}
+
+// execAlone runs one write statement as a transaction of its own: one turn
+// of the batch (groupcommit.go), without a savepoint. A statement that fails
+// on a constraint undoes itself (SQLite's statement-level atomicity), so the
+// savepoint would only cost two statements; any other failure (disk full,
+// I/O error) may have rolled the whole batch back, and is reported so.
+func (s *Storage) execAlone(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	turn, tx, err := s.group.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	sctx := context.WithoutCancel(ctx)
+	st, err := s.txStmt(sctx, tx, query)
+	if err != nil {
+		s.group.release(turn, turnOutcome{}) // nothing ran
+		return nil, err
+	}
+	res, err := st.ExecContext(sctx, args...)
+	st.Close()
+	if err != nil {
+		o := turnOutcome{}
+		if !isConstraint(err) {
+			o.broken = err
+		}
+		s.group.release(turn, o)
+		return nil, mapErr(err)
+	}
+	if err := <-s.group.release(turn, turnOutcome{committed: true}); err != nil {
+		return nil, err
+	}
+	if clientWrites[query] {
+		s.clientsVersion.Add(1)
+	}
+	return res, nil
+}
+
+// isConstraint reports a constraint violation (unique, foreign key, not
+// null, check): SQLite undoes the statement and keeps the transaction.
+func isConstraint(err error) bool {
+	var se *sqlitedrv.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }
 
 // clientWrites are the statements that change a client (ClientsVersion).
