@@ -510,13 +510,19 @@ func (s *Storage) queryRow(ctx context.Context, query string, args []any, dest .
 		}
 		return mapErr(err)
 	}
+	return s.withReadStmt(ctx, query, scan)
+}
+
+// withReadStmt runs fn with query's prepared statement: from the reader pool
+// outside a transaction, on the transaction's connection inside one.
+func (s *Storage) withReadStmt(ctx context.Context, query string, fn func(*sql.Stmt, context.Context) error) error {
 	h := s.txFrom(ctx)
 	if h == nil {
 		st, err := s.rstmts.get(ctx, query)
 		if err != nil {
 			return err
 		}
-		return scan(st, ctx)
+		return fn(st, ctx)
 	}
 	return h.st.use(func(tx *sql.Tx) error {
 		ctx := context.WithoutCancel(ctx)
@@ -525,7 +531,7 @@ func (s *Storage) queryRow(ctx context.Context, query string, args []any, dest .
 			return err
 		}
 		defer st.Close()
-		return scan(st, ctx)
+		return fn(st, ctx)
 	})
 }
 
@@ -544,21 +550,5 @@ func (s *Storage) queryRows(ctx context.Context, query string, args []any, scan 
 		}
 		return mapErr(rows.Err())
 	}
-	h := s.txFrom(ctx)
-	if h == nil {
-		st, err := s.rstmts.get(ctx, query)
-		if err != nil {
-			return err
-		}
-		return each(st, ctx)
-	}
-	return h.st.use(func(tx *sql.Tx) error {
-		ctx := context.WithoutCancel(ctx)
-		st, err := s.txStmt(ctx, tx, query)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		return each(st, ctx)
-	})
+	return s.withReadStmt(ctx, query, each)
 }
