@@ -2,8 +2,6 @@ package app_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -50,17 +47,8 @@ func newBenchStack(b testing.TB) *benchStack {
 
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	c := config.Default()
-	c.AllowInlineSecrets = true
-	c.Issuer = issuer
-	c.Admin.Addr = ""
-	c.Storage.DSN = "sqlite://" + filepath.Join(b.TempDir(), "wxoidc.db")
-	c.Secrets.KEK = config.InlineSecret(base64.StdEncoding.EncodeToString(kek))
-	c.WeChat.BaseURL = emuSrv.URL
-	c.WeChat.FallbackBaseURLs = nil
-	c.WeChat.Apps = []config.WeChatApp{{AppID: appA, Secret: config.InlineSecret(secretA)}}
+	c := testConfig(b, issuer, emuSrv.URL)
+	c.Keys = config.Default().Keys // production reload cadence while measuring
 	disableRates(reflect.ValueOf(c).Elem())
 	c.Normalize()
 	if err := c.Validate(); err != nil {

@@ -58,25 +58,8 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-
-	c := config.Default()
-	c.AllowInlineSecrets = true
-	c.Issuer = issuer
-	c.Admin.Addr = ""
-	c.Storage.DSN = "sqlite://" + filepath.Join(t.TempDir(), "wxoidc.db")
+	c := testConfig(t, issuer, emuSrv.URL)
 	c.Storage.SQLiteSynchronous = "NORMAL"
-	c.Secrets.KEK = config.InlineSecret(base64.StdEncoding.EncodeToString(kek))
-	c.WeChat.BaseURL = emuSrv.URL
-	c.WeChat.FallbackBaseURLs = nil
-	c.WeChat.CallTimeout = config.D(2 * time.Second)
-	c.WeChat.Apps = []config.WeChatApp{
-		{AppID: appA, Secret: config.InlineSecret(secretA)},
-		{AppID: appB, Secret: config.InlineSecret(secretB)},
-	}
-	c.Keys.ReloadInterval = config.D(time.Second)
-	c.Keys.JWKSMaxAge = config.D(time.Second)
 	for _, o := range opts {
 		o(c)
 	}
@@ -241,4 +224,28 @@ func (s *stack) introspect(token string) map[string]interface{} {
 		s.t.Fatal(err)
 	}
 	return out
+}
+
+// testConfig is the configuration of a test instance at issuer whose WeChat
+// is the emulator at wechatURL (apps A and B registered).
+func testConfig(tb testing.TB, issuer, wechatURL string) *config.Config {
+	tb.Helper()
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	c := config.Default()
+	c.AllowInlineSecrets = true
+	c.Issuer = issuer
+	c.Admin.Addr = ""
+	c.Storage.DSN = "sqlite://" + filepath.Join(tb.TempDir(), "wxoidc.db")
+	c.Secrets.KEK = config.InlineSecret(base64.StdEncoding.EncodeToString(kek))
+	c.WeChat.BaseURL = wechatURL
+	c.WeChat.FallbackBaseURLs = nil
+	c.WeChat.CallTimeout = config.D(2 * time.Second)
+	c.WeChat.Apps = []config.WeChatApp{
+		{AppID: appA, Secret: config.InlineSecret(secretA)},
+		{AppID: appB, Secret: config.InlineSecret(secretB)},
+	}
+	c.Keys.ReloadInterval = config.D(time.Second)
+	c.Keys.JWKSMaxAge = config.D(time.Second)
+	return c
 }

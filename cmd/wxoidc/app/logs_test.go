@@ -3,7 +3,6 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -21,7 +19,6 @@ import (
 	"time"
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
-	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
 
@@ -153,7 +150,7 @@ func newHardStack(t *testing.T, o hardOptions) *hardStack {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	c := hardConfig(t, issuer, emuSrv.URL)
+	c := testConfig(t, issuer, emuSrv.URL)
 	for _, f := range o.config {
 		f(c)
 	}
@@ -195,29 +192,6 @@ func newHardStack(t *testing.T, o hardOptions) *hardStack {
 	hs.stack = &stack{t: t, URL: issuer, App: a, Emu: emu, client: client}
 	hs.seedClients()
 	return hs
-}
-
-// hardConfig is newStack's configuration (harness_test.go).
-func hardConfig(t *testing.T, issuer, wechatURL string) *config.Config {
-	t.Helper()
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	c := config.Default()
-	c.AllowInlineSecrets = true
-	c.Issuer = issuer
-	c.Admin.Addr = ""
-	c.Storage.DSN = "sqlite://" + filepath.Join(t.TempDir(), "wxoidc.db")
-	c.Secrets.KEK = config.InlineSecret(base64.StdEncoding.EncodeToString(kek))
-	c.WeChat.BaseURL = wechatURL
-	c.WeChat.FallbackBaseURLs = nil
-	c.WeChat.CallTimeout = config.D(2 * time.Second)
-	c.WeChat.Apps = []config.WeChatApp{
-		{AppID: appA, Secret: config.InlineSecret(secretA)},
-		{AppID: appB, Secret: config.InlineSecret(secretB)},
-	}
-	c.Keys.ReloadInterval = config.D(time.Second)
-	c.Keys.JWKSMaxAge = config.D(time.Second)
-	return c
 }
 
 // secretSet names every secret value a test used, with the encodings in
