@@ -215,7 +215,7 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 		return fmt.Errorf("store: encode session: %w", err)
 	}
 	key := hashSignature(signature)
-	exp := expiryFor(kind, sess)
+	exp := expiryFor(kind, sess, s.now())
 	rec := storage.TokenSession{
 		Kind:              kind,
 		Signature:         key,
@@ -240,7 +240,7 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 
 // expiryFor picks the row's expiry for cleanup; rows of kinds without their
 // own lifetime live as long as the longest token of the session.
-func expiryFor(kind storage.SessionKind, sess *Session) time.Time {
+func expiryFor(kind storage.SessionKind, sess *Session, now time.Time) time.Time {
 	var t time.Time
 	switch kind {
 	case storage.KindAccessToken:
@@ -253,7 +253,7 @@ func expiryFor(kind storage.SessionKind, sess *Session) time.Time {
 	if t.IsZero() {
 		// Refresh tokens without a lifespan never expire; keep them a year
 		// for cleanup purposes rather than forever.
-		t = time.Now().Add(365 * 24 * time.Hour)
+		t = now.Add(365 * 24 * time.Hour)
 	}
 	return t
 }
