@@ -11,10 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
 	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/storage/postgres/pgtest"
+	"github.com/wxoidc/wxoidc/web"
 )
 
 const admToken = "ops-admin-token-0123456789abcdef01234"
@@ -23,6 +28,7 @@ const admToken = "ops-admin-token-0123456789abcdef01234"
 type admStack struct {
 	*stack
 	adminURL string
+	doc      *openapi3.T // the OpenAPI document the admin listener serves; loaded on first use
 }
 
 func withAdmin(c *config.Config) {
@@ -73,7 +79,94 @@ func (s *admStack) admDoAt(base, token, method, path string, body any) (int, []b
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
+	if base == s.adminURL {
+		s.admCheck(req, resp, out)
+	}
 	return resp.StatusCode, out
+}
+
+// admCheck validates an answer of an admin API operation against the
+// OpenAPI document the listener serves (web's tests check the document
+// against the router; this checks the answers of the whole stack).
+func (s *admStack) admCheck(req *http.Request, resp *http.Response, body []byte) {
+	s.t.Helper()
+	if s.doc == nil {
+		s.doc = s.admLoadOpenAPI()
+	}
+	rest, ok := strings.CutPrefix(req.URL.Path, web.AdminAPIPrefix)
+	if !ok || resp.StatusCode == http.StatusMethodNotAllowed {
+		return
+	}
+	path, params := admMatchPath(s.doc, rest)
+	if path == "" {
+		return // not an API route: a 404 checked by the caller
+	}
+	item := s.doc.Paths.Value(path)
+	op := item.GetOperation(req.Method)
+	if op == nil {
+		return
+	}
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: params,
+			Route: &routers.Route{Spec: s.doc, Path: path, PathItem: item, Method: req.Method, Operation: op},
+		},
+		Status:  resp.StatusCode,
+		Header:  resp.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	input.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(req.Context(), input); err != nil {
+		s.t.Errorf("%s %s: the %d answer does not match the OpenAPI document: %v\n%s", req.Method, req.URL, resp.StatusCode, err, body)
+	}
+}
+
+func (s *admStack) admLoadOpenAPI() *openapi3.T {
+	s.t.Helper()
+	req, _ := http.NewRequest("GET", s.adminURL+web.AdminAPIPrefix+"/openapi.json", nil)
+	req.Header.Set("Authorization", "Bearer "+admToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("openapi.json: %d %s", resp.StatusCode, raw)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err == nil {
+		err = doc.Validate(req.Context())
+	}
+	if err != nil {
+		s.t.Fatalf("openapi.json: %v", err)
+	}
+	return doc
+}
+
+// admMatchPath finds the documented path template that path matches, and
+// its parameters.
+func admMatchPath(doc *openapi3.T, path string) (string, map[string]string) {
+	segs := strings.Split(path, "/")
+	for tmpl := range doc.Paths.Map() {
+		tsegs := strings.Split(tmpl, "/")
+		if len(tsegs) != len(segs) {
+			continue
+		}
+		params := map[string]string{}
+		for i, t := range tsegs {
+			if name, ok := strings.CutPrefix(t, "{"); ok && strings.HasSuffix(name, "}") && segs[i] != "" {
+				params[strings.TrimSuffix(name, "}")] = segs[i]
+			} else if t != segs[i] {
+				params = nil
+				break
+			}
+		}
+		if params != nil {
+			return tmpl, params
+		}
+	}
+	return "", nil
 }
 
 // admJSON calls the admin API, checks the status and decodes the answer.
