@@ -86,6 +86,12 @@ func (c Config) revokedKeepFor() time.Duration {
 	return c.MaxTokenLifetime + c.ClockSkew
 }
 
+// WithDefaults returns c with the documented defaults applied to its zero
+// fields, validated as NewManager, Rotate and Revoke do: callers that need
+// a default (the admin service bounding a key's signing window) read it
+// here rather than repeat it.
+func (c Config) WithDefaults() (Config, error) { return c.normalize() }
+
 // normalize applies defaults and validates, reporting every problem at once.
 func (c Config) normalize() (Config, error) {
 	if c.Algorithms == nil {

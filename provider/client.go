@@ -60,7 +60,12 @@ func (c *Client) GetRequestObjectSigningAlgorithm() string { return "" }
 func (c *Client) GetTokenEndpointAuthMethod() string       { return c.TokenEndpointAuthMethod }
 
 // idTokenAlg is the algorithm the client's ID tokens are signed with.
-func (c *Client) idTokenAlg() string {
+func (c *Client) idTokenAlg() string { return IDTokenAlg(c.Client) }
+
+// IDTokenAlg is the algorithm c's ID tokens are signed with: its
+// id_token_signed_response_alg, RS256 (OIDC's default) when it names none.
+// The admin service shows it and revokes by it.
+func IDTokenAlg(c storage.Client) string {
 	if c.IDTokenSignedResponseAlg == "" {
 		return "RS256"
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/wxoidc/wxoidc/admin"
 )
 
 // AdminToken is one bearer token accepted by the admin API.
@@ -24,23 +26,18 @@ type AdminConfig struct {
 	Tokens []AdminToken
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
-	// Routes registers the /admin/* operations on an authenticated router.
-	Routes func(r chi.Router)
+	// Service runs the operations of the admin API (/admin/v1/); required.
+	Service *admin.Service
 	// Metrics serves /metrics (unauthenticated, admin listener only); may be nil.
 	Metrics http.Handler
 	// Observer, if set, observes every request of the admin listener.
 	Observer RequestObserver
 }
 
-type adminIdentity struct{}
-
-// AdminActor returns the name of the admin token that authenticated ctx.
-func AdminActor(ctx context.Context) string {
-	if v, ok := ctx.Value(adminIdentity{}).(string); ok {
-		return v
-	}
-	return ""
-}
+// AdminAPIPrefix is the path of the admin API's current version. Every
+// route under it needs an admin bearer token, the OpenAPI document
+// (AdminAPIPrefix + "/openapi.json") included.
+const AdminAPIPrefix = "/admin/v1"
 
 // NewAdminHandler returns the admin listener's handler. It is never mounted
 // on the public listener.
@@ -50,6 +47,9 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 	}
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
+	}
+	if cfg.Service == nil {
+		return nil, errors.New("web: the admin service is required")
 	}
 	s := &server{cfg: Config{Ready: cfg.Ready, Metrics: cfg.Observer}, log: cfg.Logger}
 	// Compare fixed-length digests so the comparison time reveals neither
@@ -91,7 +91,7 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 				writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "The admin token is not valid.")
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminIdentity{}, name)))
+			next.ServeHTTP(w, r.WithContext(admin.WithActor(r.Context(), admin.APIActor(name))))
 		})
 	}
 	r := chi.NewRouter()
@@ -105,11 +105,10 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 	if cfg.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
 	}
-	r.Route("/admin", func(r chi.Router) {
+	api := &adminAPI{svc: cfg.Service, log: cfg.Logger}
+	r.Route(AdminAPIPrefix, func(r chi.Router) {
 		r.Use(auth)
-		if cfg.Routes != nil {
-			cfg.Routes(r)
-		}
+		api.routes(r)
 	})
 	return r, nil
 }
@@ -127,8 +126,8 @@ func adminBearer(r *http.Request) (token string, present bool) {
 	return strings.TrimSpace(h[6:]), true
 }
 
-// WriteJSON writes v as a JSON response with the given status.
-func WriteJSON(w http.ResponseWriter, status int, v interface{}) {
+// writeJSON writes v as a JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -137,21 +136,17 @@ func WriteJSON(w http.ResponseWriter, status int, v interface{}) {
 	_ = enc.Encode(v)
 }
 
-// WriteError writes an RFC 6749-style error body on the admin API.
-func WriteError(w http.ResponseWriter, status int, code, description string) {
-	writeOAuthError(w, status, code, description)
-}
-
-// DecodeJSON reads a bounded JSON body into v, rejecting unknown fields.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, v interface{}) bool {
+// decodeJSON reads a bounded JSON body into v, rejecting unknown fields.
+// On failure it has answered the request.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		WriteError(w, http.StatusUnsupportedMediaType, "invalid_request", "The request body must be application/json.")
+		writeOAuthError(w, http.StatusUnsupportedMediaType, "invalid_request", "The request body must be application/json.")
 		return false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		WriteError(w, http.StatusBadRequest, "invalid_request", "The request body is not valid JSON for this operation.")
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The request body is not valid JSON for this operation.")
 		return false
 	}
 	return true

@@ -6,7 +6,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
+	"github.com/wxoidc/wxoidc/admin"
 )
 
 func runAccounts(ctx context.Context, env *cliEnv, args []string) error {
@@ -23,7 +23,7 @@ func runAccounts(ctx context.Context, env *cliEnv, args []string) error {
 		"accounts show|disable|enable|revoke-tokens [--config FILE | --data DIR] (--sub SUB | --openid OPENID [--appid APPID] | --phone E164) [--json]")
 	var f adminFlags
 	f.register(fs)
-	var q app.AccountQuery
+	var q admin.AccountQuery
 	fs.StringVar(&q.Sub, "sub", "", "account ID (the OIDC sub)")
 	fs.StringVar(&q.OpenID, "openid", "", "WeChat openid (with --appid unless one app is configured)")
 	fs.StringVar(&q.AppID, "appid", "", "WeChat appid of --openid")
@@ -69,9 +69,9 @@ func runAccounts(ctx context.Context, env *cliEnv, args []string) error {
 	var revoked int64
 	switch sub {
 	case "revoke-tokens":
-		revoked, err = ops.RevokeAccountTokens(ctx, app.ActorCLI, acc.Sub)
+		revoked, err = ops.RevokeAccountTokens(admin.WithActor(ctx, admin.ActorCLI), acc.Sub)
 	default:
-		acc, revoked, err = ops.SetAccountDisabled(ctx, app.ActorCLI, acc.Sub, sub == "disable")
+		acc, revoked, err = ops.SetAccountDisabled(admin.WithActor(ctx, admin.ActorCLI), acc.Sub, sub == "disable")
 	}
 	if err != nil {
 		return opError(err)
@@ -90,7 +90,7 @@ func runAccounts(ctx context.Context, env *cliEnv, args []string) error {
 	return nil
 }
 
-func printAccounts(w io.Writer, accs []app.AccountView) error {
+func printAccounts(w io.Writer, accs []admin.AccountView) error {
 	for i, a := range accs {
 		if i > 0 {
 			fmt.Fprintln(w)

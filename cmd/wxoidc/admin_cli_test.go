@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/keys"
@@ -259,7 +260,7 @@ func TestKeysCLI(t *testing.T) {
 		{"keys.rotate", "RS256"}, {"keys.activated", rotated[0].KID}, {"keys.retired", current["RS256"]},
 		{"keys.revoke", current["RS256"]}, {"keys.revoked", current["RS256"]}, {"keys.revoke_tokens", current["RS256"]},
 	} {
-		if !hasAudit(events, app.ActorCLI, want.action, want.target) {
+		if !hasAudit(events, admin.ActorCLI.Name, want.action, want.target) {
 			t.Errorf("no audit %s %s by cli in %+v", want.action, want.target, events)
 		}
 	}
@@ -269,11 +270,11 @@ func TestClientsCLIAudited(t *testing.T) {
 	e := writeAdminConfig(t, "http://127.0.0.1:8080", "127.0.0.1:0", "", time.Second)
 	e.mustCLI(t, "migrate")
 	out := e.mustCLI(t, "clients", "create", "--id", "svc", "--json")
-	created := decodeOut[app.ClientView](t, out)
+	created := decodeOut[admin.ClientView](t, out)
 	if created.ClientSecret == "" {
 		t.Fatalf("no secret: %s", out)
 	}
-	rotated := decodeOut[app.ClientView](t, e.mustCLI(t, "clients", "update", "--rotate-secret", "--json", "svc"))
+	rotated := decodeOut[admin.ClientView](t, e.mustCLI(t, "clients", "update", "--rotate-secret", "--json", "svc"))
 	if rotated.ClientSecret == "" || rotated.ClientSecret == created.ClientSecret {
 		t.Errorf("rotate-secret: %+v", rotated)
 	}
@@ -283,7 +284,7 @@ func TestClientsCLIAudited(t *testing.T) {
 	e.mustCLI(t, "clients", "delete", "svc")
 	events := e.audit(t)
 	for _, action := range []string{"clients.create", "clients.update", "clients.delete"} {
-		if !hasAudit(events, app.ActorCLI, action, "svc") {
+		if !hasAudit(events, admin.ActorCLI.Name, action, "svc") {
 			t.Errorf("no audit %s in %+v", action, events)
 		}
 	}
@@ -330,7 +331,7 @@ func TestAccountsCLI(t *testing.T) {
 	for _, by := range [][]string{
 		{"--sub", acc.ID}, {"--openid", ident.OpenID, "--appid", cliAppID}, {"--openid", ident.OpenID}, {"--phone", "+86 139 0000 0000"},
 	} {
-		accs := decodeOut[[]app.AccountView](t, e.mustCLI(t, slices.Concat([]string{"accounts", "show", "--json"}, by)...))
+		accs := decodeOut[[]admin.AccountView](t, e.mustCLI(t, slices.Concat([]string{"accounts", "show", "--json"}, by)...))
 		if len(accs) != 1 || accs[0].Sub != acc.ID || !accs[0].PhoneVerified || len(accs[0].Identities) != 1 {
 			t.Errorf("show %v: %+v", by, accs)
 		}
@@ -377,7 +378,7 @@ func TestAccountsCLI(t *testing.T) {
 	}
 	events := e.audit(t)
 	for _, action := range []string{"accounts.disable", "accounts.enable", "accounts.revoke_tokens"} {
-		if !hasAudit(events, app.ActorCLI, action, acc.ID) {
+		if !hasAudit(events, admin.ActorCLI.Name, action, acc.ID) {
 			t.Errorf("no audit %s in %+v", action, events)
 		}
 	}

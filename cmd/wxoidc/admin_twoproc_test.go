@@ -133,7 +133,7 @@ func (p *serveProc) adminCall(t *testing.T, method, path string, body any) (int,
 
 func (p *serveProc) storedKeys(t *testing.T) []cliKey {
 	t.Helper()
-	status, raw := p.adminCall(t, "GET", "/admin/keys", nil)
+	status, raw := p.adminCall(t, "GET", "/admin/v1/keys", nil)
 	var out struct {
 		Keys []cliKey `json:"keys"`
 	}
@@ -196,7 +196,7 @@ func TestTwoProcessesOneSQLiteFile(t *testing.T) {
 	}
 
 	// Rotate RS256 through A (forced: the keys were just made).
-	status, raw := a.adminCall(t, "POST", "/admin/keys/rotate", map[string]any{"alg": "RS256", "force": true})
+	status, raw := a.adminCall(t, "POST", "/admin/v1/keys/rotate", map[string]any{"alg": "RS256", "force": true})
 	if status != http.StatusOK {
 		t.Fatalf("rotate through A: %d %s", status, raw)
 	}
@@ -244,7 +244,7 @@ func TestTwoProcessesOneSQLiteFile(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					status, raw := p.adminCall(t, "POST", "/admin/keys/rotate", map[string]any{"alg": alg, "force": true})
+					status, raw := p.adminCall(t, "POST", "/admin/v1/keys/rotate", map[string]any{"alg": alg, "force": true})
 					var e struct {
 						Error string `json:"error"`
 					}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
 )
@@ -30,7 +31,7 @@ func (f *adminFlags) register(fs *flag.FlagSet) {
 // openOps opens the audited admin operations on the configured storage, as
 // actor "cli". They work while servers run: servers pick key changes up at
 // their next reload. Audit failures are reported on stderr.
-func openOps(ctx context.Context, env *cliEnv, f adminFlags) (*app.Operations, func(), error) {
+func openOps(ctx context.Context, env *cliEnv, f adminFlags) (*admin.Service, func(), error) {
 	cfg, err := loadForAdmin(env, f.config, f.data)
 	if err != nil {
 		return nil, nil, err
@@ -45,8 +46,8 @@ func openOps(ctx context.Context, env *cliEnv, f adminFlags) (*app.Operations, f
 		store.Close()
 		return nil, nil, err
 	}
-	ops, err := app.NewOperations(app.OperationsConfig{
-		Config: cfg, Store: store, Cipher: cipher, Auditor: app.NewAuditor(store, log, nil), Logger: log,
+	ops, err := app.NewAdminService(app.AdminServiceConfig{
+		Config: cfg, Store: store, Cipher: cipher, Auditor: admin.NewAuditor(store, log, nil), Logger: log,
 	})
 	if err != nil {
 		store.Close()
@@ -58,7 +59,7 @@ func openOps(ctx context.Context, env *cliEnv, f adminFlags) (*app.Operations, f
 // opError turns an operation's invalid-input error into a usage error
 // (exit code 2); every other failure exits 1.
 func opError(err error) error {
-	if errors.Is(err, app.ErrInvalid) {
+	if errors.Is(err, admin.ErrInvalid) {
 		return usageError{msg: err.Error()}
 	}
 	return err
@@ -74,7 +75,7 @@ func runAudit(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "audit", "audit [--config FILE | --data DIR] [--limit N] [--before ID] [--json]")
 	var f adminFlags
 	f.register(fs)
-	limit := fs.Int("limit", app.DefaultAuditLimit, fmt.Sprintf("number of events, newest first (at most %d)", app.MaxAuditLimit))
+	limit := fs.Int("limit", admin.DefaultAuditLimit, fmt.Sprintf("number of events, newest first (at most %d)", admin.MaxAuditLimit))
 	before := fs.Int64("before", 0, "list events older than this event ID (paging)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -82,18 +83,19 @@ func runAudit(ctx context.Context, env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if *limit <= 0 || *limit > app.MaxAuditLimit {
-		return usagef("--limit must be between 1 and %d", app.MaxAuditLimit)
+	if *limit <= 0 || *limit > admin.MaxAuditLimit {
+		return usagef("--limit must be between 1 and %d", admin.MaxAuditLimit)
 	}
 	ops, done, err := openOps(ctx, env, f)
 	if err != nil {
 		return err
 	}
 	defer done()
-	events, err := ops.Audit(ctx, *before, *limit)
+	page, err := ops.Audit(ctx, *before, *limit)
 	if err != nil {
 		return opError(err)
 	}
+	events := page.Events
 	if f.json {
 		return printJSON(env.stdout, events)
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
+	"github.com/wxoidc/wxoidc/admin"
 )
 
 // listFlag collects a repeatable, also space- or comma-separated, flag.
@@ -55,7 +55,7 @@ func runClients(ctx context.Context, env *cliEnv, args []string) error {
 			return usagef("unexpected argument %q (use --id)", fs.Arg(0))
 		}
 	}
-	var cs app.ClientSpec
+	var cs admin.ClientSpec
 	if sub == "create" || sub == "update" {
 		var err error
 		if cs, err = spec.spec(fs); err != nil {
@@ -80,9 +80,9 @@ func runClients(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return opError(err)
 		}
-		return printClients(env.stdout, []app.ClientView{c}, f.json)
+		return printClients(env.stdout, []admin.ClientView{c}, f.json)
 	case "delete":
-		if err := ops.DeleteClient(ctx, app.ActorCLI, id); err != nil {
+		if err := ops.DeleteClient(admin.WithActor(ctx, admin.ActorCLI), id); err != nil {
 			return opError(err)
 		}
 		if f.json {
@@ -91,13 +91,13 @@ func runClients(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "client %s deleted\n", id)
 		return nil
 	case "create":
-		c, err := ops.CreateClient(ctx, app.ActorCLI, cs)
+		c, err := ops.CreateClient(admin.WithActor(ctx, admin.ActorCLI), cs)
 		if err != nil {
 			return opError(err)
 		}
 		return printWithSecret(env.stdout, c, f.json)
 	default: // update
-		c, err := ops.UpdateClient(ctx, app.ActorCLI, id, cs)
+		c, err := ops.UpdateClient(admin.WithActor(ctx, admin.ActorCLI), id, cs)
 		if err != nil {
 			return opError(err)
 		}
@@ -107,11 +107,11 @@ func runClients(ctx context.Context, env *cliEnv, args []string) error {
 
 // printWithSecret prints a created or updated client and, once, its new
 // secret.
-func printWithSecret(w io.Writer, c app.ClientView, asJSON bool) error {
+func printWithSecret(w io.Writer, c admin.ClientView, asJSON bool) error {
 	if asJSON {
 		return printJSON(w, c)
 	}
-	if err := printClients(w, []app.ClientView{c}, false); err != nil {
+	if err := printClients(w, []admin.ClientView{c}, false); err != nil {
 		return err
 	}
 	if c.ClientSecret != "" {
@@ -149,10 +149,10 @@ func (s *clientFlags) register(fs *flag.FlagSet, update bool) {
 }
 
 // spec turns the flags that were set into a ClientSpec.
-func (s *clientFlags) spec(fs *flag.FlagSet) (app.ClientSpec, error) {
+func (s *clientFlags) spec(fs *flag.FlagSet) (admin.ClientSpec, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var cs app.ClientSpec
+	var cs admin.ClientSpec
 	str := func(name, v string) *string {
 		if !set[name] {
 			return nil
@@ -195,10 +195,10 @@ func (s *clientFlags) spec(fs *flag.FlagSet) (app.ClientSpec, error) {
 	return cs, nil
 }
 
-func printClients(w io.Writer, cs []app.ClientView, asJSON bool) error {
+func printClients(w io.Writer, cs []admin.ClientView, asJSON bool) error {
 	if asJSON {
 		if cs == nil {
-			cs = []app.ClientView{}
+			cs = []admin.ClientView{}
 		}
 		return printJSON(w, cs)
 	}

@@ -191,7 +191,7 @@ wxoidc dev mode — NOT for production (fake WeChat, well-known credentials)
   issuer        {{.Issuer}}
   discovery     {{.Issuer}}/.well-known/openid-configuration
   data dir      {{.Dir}}
-  admin API     http://{{.AdminAddr}}/admin/  (Authorization: Bearer {{.AdminToken}})
+  admin API     http://{{.AdminAddr}}/admin/v1/  (Authorization: Bearer {{.AdminToken}})
   WeChat emu    {{.Issuer}}{{.Prefix}}/
 
   clients

@@ -283,16 +283,16 @@ func TestDevWalkthrough(t *testing.T) {
 	}
 
 	// The admin listener answers with the dev token; the public one serves no /admin.
-	req, _ = http.NewRequest(http.MethodGet, "http://"+d.adminAddr+"/admin/keys", nil)
+	req, _ = http.NewRequest(http.MethodGet, "http://"+d.adminAddr+"/admin/v1/keys", nil)
 	req.Header.Set("Authorization", "Bearer "+devAdminToken)
 	doOK(t, req)
-	if r, err := http.Get("http://" + d.adminAddr + "/admin/keys"); err != nil || r.StatusCode != http.StatusUnauthorized {
+	if r, err := http.Get("http://" + d.adminAddr + "/admin/v1/keys"); err != nil || r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("admin without token: %v %v", r, err)
 	} else {
 		r.Body.Close()
 	}
-	if r, err := http.Get(w.issuer + "/admin/keys"); err != nil || r.StatusCode != http.StatusNotFound {
-		t.Errorf("public /admin/keys: %v %v", r, err)
+	if r, err := http.Get(w.issuer + "/admin/v1/keys"); err != nil || r.StatusCode != http.StatusNotFound {
+		t.Errorf("public /admin/v1/keys: %v %v", r, err)
 	} else {
 		r.Body.Close()
 	}

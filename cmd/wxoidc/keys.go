@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
+	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/keys"
 )
 
@@ -62,7 +62,7 @@ func runKeys(ctx context.Context, env *cliEnv, args []string) error {
 		if *alg != "" {
 			algs = []string{*alg}
 		}
-		out, err := ops.RotateKeys(ctx, app.ActorCLI, algs, *force)
+		out, err := ops.RotateKeys(admin.WithActor(ctx, admin.ActorCLI), algs, *force)
 		if len(out) > 0 {
 			if perr := printKeys(env.stdout, out, f.json); perr != nil {
 				return perr
@@ -76,8 +76,8 @@ func runKeys(ctx context.Context, env *cliEnv, args []string) error {
 
 // revokeKey revokes kid and, when asked, its tokens, then waits for every
 // instance to have reloaded and revokes the tokens issued in between.
-func revokeKey(ctx context.Context, env *cliEnv, ops *app.Operations, kid string, tokens, nowait, asJSON bool) error {
-	res, err := ops.RevokeKey(ctx, app.ActorCLI, kid, tokens)
+func revokeKey(ctx context.Context, env *cliEnv, ops *admin.Service, kid string, tokens, nowait, asJSON bool) error {
+	res, err := ops.RevokeKey(admin.WithActor(ctx, admin.ActorCLI), kid, tokens)
 	if err != nil {
 		return opError(err)
 	}
@@ -91,7 +91,7 @@ func revokeKey(ctx context.Context, env *cliEnv, ops *app.Operations, kid string
 			if err := sleepUntil(ctx, res.FollowUpAt.Add(time.Second)); err != nil {
 				return fmt.Errorf("key %s revoked and %d tokens revoked, but interrupted before the second pass: repeat the command: %w", kid, res.TokensRevoked, err)
 			}
-			again, err := ops.RevokeKey(ctx, app.ActorCLI, kid, true)
+			again, err := ops.RevokeKey(admin.WithActor(ctx, admin.ActorCLI), kid, true)
 			if err != nil {
 				return fmt.Errorf("key %s revoked and %d tokens revoked, but the second pass failed: %w", kid, res.TokensRevoked, err)
 			}

@@ -11,10 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
 	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/storage/postgres/pgtest"
+	"github.com/wxoidc/wxoidc/web"
 )
 
 const admToken = "ops-admin-token-0123456789abcdef01234"
@@ -23,6 +28,7 @@ const admToken = "ops-admin-token-0123456789abcdef01234"
 type admStack struct {
 	*stack
 	adminURL string
+	doc      *openapi3.T // the OpenAPI document the admin listener serves; loaded on first use
 }
 
 func withAdmin(c *config.Config) {
@@ -73,7 +79,94 @@ func (s *admStack) admDoAt(base, token, method, path string, body any) (int, []b
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
+	if base == s.adminURL {
+		s.admCheck(req, resp, out)
+	}
 	return resp.StatusCode, out
+}
+
+// admCheck validates an answer of an admin API operation against the
+// OpenAPI document the listener serves (web's tests check the document
+// against the router; this checks the answers of the whole stack).
+func (s *admStack) admCheck(req *http.Request, resp *http.Response, body []byte) {
+	s.t.Helper()
+	if s.doc == nil {
+		s.doc = s.admLoadOpenAPI()
+	}
+	rest, ok := strings.CutPrefix(req.URL.Path, web.AdminAPIPrefix)
+	if !ok || resp.StatusCode == http.StatusMethodNotAllowed {
+		return
+	}
+	path, params := admMatchPath(s.doc, rest)
+	if path == "" {
+		return // not an API route: a 404 checked by the caller
+	}
+	item := s.doc.Paths.Value(path)
+	op := item.GetOperation(req.Method)
+	if op == nil {
+		return
+	}
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: params,
+			Route: &routers.Route{Spec: s.doc, Path: path, PathItem: item, Method: req.Method, Operation: op},
+		},
+		Status:  resp.StatusCode,
+		Header:  resp.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	input.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(req.Context(), input); err != nil {
+		s.t.Errorf("%s %s: the %d answer does not match the OpenAPI document: %v\n%s", req.Method, req.URL, resp.StatusCode, err, body)
+	}
+}
+
+func (s *admStack) admLoadOpenAPI() *openapi3.T {
+	s.t.Helper()
+	req, _ := http.NewRequest("GET", s.adminURL+web.AdminAPIPrefix+"/openapi.json", nil)
+	req.Header.Set("Authorization", "Bearer "+admToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("openapi.json: %d %s", resp.StatusCode, raw)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err == nil {
+		err = doc.Validate(req.Context())
+	}
+	if err != nil {
+		s.t.Fatalf("openapi.json: %v", err)
+	}
+	return doc
+}
+
+// admMatchPath finds the documented path template that path matches, and
+// its parameters.
+func admMatchPath(doc *openapi3.T, path string) (string, map[string]string) {
+	segs := strings.Split(path, "/")
+	for tmpl := range doc.Paths.Map() {
+		tsegs := strings.Split(tmpl, "/")
+		if len(tsegs) != len(segs) {
+			continue
+		}
+		params := map[string]string{}
+		for i, t := range tsegs {
+			if name, ok := strings.CutPrefix(t, "{"); ok && strings.HasSuffix(name, "}") && segs[i] != "" {
+				params[strings.TrimSuffix(name, "}")] = segs[i]
+			} else if t != segs[i] {
+				params = nil
+				break
+			}
+		}
+		if params != nil {
+			return tmpl, params
+		}
+	}
+	return "", nil
 }
 
 // admJSON calls the admin API, checks the status and decodes the answer.
@@ -117,7 +210,7 @@ func (s *admStack) admAudit() []admAuditEvent {
 	var out struct {
 		Events []admAuditEvent `json:"events"`
 	}
-	s.admJSON("GET", "/admin/audit?limit=1000", nil, http.StatusOK, &out)
+	s.admJSON("GET", "/admin/v1/audit?limit=1000", nil, http.StatusOK, &out)
 	return out.Events
 }
 
@@ -133,7 +226,7 @@ func (s *admStack) admFindAudit(action, target string) (admAuditEvent, bool) {
 
 func TestAdminAPIAbsentFromPublicListener(t *testing.T) {
 	s := newAdmStack(t)
-	for _, path := range []string{"/admin/keys", "/admin/clients", "/admin/audit", "/admin/", "/admin", "/metrics"} {
+	for _, path := range []string{"/admin/v1/keys", "/admin/v1/clients", "/admin/v1/audit", "/admin/v1/openapi.json", "/admin/v1/", "/admin/keys", "/admin/", "/admin", "/metrics"} {
 		for _, method := range []string{"GET", "POST"} {
 			status, raw := s.admDoAt(s.URL, admToken, method, path, map[string]any{})
 			if status != http.StatusNotFound {
@@ -142,7 +235,7 @@ func TestAdminAPIAbsentFromPublicListener(t *testing.T) {
 		}
 	}
 	// And on the admin listener the same token works.
-	s.admJSON("GET", "/admin/keys", nil, http.StatusOK, nil)
+	s.admJSON("GET", "/admin/v1/keys", nil, http.StatusOK, nil)
 }
 
 func TestAdminAPIRejectsMissingWrongAndEmptyTokens(t *testing.T) {
@@ -153,7 +246,7 @@ func TestAdminAPIRejectsMissingWrongAndEmptyTokens(t *testing.T) {
 		{"wrong", "Bearer " + strings.Repeat("x", len(admToken)), "invalid_token"},
 		{"other scheme", "Basic b3BzOg==", "invalid_request"},
 	} {
-		for _, path := range []string{"/admin/keys", "/admin/clients", "/admin/audit"} {
+		for _, path := range []string{"/admin/v1/keys", "/admin/v1/clients", "/admin/v1/audit"} {
 			req, _ := http.NewRequest("GET", s.adminURL+path, nil)
 			if tc.header != "" {
 				req.Header.Set("Authorization", tc.header)
@@ -182,7 +275,7 @@ func TestAdminAPIClients(t *testing.T) {
 		Auth   string `json:"token_endpoint_auth_method"`
 		Grants []string
 	}
-	s.admJSON("POST", "/admin/clients", map[string]any{"client_id": "reports", "name": "Reports", "audiences": []string{resource}}, http.StatusCreated, &created)
+	s.admJSON("POST", "/admin/v1/clients", map[string]any{"client_id": "reports", "name": "Reports", "audiences": []string{resource}}, http.StatusCreated, &created)
 	if created.Secret == "" || created.Auth != provider.AuthMethodClientSecretBasic {
 		t.Fatalf("created = %+v", created)
 	}
@@ -202,7 +295,7 @@ func TestAdminAPIClients(t *testing.T) {
 	mustToken(t, ccForm(created.Secret))
 
 	// Reading never shows a secret.
-	status, raw := s.admDo("GET", "/admin/clients/reports", nil)
+	status, raw := s.admDo("GET", "/admin/v1/clients/reports", nil)
 	if status != http.StatusOK || strings.Contains(string(raw), "secret\"") || strings.Contains(string(raw), created.Secret) {
 		t.Fatalf("show: %d %s", status, raw)
 	}
@@ -211,7 +304,7 @@ func TestAdminAPIClients(t *testing.T) {
 			ID string `json:"client_id"`
 		} `json:"clients"`
 	}
-	s.admJSON("GET", "/admin/clients", nil, http.StatusOK, &list)
+	s.admJSON("GET", "/admin/v1/clients", nil, http.StatusOK, &list)
 	if len(list.Clients) != 6 { // five seeded by the harness
 		t.Errorf("list has %d clients", len(list.Clients))
 	}
@@ -220,7 +313,7 @@ func TestAdminAPIClients(t *testing.T) {
 	var rotated struct {
 		Secret string `json:"client_secret"`
 	}
-	s.admJSON("PATCH", "/admin/clients/reports", map[string]any{"rotate_secret": true, "name": "Reports v2"}, http.StatusOK, &rotated)
+	s.admJSON("PATCH", "/admin/v1/clients/reports", map[string]any{"rotate_secret": true, "name": "Reports v2"}, http.StatusOK, &rotated)
 	if rotated.Secret == "" || rotated.Secret == created.Secret {
 		t.Fatal("rotate_secret returned no new secret")
 	}
@@ -236,26 +329,26 @@ func TestAdminAPIClients(t *testing.T) {
 		Grants []string `json:"grant_types"`
 		Alg    string   `json:"id_token_signed_response_alg"`
 	}
-	s.admJSON("POST", "/admin/clients", map[string]any{"client_id": "mini-new", "wechat_appid": appA, "id_token_signed_response_alg": "EdDSA"}, http.StatusCreated, &mini)
+	s.admJSON("POST", "/admin/v1/clients", map[string]any{"client_id": "mini-new", "wechat_appid": appA, "id_token_signed_response_alg": "EdDSA"}, http.StatusCreated, &mini)
 	if mini.Secret != "" || mini.Auth != provider.AuthMethodNone || len(mini.Grants) != 2 || mini.Alg != "EdDSA" {
 		t.Errorf("mini-program client = %+v", mini)
 	}
 	mustToken(t, s.token(wechatForm("mini-new", s.login(appA, "kim"))))
 
 	// Errors.
-	s.admError("POST", "/admin/clients", map[string]any{"client_id": "reports"}, http.StatusConflict, "conflict")
-	s.admError("POST", "/admin/clients", map[string]any{"grant_types": []string{"password"}}, http.StatusBadRequest, "invalid_request")
-	s.admError("POST", "/admin/clients", map[string]any{"wechat_appid": "wx-not-configured"}, http.StatusBadRequest, "invalid_request")
-	s.admError("POST", "/admin/clients", map[string]any{"client_id": "has space"}, http.StatusBadRequest, "invalid_request")
-	s.admError("POST", "/admin/clients", map[string]any{"unknown_field": 1}, http.StatusBadRequest, "invalid_request")
-	s.admError("PATCH", "/admin/clients/mini-new", map[string]any{"rotate_secret": true}, http.StatusBadRequest, "invalid_request")
-	s.admError("PATCH", "/admin/clients/mini-new", map[string]any{"client_id": "renamed"}, http.StatusBadRequest, "invalid_request")
-	s.admError("GET", "/admin/clients/nope", nil, http.StatusNotFound, "not_found")
-	s.admError("PATCH", "/admin/clients/nope", map[string]any{"name": "x"}, http.StatusNotFound, "not_found")
-	s.admError("DELETE", "/admin/clients/nope", nil, http.StatusNotFound, "not_found")
+	s.admError("POST", "/admin/v1/clients", map[string]any{"client_id": "reports"}, http.StatusConflict, "conflict")
+	s.admError("POST", "/admin/v1/clients", map[string]any{"grant_types": []string{"password"}}, http.StatusBadRequest, "invalid_request")
+	s.admError("POST", "/admin/v1/clients", map[string]any{"wechat_appid": "wx-not-configured"}, http.StatusBadRequest, "invalid_request")
+	s.admError("POST", "/admin/v1/clients", map[string]any{"client_id": "has space"}, http.StatusBadRequest, "invalid_request")
+	s.admError("POST", "/admin/v1/clients", map[string]any{"unknown_field": 1}, http.StatusBadRequest, "invalid_request")
+	s.admError("PATCH", "/admin/v1/clients/mini-new", map[string]any{"rotate_secret": true}, http.StatusBadRequest, "invalid_request")
+	s.admError("PATCH", "/admin/v1/clients/mini-new", map[string]any{"client_id": "renamed"}, http.StatusBadRequest, "invalid_request")
+	s.admError("GET", "/admin/v1/clients/nope", nil, http.StatusNotFound, "not_found")
+	s.admError("PATCH", "/admin/v1/clients/nope", map[string]any{"name": "x"}, http.StatusNotFound, "not_found")
+	s.admError("DELETE", "/admin/v1/clients/nope", nil, http.StatusNotFound, "not_found")
 
 	// Delete: the client's credentials stop working.
-	if status, raw := s.admDo("DELETE", "/admin/clients/reports", nil); status != http.StatusNoContent {
+	if status, raw := s.admDo("DELETE", "/admin/v1/clients/reports", nil); status != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", status, raw)
 	}
 	if tr := ccForm(rotated.Secret); tr.Status != http.StatusUnauthorized {
@@ -299,32 +392,32 @@ func TestAdminAPIAccounts(t *testing.T) {
 		{"openid": openid, "appid": appA},
 		{"phone": "+86 137-0000-0001"},
 	} {
-		s.admJSON("POST", "/admin/accounts/search", q, http.StatusOK, &found)
+		s.admJSON("POST", "/admin/v1/accounts/search", q, http.StatusOK, &found)
 		if len(found.Accounts) != 1 || found.Accounts[0].Sub != sub || !found.Accounts[0].PhoneVerified ||
 			len(found.Accounts[0].Identities) != 1 || found.Accounts[0].Identities[0].OpenID != openid {
 			t.Errorf("search %v = %+v", q, found)
 		}
 	}
 	// Answers never carry the phone number.
-	_, raw := s.admDo("GET", "/admin/accounts/"+sub, nil)
+	_, raw := s.admDo("GET", "/admin/v1/accounts/"+sub, nil)
 	if strings.Contains(string(raw), "13700000001") {
 		t.Errorf("the phone number is shown: %s", raw)
 	}
-	s.admError("POST", "/admin/accounts/search", map[string]string{"phone": "+8613700000002"}, http.StatusNotFound, "not_found")
-	s.admError("POST", "/admin/accounts/search", map[string]string{"openid": openid}, http.StatusBadRequest, "invalid_request") // two apps configured
-	s.admError("POST", "/admin/accounts/search", map[string]string{"sub": sub, "phone": "+8613700000001"}, http.StatusBadRequest, "invalid_request")
-	if d := s.admError("POST", "/admin/accounts/search", map[string]string{"phone": "13700000001"}, http.StatusBadRequest, "invalid_request"); strings.Contains(d, "13700000001") {
+	s.admError("POST", "/admin/v1/accounts/search", map[string]string{"phone": "+8613700000002"}, http.StatusNotFound, "not_found")
+	s.admError("POST", "/admin/v1/accounts/search", map[string]string{"openid": openid}, http.StatusBadRequest, "invalid_request") // two apps configured
+	s.admError("POST", "/admin/v1/accounts/search", map[string]string{"sub": sub, "phone": "+8613700000001"}, http.StatusBadRequest, "invalid_request")
+	if d := s.admError("POST", "/admin/v1/accounts/search", map[string]string{"phone": "13700000001"}, http.StatusBadRequest, "invalid_request"); strings.Contains(d, "13700000001") {
 		t.Errorf("error echoes the phone: %q", d)
 	}
-	s.admError("GET", "/admin/accounts/no-such-sub", nil, http.StatusNotFound, "not_found")
-	s.admError("POST", "/admin/accounts/no-such-sub/disable", nil, http.StatusNotFound, "not_found")
+	s.admError("GET", "/admin/v1/accounts/no-such-sub", nil, http.StatusNotFound, "not_found")
+	s.admError("POST", "/admin/v1/accounts/no-such-sub/disable", nil, http.StatusNotFound, "not_found")
 
 	// Disable: tokens are revoked and login refused.
 	var disabled struct {
 		Account account `json:"account"`
 		Revoked int64   `json:"tokens_revoked"`
 	}
-	s.admJSON("POST", "/admin/accounts/"+sub+"/disable", nil, http.StatusOK, &disabled)
+	s.admJSON("POST", "/admin/v1/accounts/"+sub+"/disable", nil, http.StatusOK, &disabled)
 	if !disabled.Account.Disabled || disabled.Revoked < 2 {
 		t.Errorf("disable = %+v", disabled)
 	}
@@ -339,7 +432,7 @@ func TestAdminAPIAccounts(t *testing.T) {
 	}
 
 	// Enable: login works again; revoke-tokens logs out everywhere.
-	s.admJSON("POST", "/admin/accounts/"+sub+"/enable", nil, http.StatusOK, &disabled)
+	s.admJSON("POST", "/admin/v1/accounts/"+sub+"/enable", nil, http.StatusOK, &disabled)
 	if disabled.Account.Disabled {
 		t.Error("still disabled")
 	}
@@ -347,7 +440,7 @@ func TestAdminAPIAccounts(t *testing.T) {
 	var revoked struct {
 		Revoked int64 `json:"tokens_revoked"`
 	}
-	s.admJSON("POST", "/admin/accounts/"+sub+"/revoke-tokens", nil, http.StatusOK, &revoked)
+	s.admJSON("POST", "/admin/v1/accounts/"+sub+"/revoke-tokens", nil, http.StatusOK, &revoked)
 	if revoked.Revoked != 2 {
 		t.Errorf("revoke-tokens revoked %d, want 2 (access + refresh)", revoked.Revoked)
 	}
@@ -372,7 +465,7 @@ func TestAdminAPIKeys(t *testing.T) {
 	var listed struct {
 		Keys []keyInfo `json:"keys"`
 	}
-	s.admJSON("GET", "/admin/keys", nil, http.StatusOK, &listed)
+	s.admJSON("GET", "/admin/v1/keys", nil, http.StatusOK, &listed)
 	if len(listed.Keys) != 6 {
 		t.Fatalf("keys = %+v, want a current and a next key for each of 3 algorithms", listed.Keys)
 	}
@@ -385,18 +478,18 @@ func TestAdminAPIKeys(t *testing.T) {
 
 	// The next key was just published: a rotation now would sign with a key
 	// cached JWKS lack.
-	d := s.admError("POST", "/admin/keys/rotate", map[string]any{"alg": "RS256"}, http.StatusConflict, "rotation_too_soon")
+	d := s.admError("POST", "/admin/v1/keys/rotate", map[string]any{"alg": "RS256"}, http.StatusConflict, "rotation_too_soon")
 	if !strings.Contains(d, "wait") {
 		t.Errorf("too-soon description = %q", d)
 	}
-	s.admError("POST", "/admin/keys/rotate", map[string]any{"alg": "HS256"}, http.StatusBadRequest, "invalid_request")
-	s.admError("POST", "/admin/keys/revoke", map[string]any{"kid": "nope"}, http.StatusNotFound, "not_found")
-	s.admError("POST", "/admin/keys/revoke", map[string]any{}, http.StatusBadRequest, "invalid_request")
+	s.admError("POST", "/admin/v1/keys/rotate", map[string]any{"alg": "HS256"}, http.StatusBadRequest, "invalid_request")
+	s.admError("POST", "/admin/v1/keys/revoke", map[string]any{"kid": "nope"}, http.StatusNotFound, "not_found")
+	s.admError("POST", "/admin/v1/keys/revoke", map[string]any{}, http.StatusBadRequest, "invalid_request")
 
 	var rotated struct {
 		Keys []keyInfo `json:"keys"`
 	}
-	s.admJSON("POST", "/admin/keys/rotate", map[string]any{"alg": "RS256", "force": true}, http.StatusOK, &rotated)
+	s.admJSON("POST", "/admin/v1/keys/rotate", map[string]any{"alg": "RS256", "force": true}, http.StatusOK, &rotated)
 	if len(rotated.Keys) != 1 || rotated.Keys[0].State != "current" || rotated.Keys[0].KID == current["RS256"] {
 		t.Fatalf("rotate = %+v", rotated)
 	}
@@ -410,7 +503,7 @@ func TestAdminAPIKeys(t *testing.T) {
 		Key     keyInfo `json:"key"`
 		Revoked int64   `json:"tokens_revoked"`
 	}
-	s.admJSON("POST", "/admin/keys/revoke", map[string]any{"kid": current["RS256"]}, http.StatusOK, &rev)
+	s.admJSON("POST", "/admin/v1/keys/revoke", map[string]any{"kid": current["RS256"]}, http.StatusOK, &rev)
 	if rev.Key.State != "revoked" {
 		t.Errorf("revoke = %+v", rev)
 	}
@@ -437,22 +530,22 @@ func TestAdminAPIKeys(t *testing.T) {
 func TestAdminAPIAuditPaging(t *testing.T) {
 	s := newAdmStack(t)
 	for _, id := range []string{"c1", "c2", "c3"} {
-		s.admJSON("POST", "/admin/clients", map[string]any{"client_id": id}, http.StatusCreated, nil)
+		s.admJSON("POST", "/admin/v1/clients", map[string]any{"client_id": id}, http.StatusCreated, nil)
 	}
 	var page struct {
 		Events []admAuditEvent `json:"events"`
 		Next   int64           `json:"next_before"`
 	}
-	s.admJSON("GET", "/admin/audit?limit=2", nil, http.StatusOK, &page)
+	s.admJSON("GET", "/admin/v1/audit?limit=2", nil, http.StatusOK, &page)
 	if len(page.Events) != 2 || page.Events[0].Target != "c3" || page.Events[1].Target != "c2" || page.Next != page.Events[1].ID {
 		t.Fatalf("first page = %+v", page)
 	}
-	s.admJSON("GET", "/admin/audit?limit=1&before="+itoa(page.Next), nil, http.StatusOK, &page)
+	s.admJSON("GET", "/admin/v1/audit?limit=1&before="+itoa(page.Next), nil, http.StatusOK, &page)
 	if len(page.Events) != 1 || page.Events[0].Target != "c1" {
 		t.Fatalf("second page = %+v", page)
 	}
-	s.admError("GET", "/admin/audit?limit=x", nil, http.StatusBadRequest, "invalid_request")
-	s.admError("GET", "/admin/audit?limit=100000", nil, http.StatusBadRequest, "invalid_request")
+	s.admError("GET", "/admin/v1/audit?limit=x", nil, http.StatusBadRequest, "invalid_request")
+	s.admError("GET", "/admin/v1/audit?limit=100000", nil, http.StatusBadRequest, "invalid_request")
 }
 
 func itoa(n int64) string {
@@ -483,7 +576,7 @@ func TestAdminAPIRevokeFollowUp(t *testing.T) {
 		FollowUp  time.Time `json:"follow_up_at"`
 		Scheduled bool      `json:"follow_up_scheduled"`
 	}
-	s.admJSON("POST", "/admin/keys/revoke", map[string]any{"kid": kid, "revoke_tokens": true}, http.StatusOK, &rev)
+	s.admJSON("POST", "/admin/v1/keys/revoke", map[string]any{"kid": kid, "revoke_tokens": true}, http.StatusOK, &rev)
 	if rev.Revoked != 2 || !rev.Scheduled || rev.FollowUp.Before(time.Now()) {
 		t.Fatalf("revoke = %+v, want the login's two tokens and a scheduled follow-up", rev)
 	}
@@ -527,7 +620,7 @@ func TestAdminAPIClientChangesTakeEffectAtOncePostgres(t *testing.T) {
 	var created struct {
 		Secret string `json:"client_secret"`
 	}
-	s.admJSON("POST", "/admin/clients", map[string]any{"client_id": "pg-svc"}, http.StatusCreated, &created)
+	s.admJSON("POST", "/admin/v1/clients", map[string]any{"client_id": "pg-svc"}, http.StatusCreated, &created)
 	cc := func() int {
 		req, _ := http.NewRequest("POST", "/", nil)
 		req.SetBasicAuth("pg-svc", created.Secret)
@@ -537,15 +630,15 @@ func TestAdminAPIClientChangesTakeEffectAtOncePostgres(t *testing.T) {
 	if status := cc(); status != http.StatusOK {
 		t.Fatalf("new client: %d", status)
 	}
-	s.admJSON("PATCH", "/admin/clients/pg-svc", map[string]any{"disabled": true}, http.StatusOK, nil)
+	s.admJSON("PATCH", "/admin/v1/clients/pg-svc", map[string]any{"disabled": true}, http.StatusOK, nil)
 	if status := cc(); status != http.StatusUnauthorized {
 		t.Errorf("disabled client: %d", status)
 	}
-	s.admJSON("PATCH", "/admin/clients/pg-svc", map[string]any{"disabled": false}, http.StatusOK, nil)
+	s.admJSON("PATCH", "/admin/v1/clients/pg-svc", map[string]any{"disabled": false}, http.StatusOK, nil)
 	if status := cc(); status != http.StatusOK {
 		t.Errorf("re-enabled client: %d", status)
 	}
-	if status, raw := s.admDo("DELETE", "/admin/clients/pg-svc", nil); status != http.StatusNoContent {
+	if status, raw := s.admDo("DELETE", "/admin/v1/clients/pg-svc", nil); status != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", status, raw)
 	}
 	if status := cc(); status != http.StatusUnauthorized {

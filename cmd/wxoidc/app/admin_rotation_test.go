@@ -224,7 +224,7 @@ func TestRotationUnderLoadNeverFailsVerification(t *testing.T) {
 	defer stopLoad()
 
 	rotate := func(force bool) (int, string) {
-		status, raw := s.admDo("POST", "/admin/keys/rotate", map[string]any{"alg": "RS256", "force": force})
+		status, raw := s.admDo("POST", "/admin/v1/keys/rotate", map[string]any{"alg": "RS256", "force": force})
 		var out struct {
 			Keys []struct {
 				KID string `json:"kid"`
@@ -327,7 +327,7 @@ func TestRotationUnderLoadNeverFailsVerification(t *testing.T) {
 	var rev struct {
 		Revoked int64 `json:"tokens_revoked"`
 	}
-	s.admJSON("POST", "/admin/keys/revoke", map[string]any{"kid": k1, "revoke_tokens": true}, http.StatusOK, &rev)
+	s.admJSON("POST", "/admin/v1/keys/revoke", map[string]any{"kid": k1, "revoke_tokens": true}, http.StatusOK, &rev)
 	if rev.Revoked < 2 {
 		t.Errorf("revoke_tokens revoked %d tokens", rev.Revoked)
 	}

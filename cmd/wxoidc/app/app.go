@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/provider"
@@ -55,11 +56,11 @@ type App struct {
 	Public   http.Handler
 	Admin    http.Handler
 	// Metrics is the instance's private Prometheus registry (served on the
-	// admin listener); Audit writes the audit log; Ops are the admin
-	// operations behind /admin/.
+	// admin listener); Audit writes the audit log; Ops is the admin service
+	// behind /admin/v1/.
 	Metrics *Metrics
-	Audit   *Auditor
-	Ops     *Operations
+	Audit   *admin.Auditor
+	Ops     *admin.Service
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -153,16 +154,16 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	// Key-state changes made by this instance's own lifecycle (bootstrap,
 	// automatic rotation, cleanup) are audited as "rotation"; admin changes
 	// go through Ops, which audits them with the admin's name.
-	auditor := NewAuditor(store, log, now)
+	auditor := admin.NewAuditor(store, log, now)
 	var metrics *Metrics
 	kc := KeysConfig(c, store, cipher, log, now)
-	kc.OnChange = auditor.KeyChangeHook(ActorRotation, func(event string, k keys.KeyInfo) { metrics.ObserveKeyChange(event, k) })
+	kc.OnChange = auditor.KeyChangeHook(admin.ActorRotation, func(event string, k keys.KeyInfo) { metrics.ObserveKeyChange(event, k) })
 	km, err := keys.NewManager(kc)
 	if err != nil {
 		return nil, err
 	}
 	metrics = NewMetrics(km, now)
-	auditor.failed = metrics.auditFailed
+	auditor.OnStoreFailure(metrics.auditFailed)
 	if err := km.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -248,7 +249,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.Metrics, a.Audit = metrics, auditor
-	a.Ops, err = NewOperations(OperationsConfig{
+	a.Ops, err = NewAdminService(AdminServiceConfig{
 		Config: c, Store: store, Cipher: cipher, Auditor: auditor, Manager: km,
 		KeyChanged: metrics.ObserveKeyChange, ClientChanged: p.InvalidateClient, Logger: log, Now: now, FollowUps: true,
 	})

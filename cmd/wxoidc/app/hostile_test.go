@@ -27,7 +27,7 @@ const hostileRequests = 600
 var hostilePaths = []string{
 	"/.well-known/openid-configuration", "/.well-known/jwks.json", "/oauth2/token", "/oauth2/introspect",
 	"/oauth2/revoke", "/userinfo", "/healthz", "/readyz", "/", "/nope", "/oauth2/token/", "//oauth2/token",
-	"/oauth2/../oauth2/token", "/admin/clients", "/wechat-emulator/login", "/%2e%2e/%2e%2e/etc/passwd",
+	"/oauth2/../oauth2/token", "/admin/v1/clients", "/wechat-emulator/login", "/%2e%2e/%2e%2e/etc/passwd",
 }
 
 var oauthPaths = []string{"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/userinfo"}

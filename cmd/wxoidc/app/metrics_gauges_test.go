@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/storage"
 )
@@ -62,10 +63,10 @@ func (failingAudit) AppendAudit(context.Context, storage.AuditEvent) error {
 // at error level and counted.
 func TestAuditFailureIsLoggedAndCounted(t *testing.T) {
 	var logs bytes.Buffer
-	a := NewAuditor(failingAudit{}, slog.New(slog.NewJSONHandler(&logs, nil)), nil)
+	a := admin.NewAuditor(failingAudit{}, slog.New(slog.NewJSONHandler(&logs, nil)), nil)
 	m := NewMetrics(nil, nil)
-	a.failed = m.auditFailed
-	err := a.Record(context.Background(), "cli", "clients.delete", "svc", map[string]any{"why": "test"})
+	a.OnStoreFailure(m.auditFailed)
+	err := a.Record(context.Background(), admin.ActorCLI, "clients.delete", "svc", map[string]any{"why": "test"})
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("err = %v", err)
 	}

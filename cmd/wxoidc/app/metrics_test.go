@@ -50,7 +50,7 @@ func TestMetrics(t *testing.T) {
 	if tr := s.token(wechatForm(miniA, "not-a-code")); tr.Error != "invalid_grant" {
 		t.Fatalf("bad code: %d %s", tr.Status, tr.Error)
 	}
-	s.admJSON("GET", "/admin/keys", nil, http.StatusOK, nil)
+	s.admJSON("GET", "/admin/v1/keys", nil, http.StatusOK, nil)
 	body := s.scrape()
 
 	want := []struct {
@@ -59,7 +59,7 @@ func TestMetrics(t *testing.T) {
 	}{
 		{"wxoidc_http_requests_total", `listener="public",route="/oauth2/token",status="200"`, 2},
 		{"wxoidc_http_requests_total", `listener="public",route="/oauth2/token",status="400"`, 1},
-		{"wxoidc_http_requests_total", `listener="admin",route="/admin/keys",status="200"`, 1},
+		{"wxoidc_http_requests_total", `listener="admin",route="/admin/v1/keys",status="200"`, 1},
 		{"wxoidc_http_request_duration_seconds_count", `listener="public",route="/oauth2/token"`, 3},
 		{"wxoidc_tokens_issued_total", `client_id="` + miniA + `",grant_type="` + provider.GrantTypeWeChat + `"`, 2},
 		{"wxoidc_wechat_calls_total", `api="jscode2session",outcome="0"`, 2},

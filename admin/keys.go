@@ -1,4 +1,4 @@
-package app
+package admin
 
 import (
 	"context"
@@ -8,45 +8,40 @@ import (
 	"time"
 
 	"github.com/wxoidc/wxoidc/keys"
-	"github.com/wxoidc/wxoidc/storage"
+	"github.com/wxoidc/wxoidc/provider"
 )
 
 // ListKeys returns the key set as stored: authoritative even before this
 // instance's next reload.
-func (o *Operations) ListKeys(ctx context.Context) ([]keys.KeyInfo, error) {
-	return keys.List(ctx, o.store)
+func (s *Service) ListKeys(ctx context.Context) ([]keys.KeyInfo, error) {
+	return keys.List(ctx, s.store)
 }
 
 // Algorithms lists the configured signing algorithms.
-func (o *Operations) Algorithms() []string {
-	if len(o.keysCfg.Algorithms) == 0 {
-		return slices.Clone(keys.SupportedAlgorithms)
-	}
-	return slices.Clone(o.keysCfg.Algorithms)
-}
+func (s *Service) Algorithms() []string { return slices.Clone(s.keysCfg.Algorithms) }
 
 // keysConfigFor is the key configuration whose changes are audited as
 // actor's. Changes go through the package-level keys functions rather than
 // the server's Manager, whose OnChange cannot tell an admin's change from
 // its own maintenance; the Manager is reloaded afterwards.
-func (o *Operations) keysConfigFor(actor string) keys.Config {
-	c := o.keysCfg
-	c.OnChange = o.audit.KeyChangeHook(actor, o.keyChanged)
+func (s *Service) keysConfigFor(actor Actor) keys.Config {
+	c := s.keysCfg
+	c.OnChange = s.audit.KeyChangeHook(actor, s.keyChanged)
 	return c
 }
 
 // reloadKeys makes the server sign and publish a change at once rather than
 // at its next reload.
-func (o *Operations) reloadKeys(ctx context.Context) {
-	if o.manager == nil {
+func (s *Service) reloadKeys(ctx context.Context) {
+	if s.manager == nil {
 		return
 	}
-	if err := o.manager.Reload(context.WithoutCancel(ctx)); err != nil {
-		o.log.WarnContext(ctx, "admin: reloading signing keys after a change", "error", err.Error())
+	if err := s.manager.Reload(context.WithoutCancel(ctx)); err != nil {
+		s.log.WarnContext(ctx, "admin: reloading signing keys after a change", "error", err.Error())
 	}
 }
 
-// keyError classifies a keys error for the API and the CLI.
+// keyError classifies a keys error.
 func keyError(err error) error {
 	switch {
 	case errors.Is(err, keys.ErrUnknownAlgorithm):
@@ -56,23 +51,27 @@ func keyError(err error) error {
 	case errors.Is(err, keys.ErrAlreadyRotated):
 		return fmt.Errorf("%w: %w", ErrConflict, err)
 	}
-	return err // ErrRotationTooSoon keeps its own class
+	return err // ErrRotationTooSoon is keys' own error
 }
 
 // RotateKeys rotates each algorithm of algs (every configured one when
 // empty) and returns the new current keys. Without force a rotation whose
 // next key has been published for less than the safe delay is refused with
-// keys.ErrRotationTooSoon. It stops at the first failure, returning the
+// ErrRotationTooSoon. It stops at the first failure, returning the
 // rotations already made.
-func (o *Operations) RotateKeys(ctx context.Context, actor string, algs []string, force bool) ([]keys.KeyInfo, error) {
-	if len(algs) == 0 {
-		algs = o.Algorithms()
+func (s *Service) RotateKeys(ctx context.Context, algs []string, force bool) ([]keys.KeyInfo, error) {
+	actor, err := actorOf(ctx)
+	if err != nil {
+		return nil, err
 	}
-	cfg := o.keysConfigFor(actor)
-	var out []keys.KeyInfo
+	if len(algs) == 0 {
+		algs = s.Algorithms()
+	}
+	cfg := s.keysConfigFor(actor)
+	out := []keys.KeyInfo{}
 	defer func() {
 		if len(out) > 0 {
-			o.reloadKeys(ctx)
+			s.reloadKeys(ctx)
 		}
 	}()
 	for _, alg := range algs {
@@ -80,7 +79,7 @@ func (o *Operations) RotateKeys(ctx context.Context, actor string, algs []string
 		if err != nil {
 			return out, fmt.Errorf("rotating %s: %w", alg, keyError(err))
 		}
-		o.record(ctx, actor, "keys.rotate", alg, map[string]any{"kid": k.KID, "force": force})
+		s.record(ctx, actor, "keys.rotate", alg, map[string]any{"kid": k.KID, "force": force})
 		out = append(out, k)
 	}
 	return out, nil
@@ -104,30 +103,34 @@ type RevokeResult struct {
 // the refresh tokens issued while the key was signing (see
 // revokeSignedTokens). Revoking a revoked key changes no key, so calling
 // it again with revokeTokens repeats the token revocation.
-func (o *Operations) RevokeKey(ctx context.Context, actor, kid string, revokeTokens bool) (RevokeResult, error) {
+func (s *Service) RevokeKey(ctx context.Context, kid string, revokeTokens bool) (RevokeResult, error) {
+	actor, err := actorOf(ctx)
+	if err != nil {
+		return RevokeResult{}, err
+	}
 	if kid == "" {
 		return RevokeResult{}, fmt.Errorf("%w: kid is required", ErrInvalid)
 	}
-	info, err := keys.Revoke(ctx, o.keysConfigFor(actor), kid)
+	info, err := keys.Revoke(ctx, s.keysConfigFor(actor), kid)
 	if err != nil {
 		return RevokeResult{}, fmt.Errorf("revoking %s: %w", kid, keyError(err))
 	}
-	o.reloadKeys(ctx)
-	o.record(ctx, actor, "keys.revoke", kid, map[string]any{"alg": info.Algorithm, "revoke_tokens": revokeTokens})
+	s.reloadKeys(ctx)
+	s.record(ctx, actor, "keys.revoke", kid, map[string]any{"alg": info.Algorithm, "revoke_tokens": revokeTokens})
 	res := RevokeResult{Key: info}
 	if !revokeTokens {
 		return res, nil
 	}
-	n, w, err := o.revokeSignedTokens(ctx, actor, info, false)
+	n, w, err := s.revokeSignedTokens(ctx, actor, info, false)
 	if err != nil {
 		return res, err
 	}
 	res.TokensRevoked = n
-	if w.followUp.After(o.now()) {
+	if w.followUp.After(s.now()) {
 		res.FollowUpAt = w.followUp
-		res.FollowUpScheduled = o.later(w.followUp.Add(followUpMargin), func(ctx context.Context) {
-			if _, _, err := o.revokeSignedTokens(ctx, actor, info, true); err != nil {
-				o.log.ErrorContext(ctx, "admin: follow-up token revocation failed; repeat the key revocation with revoke_tokens",
+		res.FollowUpScheduled = s.later(w.followUp.Add(followUpMargin), func(ctx context.Context) {
+			if _, _, err := s.revokeSignedTokens(ctx, actor, info, true); err != nil {
+				s.log.ErrorContext(ctx, "admin: follow-up token revocation failed; repeat the key revocation with revoke_tokens",
 					"kid", kid, "error", err.Error())
 			}
 		})
@@ -152,24 +155,17 @@ type signingWindow struct {
 // revoked while current), widened by the clock skew both ways because
 // tokens carry their instance's clock. A key that never became current
 // signed nothing.
-func (o *Operations) windowOf(k keys.KeyInfo) (signingWindow, bool) {
+func (s *Service) windowOf(k keys.KeyInfo) (signingWindow, bool) {
 	if k.ActivatedAt.IsZero() {
 		return signingWindow{}, false
 	}
-	reload := o.keysCfg.ReloadInterval
-	if reload <= 0 {
-		reload = keys.DefaultReloadInterval
-	}
-	skew := o.keysCfg.ClockSkew
-	if skew <= 0 {
-		skew = keys.DefaultClockSkew
-	}
+	reload, skew := s.keysCfg.ReloadInterval, s.keysCfg.ClockSkew
 	end := k.RetiredAt
 	if end.IsZero() {
 		end = k.RevokedAt
 	}
 	if end.IsZero() {
-		end = o.now()
+		end = s.now()
 	}
 	return signingWindow{
 		from:     k.ActivatedAt.Add(-skew),
@@ -184,41 +180,30 @@ func (o *Operations) windowOf(k keys.KeyInfo) (signingWindow, bool) {
 // client when k's algorithm signs JWT access tokens, and, conservatively,
 // every client changed since the window opened (its algorithm may have
 // differed then).
-func (o *Operations) revokeSignedTokens(ctx context.Context, actor string, k keys.KeyInfo, followUp bool) (int64, signingWindow, error) {
-	w, ok := o.windowOf(k)
+func (s *Service) revokeSignedTokens(ctx context.Context, actor Actor, k keys.KeyInfo, followUp bool) (int64, signingWindow, error) {
+	w, ok := s.windowOf(k)
 	if !ok {
-		o.record(ctx, actor, "keys.revoke_tokens", k.KID, map[string]any{"alg": k.Algorithm, "tokens_revoked": 0, "reason": "the key never signed"})
+		s.record(ctx, actor, "keys.revoke_tokens", k.KID, map[string]any{"alg": k.Algorithm, "tokens_revoked": 0, "reason": "the key never signed"})
 		return 0, w, nil
 	}
-	clients, err := o.store.ListClients(ctx)
+	clients, err := s.store.ListClients(ctx)
 	if err != nil {
 		return 0, w, fmt.Errorf("listing clients: %w", err)
 	}
-	accessAlg := o.keysCfg.AccessTokenAlgorithm
-	if accessAlg == "" {
-		accessAlg = keys.ES256
-	}
-	allClients := o.accessTokenJWT && k.Algorithm == accessAlg
+	allClients := s.accessTokenJWT && k.Algorithm == s.keysCfg.AccessTokenAlgorithm
 	var ids []string
 	for _, c := range clients {
-		if allClients || idTokenAlg(c) == k.Algorithm || !c.UpdatedAt.Before(w.from) {
+		if allClients || provider.IDTokenAlg(c) == k.Algorithm || !c.UpdatedAt.Before(w.from) {
 			ids = append(ids, c.ID)
 		}
 	}
-	n, err := o.store.RevokeRefreshTokensIssued(ctx, w.from, w.to, ids)
+	n, err := s.store.RevokeRefreshTokensIssued(ctx, w.from, w.to, ids)
 	if err != nil {
 		return 0, w, fmt.Errorf("revoking tokens signed by %s: %w", k.KID, err)
 	}
-	o.record(ctx, actor, "keys.revoke_tokens", k.KID, map[string]any{
+	s.record(ctx, actor, "keys.revoke_tokens", k.KID, map[string]any{
 		"alg": k.Algorithm, "issued_from": w.from, "issued_to": w.to,
 		"clients": len(ids), "tokens_revoked": n, "follow_up": followUp,
 	})
 	return n, w, nil
-}
-
-func idTokenAlg(c storage.Client) string {
-	if c.IDTokenSignedResponseAlg == "" {
-		return keys.RS256
-	}
-	return c.IDTokenSignedResponseAlg
 }

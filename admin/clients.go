@@ -1,4 +1,4 @@
-package app
+package admin
 
 import (
 	"context"
@@ -62,7 +62,7 @@ func NewClientView(c storage.Client) ClientView {
 		ID: c.ID, Name: c.Name, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, WeChatAppID: c.WeChatAppID,
 		GrantTypes: orEmpty(c.GrantTypes), Scopes: orEmpty(c.Scopes), Audiences: orEmpty(c.Audiences),
 		DefaultAudience: c.DefaultAudience, RequirePhone: c.RequirePhone,
-		IDTokenSignedResponseAlg: idTokenAlg(c), Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		IDTokenSignedResponseAlg: provider.IDTokenAlg(c), Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	if len(c.JWKS) > 0 {
 		v.JWKS = json.RawMessage(c.JWKS)
@@ -78,8 +78,8 @@ func orEmpty(s []string) []string {
 }
 
 // ListClients returns every client, ordered by ID.
-func (o *Operations) ListClients(ctx context.Context) ([]ClientView, error) {
-	cs, err := o.store.ListClients(ctx)
+func (s *Service) ListClients(ctx context.Context) ([]ClientView, error) {
+	cs, err := s.store.ListClients(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing clients: %w", err)
 	}
@@ -91,8 +91,8 @@ func (o *Operations) ListClients(ctx context.Context) ([]ClientView, error) {
 }
 
 // GetClient returns one client.
-func (o *Operations) GetClient(ctx context.Context, id string) (ClientView, error) {
-	c, err := o.store.GetClient(ctx, id)
+func (s *Service) GetClient(ctx context.Context, id string) (ClientView, error) {
+	c, err := s.store.GetClient(ctx, id)
 	if err != nil {
 		return ClientView{}, clientError(id, err)
 	}
@@ -114,11 +114,15 @@ func clientError(id string, err error) error {
 // CreateClient registers a client. Confidential clients with a
 // client_secret_* method get a generated secret, returned once in
 // ClientSecret and stored only as a hash.
-func (o *Operations) CreateClient(ctx context.Context, actor string, spec ClientSpec) (ClientView, error) {
+func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (ClientView, error) {
+	actor, err := actorOf(ctx)
+	if err != nil {
+		return ClientView{}, err
+	}
 	if spec.RotateSecret {
 		return ClientView{}, fmt.Errorf("%w: rotate_secret applies to updates only", ErrInvalid)
 	}
-	now := o.now().UTC()
+	now := s.now().UTC()
 	c := storage.Client{CreatedAt: now, UpdatedAt: now}
 	if spec.ID != nil {
 		c.ID = *spec.ID
@@ -128,18 +132,18 @@ func (o *Operations) CreateClient(ctx context.Context, actor string, spec Client
 	if err := validClientID(c.ID); err != nil {
 		return ClientView{}, err
 	}
-	if err := o.applyClientSpec(&c, spec, true); err != nil {
+	if err := s.applyClientSpec(&c, spec, true); err != nil {
 		return ClientView{}, err
 	}
-	secret, err := o.ensureSecret(ctx, &c, false)
+	secret, err := s.ensureSecret(ctx, &c, false)
 	if err != nil {
 		return ClientView{}, err
 	}
-	if err := o.store.CreateClient(ctx, c); err != nil {
+	if err := s.store.CreateClient(ctx, c); err != nil {
 		return ClientView{}, clientError(c.ID, err)
 	}
-	o.clientUpdated(c.ID)
-	o.record(ctx, actor, "clients.create", c.ID, clientAuditDetails(c, secret != ""))
+	s.clientUpdated(c.ID)
+	s.record(ctx, actor, "clients.create", c.ID, clientAuditDetails(c, secret != ""))
 	v := NewClientView(c)
 	v.ClientSecret = secret
 	return v, nil
@@ -148,47 +152,55 @@ func (o *Operations) CreateClient(ctx context.Context, actor string, spec Client
 // UpdateClient changes the fields spec sets, atomically. A change to a
 // client_secret_* method from one without a secret, or RotateSecret,
 // returns a new secret once.
-func (o *Operations) UpdateClient(ctx context.Context, actor, id string, spec ClientSpec) (ClientView, error) {
+func (s *Service) UpdateClient(ctx context.Context, id string, spec ClientSpec) (ClientView, error) {
+	actor, err := actorOf(ctx)
+	if err != nil {
+		return ClientView{}, err
+	}
 	if spec.ID != nil && *spec.ID != id {
 		return ClientView{}, fmt.Errorf("%w: client_id cannot be changed", ErrInvalid)
 	}
 	var secret string
-	c, err := o.store.UpdateClient(ctx, id, func(c storage.Client) (storage.Client, error) {
-		if err := o.applyClientSpec(&c, spec, false); err != nil {
+	c, err := s.store.UpdateClient(ctx, id, func(c storage.Client) (storage.Client, error) {
+		if err := s.applyClientSpec(&c, spec, false); err != nil {
 			return c, err
 		}
 		var err error
-		if secret, err = o.ensureSecret(ctx, &c, spec.RotateSecret); err != nil {
+		if secret, err = s.ensureSecret(ctx, &c, spec.RotateSecret); err != nil {
 			return c, err
 		}
-		c.UpdatedAt = o.now().UTC()
+		c.UpdatedAt = s.now().UTC()
 		return c, nil
 	})
 	if err != nil {
 		return ClientView{}, clientError(id, err)
 	}
-	o.clientUpdated(id)
-	o.record(ctx, actor, "clients.update", c.ID, clientAuditDetails(c, secret != ""))
+	s.clientUpdated(id)
+	s.record(ctx, actor, "clients.update", c.ID, clientAuditDetails(c, secret != ""))
 	v := NewClientView(c)
 	v.ClientSecret = secret
 	return v, nil
 }
 
 // DeleteClient removes a client; its tokens stop working with it.
-func (o *Operations) DeleteClient(ctx context.Context, actor, id string) error {
-	if err := o.store.DeleteClient(ctx, id); err != nil {
+func (s *Service) DeleteClient(ctx context.Context, id string) error {
+	actor, err := actorOf(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteClient(ctx, id); err != nil {
 		return clientError(id, err)
 	}
-	o.clientUpdated(id)
-	o.record(ctx, actor, "clients.delete", id, nil)
+	s.clientUpdated(id)
+	s.record(ctx, actor, "clients.delete", id, nil)
 	return nil
 }
 
 // clientUpdated makes a client change take effect at once on this server
 // (other instances see it within their client cache's lifetime).
-func (o *Operations) clientUpdated(id string) {
-	if o.clientChanged != nil {
-		o.clientChanged(id)
+func (s *Service) clientUpdated(id string) {
+	if s.clientChanged != nil {
+		s.clientChanged(id)
 	}
 }
 
@@ -198,7 +210,7 @@ func clientAuditDetails(c storage.Client, newSecret bool) map[string]any {
 	return map[string]any{
 		"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "wechat_appid": c.WeChatAppID,
 		"grant_types": orEmpty(c.GrantTypes), "scopes": orEmpty(c.Scopes),
-		"id_token_signed_response_alg": idTokenAlg(c), "disabled": c.Disabled, "new_secret": newSecret,
+		"id_token_signed_response_alg": provider.IDTokenAlg(c), "disabled": c.Disabled, "new_secret": newSecret,
 	}
 }
 
@@ -229,7 +241,7 @@ func usesSecret(method string) bool {
 // ensureSecret generates a secret when c needs one and has none, or when
 // rotate asks, and drops the hash when c's method uses no secret. It
 // returns the new secret, or "".
-func (o *Operations) ensureSecret(ctx context.Context, c *storage.Client, rotate bool) (string, error) {
+func (s *Service) ensureSecret(ctx context.Context, c *storage.Client, rotate bool) (string, error) {
 	if !usesSecret(c.TokenEndpointAuthMethod) {
 		if rotate {
 			return "", fmt.Errorf("%w: client %q authenticates with %s, which uses no secret", ErrInvalid, c.ID, c.TokenEndpointAuthMethod)
@@ -241,7 +253,7 @@ func (o *Operations) ensureSecret(ctx context.Context, c *storage.Client, rotate
 		return "", nil
 	}
 	secret := provider.GenerateSecret()
-	hash, err := o.hasher.Hash(ctx, []byte(secret))
+	hash, err := s.hasher.Hash(ctx, []byte(secret))
 	if err != nil {
 		return "", fmt.Errorf("hashing the client secret: %w", err)
 	}
@@ -253,54 +265,54 @@ func (o *Operations) ensureSecret(ctx context.Context, c *storage.Client, rotate
 // creating: a client bound to an appid is a public mini-program client
 // (WeChat grant and refresh), any other a confidential client_credentials
 // client. The result is validated as a whole.
-func (o *Operations) applyClientSpec(c *storage.Client, s ClientSpec, creating bool) error {
-	if s.Name != nil {
-		c.Name = *s.Name
+func (s *Service) applyClientSpec(c *storage.Client, spec ClientSpec, creating bool) error {
+	if spec.Name != nil {
+		c.Name = *spec.Name
 	}
-	if s.WeChatAppID != nil {
-		c.WeChatAppID = *s.WeChatAppID
+	if spec.WeChatAppID != nil {
+		c.WeChatAppID = *spec.WeChatAppID
 	}
-	if s.TokenEndpointAuthMethod != nil {
-		c.TokenEndpointAuthMethod = *s.TokenEndpointAuthMethod
+	if spec.TokenEndpointAuthMethod != nil {
+		c.TokenEndpointAuthMethod = *spec.TokenEndpointAuthMethod
 	} else if creating {
 		c.TokenEndpointAuthMethod = provider.AuthMethodClientSecretBasic
 		if c.WeChatAppID != "" {
 			c.TokenEndpointAuthMethod = provider.AuthMethodNone
 		}
 	}
-	if s.GrantTypes != nil {
-		c.GrantTypes = slices.Clone(*s.GrantTypes)
+	if spec.GrantTypes != nil {
+		c.GrantTypes = slices.Clone(*spec.GrantTypes)
 	} else if creating {
 		c.GrantTypes = []string{provider.GrantTypeClientCredentials}
 		if c.WeChatAppID != "" {
 			c.GrantTypes = []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken}
 		}
 	}
-	if s.Scopes != nil {
-		c.Scopes = slices.Clone(*s.Scopes)
+	if spec.Scopes != nil {
+		c.Scopes = slices.Clone(*spec.Scopes)
 	} else if creating && c.WeChatAppID != "" {
 		c.Scopes = []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeOfflineAccess}
 	}
-	if s.Audiences != nil {
-		c.Audiences = slices.Clone(*s.Audiences)
+	if spec.Audiences != nil {
+		c.Audiences = slices.Clone(*spec.Audiences)
 	}
-	if s.DefaultAudience != nil {
-		c.DefaultAudience = *s.DefaultAudience
+	if spec.DefaultAudience != nil {
+		c.DefaultAudience = *spec.DefaultAudience
 	}
 	if c.DefaultAudience == "" {
-		c.DefaultAudience = o.issuer
+		c.DefaultAudience = s.issuer
 	}
-	if s.RequirePhone != nil {
-		c.RequirePhone = *s.RequirePhone
+	if spec.RequirePhone != nil {
+		c.RequirePhone = *spec.RequirePhone
 	}
-	if s.IDTokenSignedResponseAlg != nil {
-		c.IDTokenSignedResponseAlg = *s.IDTokenSignedResponseAlg
+	if spec.IDTokenSignedResponseAlg != nil {
+		c.IDTokenSignedResponseAlg = *spec.IDTokenSignedResponseAlg
 	}
-	if s.Disabled != nil {
-		c.Disabled = *s.Disabled
+	if spec.Disabled != nil {
+		c.Disabled = *spec.Disabled
 	}
-	if s.JWKS != nil {
-		raw := []byte(*s.JWKS)
+	if spec.JWKS != nil {
+		raw := []byte(*spec.JWKS)
 		if string(raw) == "null" || len(raw) == 0 {
 			raw = nil
 		} else if err := provider.ValidateClientJWKS(raw); err != nil {
@@ -308,11 +320,11 @@ func (o *Operations) applyClientSpec(c *storage.Client, s ClientSpec, creating b
 		}
 		c.JWKS = raw
 	}
-	if c.WeChatAppID != "" && !slices.Contains(o.appIDs, c.WeChatAppID) {
+	if c.WeChatAppID != "" && !slices.Contains(s.appIDs, c.WeChatAppID) {
 		return fmt.Errorf("%w: wechat_appid %q is not configured under wechat.apps", ErrInvalid, c.WeChatAppID)
 	}
-	if c.IDTokenSignedResponseAlg != "" && !slices.Contains(o.Algorithms(), c.IDTokenSignedResponseAlg) {
-		return fmt.Errorf("%w: id_token_signed_response_alg %q is not one of keys.algorithms %v", ErrInvalid, c.IDTokenSignedResponseAlg, o.Algorithms())
+	if c.IDTokenSignedResponseAlg != "" && !slices.Contains(s.Algorithms(), c.IDTokenSignedResponseAlg) {
+		return fmt.Errorf("%w: id_token_signed_response_alg %q is not one of keys.algorithms %v", ErrInvalid, c.IDTokenSignedResponseAlg, s.Algorithms())
 	}
 	if err := provider.ValidateClient(*c); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)

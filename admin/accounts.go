@@ -1,4 +1,4 @@
-package app
+package admin
 
 import (
 	"context"
@@ -46,13 +46,13 @@ type IdentityView struct {
 
 // FindAccounts returns the accounts q names: one for sub and openid, any
 // number (usually one) for a phone. None is ErrNotFound.
-func (o *Operations) FindAccounts(ctx context.Context, q AccountQuery) ([]AccountView, error) {
+func (s *Service) FindAccounts(ctx context.Context, q AccountQuery) ([]AccountView, error) {
 	var accs []storage.Account
 	switch n := countSet(q.Sub, q.OpenID, q.Phone); {
 	case n != 1:
 		return nil, fmt.Errorf("%w: name the account by exactly one of sub, openid (with appid) or phone", ErrInvalid)
 	case q.Sub != "":
-		a, err := o.store.GetAccount(ctx, q.Sub)
+		a, err := s.store.GetAccount(ctx, q.Sub)
 		if err != nil {
 			return nil, accountError(err, "no account with that sub")
 		}
@@ -60,16 +60,16 @@ func (o *Operations) FindAccounts(ctx context.Context, q AccountQuery) ([]Accoun
 	case q.OpenID != "":
 		appID := q.AppID
 		if appID == "" {
-			if len(o.appIDs) != 1 {
+			if len(s.appIDs) != 1 {
 				return nil, fmt.Errorf("%w: appid is required with openid when several WeChat apps are configured", ErrInvalid)
 			}
-			appID = o.appIDs[0]
+			appID = s.appIDs[0]
 		}
-		ident, err := o.store.GetWeChatIdentity(ctx, appID, q.OpenID)
+		ident, err := s.store.GetWeChatIdentity(ctx, appID, q.OpenID)
 		if err != nil {
 			return nil, accountError(err, "no account with that openid under appid "+appID)
 		}
-		a, err := o.store.GetAccount(ctx, ident.AccountID)
+		a, err := s.store.GetAccount(ctx, ident.AccountID)
 		if err != nil {
 			return nil, accountError(err, "the identity's account is missing")
 		}
@@ -79,7 +79,7 @@ func (o *Operations) FindAccounts(ctx context.Context, q AccountQuery) ([]Accoun
 		if err != nil {
 			return nil, err
 		}
-		found, err := o.store.GetAccountByPhoneHash(ctx, o.phoneHash(e164))
+		found, err := s.store.GetAccountByPhoneHash(ctx, s.phoneHash(e164))
 		if err != nil {
 			return nil, accountError(err, "no account with that phone number")
 		}
@@ -90,7 +90,7 @@ func (o *Operations) FindAccounts(ctx context.Context, q AccountQuery) ([]Accoun
 	}
 	out := make([]AccountView, 0, len(accs))
 	for _, a := range accs {
-		v, err := o.accountView(ctx, a)
+		v, err := s.accountView(ctx, a)
 		if err != nil {
 			return nil, err
 		}
@@ -101,8 +101,8 @@ func (o *Operations) FindAccounts(ctx context.Context, q AccountQuery) ([]Accoun
 
 // FindAccount is FindAccounts for actions: the query must name exactly one
 // account (a recycled phone number can name several).
-func (o *Operations) FindAccount(ctx context.Context, q AccountQuery) (AccountView, error) {
-	accs, err := o.FindAccounts(ctx, q)
+func (s *Service) FindAccount(ctx context.Context, q AccountQuery) (AccountView, error) {
+	accs, err := s.FindAccounts(ctx, q)
 	if err != nil {
 		return AccountView{}, err
 	}
@@ -116,8 +116,8 @@ func (o *Operations) FindAccount(ctx context.Context, q AccountQuery) (AccountVi
 	return accs[0], nil
 }
 
-func (o *Operations) accountView(ctx context.Context, a storage.Account) (AccountView, error) {
-	ids, err := o.store.ListWeChatIdentities(ctx, a.ID)
+func (s *Service) accountView(ctx context.Context, a storage.Account) (AccountView, error) {
+	ids, err := s.store.ListWeChatIdentities(ctx, a.ID)
 	if err != nil {
 		return AccountView{}, fmt.Errorf("listing the identities of %s: %w", a.ID, err)
 	}
@@ -136,14 +136,18 @@ func (o *Operations) accountView(ctx context.Context, a storage.Account) (Accoun
 // revokes its tokens (refresh and UserInfo already refuse a disabled
 // account; this also ends introspection of its access tokens) and returns
 // how many were revoked.
-func (o *Operations) SetAccountDisabled(ctx context.Context, actor, sub string, disabled bool) (AccountView, int64, error) {
+func (s *Service) SetAccountDisabled(ctx context.Context, sub string, disabled bool) (AccountView, int64, error) {
+	actor, err := actorOf(ctx)
+	if err != nil {
+		return AccountView{}, 0, err
+	}
 	if sub == "" {
 		return AccountView{}, 0, fmt.Errorf("%w: sub is required", ErrInvalid)
 	}
-	a, err := o.store.UpdateAccount(ctx, sub, func(a storage.Account) (storage.Account, error) {
+	a, err := s.store.UpdateAccount(ctx, sub, func(a storage.Account) (storage.Account, error) {
 		if a.Disabled != disabled {
 			a.Disabled = disabled
-			a.UpdatedAt = o.now().UTC()
+			a.UpdatedAt = s.now().UTC()
 		}
 		return a, nil
 	})
@@ -154,29 +158,33 @@ func (o *Operations) SetAccountDisabled(ctx context.Context, actor, sub string, 
 	action := "accounts.enable"
 	if disabled {
 		action = "accounts.disable"
-		if n, err = o.store.RevokeSubjectTokens(ctx, sub); err != nil {
+		if n, err = s.store.RevokeSubjectTokens(ctx, sub); err != nil {
 			return AccountView{}, 0, fmt.Errorf("account %s disabled, but revoking its tokens failed (repeat revoke-tokens): %w", sub, err)
 		}
 	}
-	o.record(ctx, actor, action, sub, map[string]any{"tokens_revoked": n})
-	v, err := o.accountView(ctx, a)
+	s.record(ctx, actor, action, sub, map[string]any{"tokens_revoked": n})
+	v, err := s.accountView(ctx, a)
 	return v, n, err
 }
 
 // RevokeAccountTokens deletes the access tokens and revokes the refresh
 // tokens of account sub ("log out everywhere").
-func (o *Operations) RevokeAccountTokens(ctx context.Context, actor, sub string) (int64, error) {
+func (s *Service) RevokeAccountTokens(ctx context.Context, sub string) (int64, error) {
+	actor, err := actorOf(ctx)
+	if err != nil {
+		return 0, err
+	}
 	if sub == "" {
 		return 0, fmt.Errorf("%w: sub is required", ErrInvalid)
 	}
-	if _, err := o.store.GetAccount(ctx, sub); err != nil {
+	if _, err := s.store.GetAccount(ctx, sub); err != nil {
 		return 0, accountError(err, "no account with that sub")
 	}
-	n, err := o.store.RevokeSubjectTokens(ctx, sub)
+	n, err := s.store.RevokeSubjectTokens(ctx, sub)
 	if err != nil {
 		return 0, fmt.Errorf("revoking the tokens of %s: %w", sub, err)
 	}
-	o.record(ctx, actor, "accounts.revoke_tokens", sub, map[string]any{"tokens_revoked": n})
+	s.record(ctx, actor, "accounts.revoke_tokens", sub, map[string]any{"tokens_revoked": n})
 	return n, nil
 }
 

@@ -1,0 +1,249 @@
+package web
+
+import (
+	_ "embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/wxoidc/wxoidc/admin"
+)
+
+// adminOpenAPI describes every route of the admin API; a test checks it
+// against the router both ways.
+//
+//go:embed admin_openapi.json
+var adminOpenAPI []byte
+
+// adminAPI serves admin.Service as JSON under AdminAPIPrefix
+// (docs/operations.md has the reference, admin_openapi.json the schema).
+// Errors are RFC 6749-shaped: 400 invalid_request, 404 not_found, 409
+// conflict or rotation_too_soon, 500 server_error without detail.
+type adminAPI struct {
+	svc *admin.Service
+	log *slog.Logger
+}
+
+func (h *adminAPI) routes(r chi.Router) {
+	r.Get("/openapi.json", h.openAPI)
+
+	r.Get("/keys", h.listKeys)
+	r.Post("/keys/rotate", h.rotateKeys)
+	r.Post("/keys/revoke", h.revokeKey)
+
+	r.Get("/clients", h.listClients)
+	r.Post("/clients", h.createClient)
+	r.Get("/clients/{id}", h.getClient)
+	r.Patch("/clients/{id}", h.updateClient)
+	r.Delete("/clients/{id}", h.deleteClient)
+
+	r.Post("/accounts/search", h.searchAccounts)
+	r.Get("/accounts/{sub}", h.getAccount)
+	r.Post("/accounts/{sub}/disable", h.setDisabled(true))
+	r.Post("/accounts/{sub}/enable", h.setDisabled(false))
+	r.Post("/accounts/{sub}/revoke-tokens", h.revokeAccountTokens)
+
+	r.Get("/audit", h.listAudit)
+}
+
+// fail maps an operation error to its status. Internal errors are logged
+// and answered without detail.
+func (h *adminAPI) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, admin.ErrRotationTooSoon):
+		writeOAuthError(w, http.StatusConflict, "rotation_too_soon", err.Error())
+	case errors.Is(err, admin.ErrInvalid):
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, admin.ErrNotFound):
+		writeOAuthError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, admin.ErrConflict):
+		writeOAuthError(w, http.StatusConflict, "conflict", err.Error())
+	default:
+		actor, _ := admin.ActorFrom(r.Context())
+		h.log.ErrorContext(r.Context(), "admin request failed", "route", chi.RouteContext(r.Context()).RoutePattern(),
+			"actor", actor.Name, "error", err.Error())
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "The operation failed; see the server log.")
+	}
+}
+
+func (h *adminAPI) openAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(adminOpenAPI)
+}
+
+func (h *adminAPI) listKeys(w http.ResponseWriter, r *http.Request) {
+	ks, err := h.svc.ListKeys(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": ks})
+}
+
+func (h *adminAPI) rotateKeys(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Algorithm string `json:"alg"` // empty: every configured algorithm
+		Force     bool   `json:"force"`
+	}
+	if !decodeJSON(w, r, &in) {
+		return
+	}
+	var algs []string
+	if in.Algorithm != "" {
+		algs = []string{in.Algorithm}
+	}
+	ks, err := h.svc.RotateKeys(r.Context(), algs, in.Force)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": ks})
+}
+
+func (h *adminAPI) revokeKey(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		KID          string `json:"kid"`
+		RevokeTokens bool   `json:"revoke_tokens"`
+	}
+	if !decodeJSON(w, r, &in) {
+		return
+	}
+	res, err := h.svc.RevokeKey(r.Context(), in.KID, in.RevokeTokens)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (h *adminAPI) listClients(w http.ResponseWriter, r *http.Request) {
+	cs, err := h.svc.ListClients(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"clients": cs})
+}
+
+func (h *adminAPI) createClient(w http.ResponseWriter, r *http.Request) {
+	var spec admin.ClientSpec
+	if !decodeJSON(w, r, &spec) {
+		return
+	}
+	c, err := h.svc.CreateClient(r.Context(), spec)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", AdminAPIPrefix+"/clients/"+c.ID)
+	writeJSON(w, http.StatusCreated, c)
+}
+
+func (h *adminAPI) getClient(w http.ResponseWriter, r *http.Request) {
+	c, err := h.svc.GetClient(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (h *adminAPI) updateClient(w http.ResponseWriter, r *http.Request) {
+	var spec admin.ClientSpec
+	if !decodeJSON(w, r, &spec) {
+		return
+	}
+	c, err := h.svc.UpdateClient(r.Context(), chi.URLParam(r, "id"), spec)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (h *adminAPI) deleteClient(w http.ResponseWriter, r *http.Request) {
+	if err := h.svc.DeleteClient(r.Context(), chi.URLParam(r, "id")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// searchAccounts takes the query in the body, not the URL: a phone number
+// must not end up in access logs.
+func (h *adminAPI) searchAccounts(w http.ResponseWriter, r *http.Request) {
+	var q admin.AccountQuery
+	if !decodeJSON(w, r, &q) {
+		return
+	}
+	accs, err := h.svc.FindAccounts(r.Context(), q)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accounts": accs})
+}
+
+func (h *adminAPI) getAccount(w http.ResponseWriter, r *http.Request) {
+	acc, err := h.svc.FindAccount(r.Context(), admin.AccountQuery{Sub: chi.URLParam(r, "sub")})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, acc)
+}
+
+func (h *adminAPI) setDisabled(disabled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		acc, n, err := h.svc.SetAccountDisabled(r.Context(), chi.URLParam(r, "sub"), disabled)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"account": acc, "tokens_revoked": n})
+	}
+}
+
+func (h *adminAPI) revokeAccountTokens(w http.ResponseWriter, r *http.Request) {
+	sub := chi.URLParam(r, "sub")
+	n, err := h.svc.RevokeAccountTokens(r.Context(), sub)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sub": sub, "tokens_revoked": n})
+}
+
+func (h *adminAPI) listAudit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"))
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "limit must be an integer")
+		return
+	}
+	before, err := intParam(q.Get("before"))
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "before must be an integer")
+		return
+	}
+	page, err := h.svc.Audit(r.Context(), before, int(limit))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// intParam parses an optional integer query parameter ("" is 0).
+func intParam(s string) (int64, error) {
+	if s = strings.TrimSpace(s); s == "" {
+		return 0, nil
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
