@@ -106,6 +106,13 @@ func (s *Service) FindAccount(ctx context.Context, q AccountQuery) (AccountView,
 	if err != nil {
 		return AccountView{}, err
 	}
+	return OneAccount(accs)
+}
+
+// OneAccount returns the only account of a lookup's answer, or ErrConflict
+// naming the subs when several match (a phone number can be on several
+// accounts).
+func OneAccount(accs []AccountView) (AccountView, error) {
 	if len(accs) != 1 {
 		subs := make([]string, len(accs))
 		for i, a := range accs {
