@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
@@ -21,10 +22,17 @@ type adminFlags struct {
 	json         bool
 }
 
-func (f *adminFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.config, "config", "", "YAML config file")
-	fs.StringVar(&f.data, "data", "", "dev-mode data directory (instead of --config)")
-	fs.BoolVar(&f.json, "json", false, "print JSON instead of a table")
+func (f *adminFlags) register(c *cobra.Command) {
+	f.registerSource(c)
+	c.Flags().BoolVar(&f.json, "json", false, "print JSON instead of a table")
+}
+
+// registerSource adds --config and --data, which name the storage.
+func (f *adminFlags) registerSource(c *cobra.Command) {
+	c.Flags().StringVar(&f.config, "config", "", "YAML config file (every key can be overridden by a WXOIDC_* environment variable)")
+	c.Flags().StringVar(&f.data, "data", "", "dev-mode data directory (instead of --config)")
+	_ = c.MarkFlagFilename("config", "yaml", "yml")
+	_ = c.MarkFlagDirname("data")
 }
 
 // openOps opens the audited admin operations on the configured storage, as
@@ -70,46 +78,58 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func runAudit(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "audit", "audit [--config FILE | --data DIR] [--limit N] [--before ID] [--json]")
-	var f adminFlags
-	f.register(fs)
-	limit := fs.Int("limit", app.DefaultAuditLimit, fmt.Sprintf("number of events, newest first (at most %d)", app.MaxAuditLimit))
-	before := fs.Int64("before", 0, "list events older than this event ID (paging)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newAuditCmd(env *cliEnv) *cobra.Command {
+	var (
+		f      adminFlags
+		limit  int
+		before int64
+	)
+	c := &cobra.Command{
+		Use:   "audit",
+		Short: "List the audit log (admin actions and key-state changes)",
+		Long: `List the audit log, newest first: admin actions (by the CLI or an admin API
+token) and key-state changes. Page back with --before.`,
+		Example: `  wxoidc audit --data DIR
+  wxoidc audit --config FILE --limit 200 --json`,
+		Args: noArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			if limit <= 0 || limit > app.MaxAuditLimit {
+				return usagef("--limit must be between 1 and %d", app.MaxAuditLimit)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ops, done, err := openOps(cmd.Context(), env, f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			events, err := ops.Audit(cmd.Context(), before, limit)
+			if err != nil {
+				return opError(err)
+			}
+			if f.json {
+				return printJSON(env.stdout, events)
+			}
+			tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tAT\tACTOR\tACTION\tTARGET\tDETAILS")
+			for _, e := range events {
+				details, _ := json.Marshal(e.Details)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, fmtTime(e.At), e.Actor, e.Action, orDash(e.Target), details)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(events) == limit {
+				fmt.Fprintf(env.stderr, "(more: --before %d)\n", events[len(events)-1].ID)
+			}
+			return nil
+		},
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	if *limit <= 0 || *limit > app.MaxAuditLimit {
-		return usagef("--limit must be between 1 and %d", app.MaxAuditLimit)
-	}
-	ops, done, err := openOps(ctx, env, f)
-	if err != nil {
-		return err
-	}
-	defer done()
-	events, err := ops.Audit(ctx, *before, *limit)
-	if err != nil {
-		return opError(err)
-	}
-	if f.json {
-		return printJSON(env.stdout, events)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tAT\tACTOR\tACTION\tTARGET\tDETAILS")
-	for _, e := range events {
-		details, _ := json.Marshal(e.Details)
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, fmtTime(e.At), e.Actor, e.Action, orDash(e.Target), details)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(events) == *limit {
-		fmt.Fprintf(env.stderr, "(more: --before %d)\n", events[len(events)-1].ID)
-	}
-	return nil
+	f.register(c)
+	c.Flags().IntVar(&limit, "limit", app.DefaultAuditLimit, fmt.Sprintf("number of events, newest first (at most %d)", app.MaxAuditLimit))
+	c.Flags().Int64Var(&before, "before", 0, "list events older than this event ID (paging)")
+	return c
 }
 
 func orDash(s string) string {

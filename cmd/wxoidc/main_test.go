@@ -20,16 +20,29 @@ func TestUsageAndExitCodes(t *testing.T) {
 		inStdout string
 		inStderr string
 	}{
-		{nil, 2, "", "Usage: wxoidc <command>"},
-		{[]string{"--help"}, 0, "", "Commands:"},
-		{[]string{"-h"}, 0, "", "Commands:"},
-		{[]string{"help"}, 0, "", "dev"},
+		{nil, 2, "", "Usage:\n  wxoidc COMMAND"},
+		// Help that was asked for goes to stdout (help | less), at every level.
+		{[]string{"--help"}, 0, "Available Commands:", ""},
+		{[]string{"-h"}, 0, "Available Commands:", ""},
+		{[]string{"help"}, 0, "dev", ""},
+		{[]string{"help", "keys"}, 0, "wxoidc keys COMMAND", ""},
+		{[]string{"keys", "--help"}, 0, "rotate", ""},
+		{[]string{"keys", "revoke", "--help"}, 0, "wxoidc keys revoke KID [flags]", ""},
+		{[]string{"help", "keys", "revoke"}, 0, "--revoke-tokens", ""},
+		{[]string{"keys", "revoke", "KID", "--help"}, 0, "--no-wait", ""},
+		{[]string{"help", "accounts", "revoke-tokens"}, 0, "--phone", ""},
+		{[]string{"help", "keys", "nosuch"}, 2, "", `no help topic "nosuch" for "wxoidc keys"`},
 		{[]string{"no-such-command"}, 2, "", `unknown command "no-such-command"`},
+		{[]string{"kyes"}, 2, "", `did you mean keys?`},
+		{[]string{"no-such-command"}, 2, "", "Run 'wxoidc --help' for usage."},
 		{[]string{"version"}, 0, "wxoidc " + version, ""},
-		{[]string{"dev", "--help"}, 0, "", "--addr"},
-		{[]string{"serve", "--help"}, 0, "", "--config"},
+		{[]string{"dev", "--help"}, 0, "--addr", ""},
+		{[]string{"serve", "--help"}, 0, "--config", ""},
 		{[]string{"keys"}, 2, "", "missing subcommand"},
 		{[]string{"keys", "frobnicate"}, 2, "", "unknown subcommand"},
+		{[]string{"keys", "list", "--bogus"}, 2, "", "unknown flag: --bogus\nRun 'wxoidc keys list --help' for usage."},
+		{[]string{"keys", "revoke"}, 2, "", "revoke takes exactly one KID"},
+		{[]string{"keys", "revoke", "a", "b"}, 2, "", "revoke takes exactly one KID"},
 		{[]string{"clients"}, 2, "", "missing subcommand"},
 		{[]string{"clients", "frobnicate"}, 2, "", "unknown subcommand"},
 		{[]string{"clients", "list", "--config", "a.yaml", "--data", "dir"}, 2, "", "either --config or --data"},
@@ -37,6 +50,10 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"verify", "--issuer", "http://127.0.0.1:1", "--audience", "x"}, 2, "", "need --issuer"},
 		{[]string{"serve", "stray"}, 2, "", "unexpected argument"},
 		{[]string{"serve", "--config", "/no/such/file.yaml"}, 1, "", "wxoidc serve:"},
+		{[]string{"completion", "bash"}, 0, "__wxoidc_get_completion_results", ""},
+		{[]string{"completion", "zsh"}, 0, "#compdef wxoidc", ""},
+		{[]string{"completion", "fish"}, 0, "complete -c wxoidc", ""},
+		{[]string{"completion", "tcsh"}, 2, "", ""},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCLI(t, c.args...)
