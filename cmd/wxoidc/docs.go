@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
@@ -23,10 +24,20 @@ func newGenDocsCmd() *cobra.Command {
 }
 
 // writeReference writes one Markdown page per command into dir, without the
-// dated footer, so the output depends on the commands alone.
+// dated footer, so the output depends on the commands alone. Pages of
+// commands that no longer exist are removed.
 func writeReference(root *cobra.Command, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("reference dir: %w", err)
+	}
+	old, err := filepath.Glob(filepath.Join(dir, root.Name()+"*.md"))
+	if err != nil {
+		return err
+	}
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("remove stale page: %w", err)
+		}
 	}
 	var noDate func(*cobra.Command)
 	noDate = func(c *cobra.Command) {
