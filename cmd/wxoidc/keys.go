@@ -57,8 +57,8 @@ func newKeysRotateCmd(env *cliEnv) *cobra.Command {
 		Long: `Promote the next key to current and publish a new next key, for one algorithm
 (--alg) or every configured one. A rotation whose next key has been published
 for less than the safe delay is refused (exit 1) unless --force is given.`,
-		Example: `  wxoidc keys rotate --data DIR
-  wxoidc keys rotate --config FILE --alg RS256`,
+		Example: `  wxoidc keys rotate --config FILE                    # every configured algorithm
+  wxoidc keys rotate --data DIR --alg RS256 --force   # at once, though caches may lack the next key`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ops, done, err := openOps(cmd.Context(), env, f)
@@ -97,7 +97,10 @@ func newKeysRevokeCmd(env *cliEnv) *cobra.Command {
 		Long: `Revoke the key KID: it leaves the JWKS at once and never signs again. With
 --revoke-tokens, the refresh tokens issued while it signed are revoked too;
 the command then waits until every running instance has reloaded its keys and
-revokes the tokens issued meanwhile (--no-wait skips the wait).`,
+revokes the tokens issued meanwhile (--no-wait skips the wait).
+
+A KID that starts with '-' goes after '--', which ends the flags:
+wxoidc keys revoke --data DIR -- -AbC…`,
 		Example: `  wxoidc keys revoke KID --data DIR
   wxoidc keys revoke KID --config FILE --revoke-tokens`,
 		Args: exactArgs(1, "one KID"),
