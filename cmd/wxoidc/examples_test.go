@@ -487,8 +487,8 @@ func TestShellWords(t *testing.T) {
 	vars := map[string]string{"IDT": "tok"}
 	for line, want := range map[string][]string{
 		`wxoidc clients create --name "My mini-program" --id x   # comment`: {"wxoidc", "clients", "create", "--name", "My mini-program", "--id", "x"},
-		`wxoidc verify --audience 'a b' "$IDT"`:                           {"wxoidc", "verify", "--audience", "a b", "tok"},
-		`X_Y=0 wxoidc dev`:                                                {"wxoidc", "dev"},
+		`wxoidc verify --audience 'a b' "$IDT"`:                             {"wxoidc", "verify", "--audience", "a b", "tok"},
+		`X_Y=0 wxoidc dev`:                                                  {"wxoidc", "dev"},
 	} {
 		_, got, err := shellWords(line, vars)
 		if err != nil || !slices.Equal(got, want) {
