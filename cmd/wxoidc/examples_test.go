@@ -201,11 +201,10 @@ func shellWords(line string, vars map[string]string) (assign, words []string, er
 // rotation is not too soon) and an account with a verified phone, and a
 // production-style config file (FILE) naming the same storage.
 type exampleFixture struct {
-	dir, file    string
-	sub, openid  string
-	exampleEnv   []string
-	exampleVars  map[string]string
-	revokedSoFar []string
+	dir, file   string
+	sub, openid string
+	// exampleVars are the shell variables examples may use ("$IDT").
+	exampleVars map[string]string
 }
 
 const (

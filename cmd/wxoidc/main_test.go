@@ -53,7 +53,12 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"completion", "bash"}, 0, "__wxoidc_get_completion_results", ""},
 		{[]string{"completion", "zsh"}, 0, "#compdef wxoidc", ""},
 		{[]string{"completion", "fish"}, 0, "complete -c wxoidc", ""},
-		{[]string{"completion", "tcsh"}, 2, "", ""},
+		{[]string{"completion", "tcsh"}, 2, "", "unknown subcommand"},
+		// What the completion scripts ask the binary.
+		{[]string{"__complete", "help", "ke"}, 0, "keys", ""},
+		{[]string{"__complete", "keys", "rotate", "--alg", ""}, 0, "EdDSA", ""},
+		{[]string{"__complete", "clients", "update", "--auth-method", "client_"}, 0, "client_secret_post", ""},
+		{[]string{"__complete", "keys", "re"}, 0, "revoke", ""},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCLI(t, c.args...)
