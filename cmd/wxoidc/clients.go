@@ -18,7 +18,7 @@ import (
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, " ") }
-func (l *listFlag) Type() string   { return "list" }
+func (l *listFlag) Type() string   { return "strings" }
 func (l *listFlag) Set(v string) error {
 	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' }) {
 		*l = append(*l, f)

@@ -57,7 +57,7 @@ every configured app.`,
   WXOIDC_LIMITS_TOKEN_PER_IP_LIMIT=0 wxoidc dev
   wxoidc dev --config FILE`,
 		Args: noArgs,
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
+		PreRunE: func(*cobra.Command, []string) error {
 			if path != "" && data != "" {
 				return usagef("use either --config or --data, not both")
 			}

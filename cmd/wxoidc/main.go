@@ -114,6 +114,8 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	}
 	root.SetUsageTemplate(usageTemplate)
 	root.SuggestionsMinimumDistance = 2
+	// "wxoidc kyes list --data DIR" is a mistyped command, not an unknown flag.
+	root.FParseErrWhitelist.UnknownFlags = true
 	root.SetOut(env.stdout)
 	root.SetErr(env.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{msg: err.Error()} })
@@ -174,6 +176,7 @@ func newHelpCmd(root *cobra.Command) *cobra.Command {
 				}
 				target = next
 			}
+			target.InitDefaultHelpFlag() // as `COMMAND --help` shows it
 			return target.Help()
 		},
 	}
