@@ -308,6 +308,16 @@ func load(data []byte, name string, environ []string) (*Config, error) {
 	if err := decodeYAML(data, c); err != nil {
 		return nil, fmt.Errorf("config file %s: %w", name, err)
 	}
+	if err := c.ApplyEnv(environ); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ApplyEnv overrides c with the WXOIDC_* variables in environ, then
+// normalizes and validates it: what Load does after reading the file. Dev
+// mode calls it on its built-in configuration.
+func (c *Config) ApplyEnv(environ []string) error {
 	env := newEnvironment(environ)
 	problems := applyEnv(c, env)
 	bindSecrets(c, env)
@@ -325,9 +335,9 @@ func load(data []byte, name string, environ []string) (*Config, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
+		return &ValidationError{Problems: problems}
 	}
-	return c, nil
+	return nil
 }
 
 // decodeYAML decodes one YAML document over c. An empty file leaves c as is.

@@ -20,7 +20,9 @@ const envPrefix = "WXOIDC_"
 // nonConfigEnv lists WXOIDC_* variables that are read elsewhere and are not
 // configuration keys, so the typo check must not reject them.
 var nonConfigEnv = []string{
-	"WXOIDC_TEST_POSTGRES_DSN", // PostgreSQL tests (DESIGN.md §6)
+	"WXOIDC_TEST_POSTGRES_DSN", // PostgreSQL tests (docs/contract.md §6)
+	"WXOIDC_ADMIN_URL",         // the CLI's admin API client (docs/operations.md)
+	"WXOIDC_ADMIN_TOKEN",       // its bearer token
 }
 
 // nonConfigEnvPrefix covers variables that tests of any package may read.

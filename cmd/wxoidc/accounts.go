@@ -6,47 +6,76 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/wxoidc/wxoidc/admin"
 )
 
-func runAccounts(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		return usagef("missing subcommand: show, disable, enable or revoke-tokens")
+func newAccountsCmd(env *cliEnv) *cobra.Command {
+	long := `%s
+
+Name the account by exactly one of --sub, --openid (with --appid unless one
+WeChat app is configured) or --phone (a verified number in E.164 form).`
+	return newGroupCmd("accounts", "Show, disable or enable an account, or revoke its tokens",
+		fmt.Sprintf(long, "Find accounts and act on them."),
+		newAccountCmd(env, "show", "Show the accounts a query names (with their WeChat identities)",
+			fmt.Sprintf(long, "Show the accounts a query names, with their WeChat identities.")),
+		newAccountCmd(env, "disable", "Disable an account and revoke its tokens",
+			fmt.Sprintf(long, "Disable an account: it can no longer sign in, and its tokens are revoked.")),
+		newAccountCmd(env, "enable", "Enable a disabled account",
+			fmt.Sprintf(long, "Enable a disabled account.")),
+		newAccountCmd(env, "revoke-tokens", "Revoke every token of an account",
+			fmt.Sprintf(long, "Revoke every access and refresh token of an account.")),
+	)
+}
+
+func newAccountCmd(env *cliEnv, sub, short, long string) *cobra.Command {
+	var (
+		f adminFlags
+		q admin.AccountQuery
+	)
+	example := fmt.Sprintf("  wxoidc accounts %s --data DIR --sub SUB", sub)
+	if sub == "show" {
+		example = `  wxoidc accounts show --data DIR --sub SUB
+  wxoidc accounts show --data DIR --openid OPENID --appid wx1234567890abcdef --json
+  wxoidc accounts show --data DIR --phone +8613800138000`
 	}
-	sub, args := args[0], args[1:]
-	switch sub {
-	case "show", "disable", "enable", "revoke-tokens":
-	default:
-		return usagef("unknown subcommand %q: want show, disable, enable or revoke-tokens", sub)
+	c := &cobra.Command{
+		Use:     sub,
+		Short:   short,
+		Long:    long,
+		Example: example,
+		Args:    noArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			n := 0
+			for _, v := range []string{q.Sub, q.OpenID, q.Phone} {
+				if v != "" {
+					n++
+				}
+			}
+			if n != 1 {
+				return usagef("name the account by exactly one of --sub, --openid (with --appid) or --phone")
+			}
+			if q.AppID != "" && q.OpenID == "" {
+				return usagef("--appid goes with --openid")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAccount(cmd.Context(), env, f, sub, q)
+		},
 	}
-	fs := newFlagSet(env, "accounts "+sub,
-		"accounts show|disable|enable|revoke-tokens [--config FILE | --data DIR] (--sub SUB | --openid OPENID [--appid APPID] | --phone E164) [--json]")
-	var f adminFlags
-	f.register(fs)
-	var q admin.AccountQuery
+	f.register(c)
+	fs := c.Flags()
 	fs.StringVar(&q.Sub, "sub", "", "account ID (the OIDC sub)")
 	fs.StringVar(&q.OpenID, "openid", "", "WeChat openid (with --appid unless one app is configured)")
 	fs.StringVar(&q.AppID, "appid", "", "WeChat appid of --openid")
 	fs.StringVar(&q.Phone, "phone", "", "verified phone number in E.164 form, e.g. +8613800138000")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	n := 0
-	for _, v := range []string{q.Sub, q.OpenID, q.Phone} {
-		if v != "" {
-			n++
-		}
-	}
-	if n != 1 {
-		return usagef("name the account by exactly one of --sub, --openid (with --appid) or --phone")
-	}
-	if q.AppID != "" && q.OpenID == "" {
-		return usagef("--appid goes with --openid")
-	}
-	ops, done, err := openOps(ctx, env, f)
+	return c
+}
+
+func runAccount(ctx context.Context, env *cliEnv, f adminFlags, sub string, q admin.AccountQuery) error {
+	ops, ctx, done, err := openOps(ctx, env, f)
 	if err != nil {
 		return err
 	}
@@ -69,9 +98,9 @@ func runAccounts(ctx context.Context, env *cliEnv, args []string) error {
 	var revoked int64
 	switch sub {
 	case "revoke-tokens":
-		revoked, err = ops.RevokeAccountTokens(admin.WithActor(ctx, admin.ActorCLI), acc.Sub)
+		revoked, err = ops.RevokeAccountTokens(ctx, acc.Sub)
 	default:
-		acc, revoked, err = ops.SetAccountDisabled(admin.WithActor(ctx, admin.ActorCLI), acc.Sub, sub == "disable")
+		acc, revoked, err = ops.SetAccountDisabled(ctx, acc.Sub, sub == "disable")
 	}
 	if err != nil {
 		return opError(err)

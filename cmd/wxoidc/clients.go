@@ -1,14 +1,15 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/wxoidc/wxoidc/admin"
 )
@@ -17,6 +18,7 @@ import (
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, " ") }
+func (l *listFlag) Type() string   { return "strings" }
 func (l *listFlag) Set(v string) error {
 	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' }) {
 		*l = append(*l, f)
@@ -24,85 +26,167 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-func runClients(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		return usagef("missing subcommand: create, list, show, update or delete")
-	}
-	sub, args := args[0], args[1:]
-	fs := newFlagSet(env, "clients "+sub, "clients create|list|show|update|delete [--config FILE | --data DIR] [flags] [ID]")
-	var f adminFlags
-	f.register(fs)
-	var spec clientFlags
-	switch sub {
-	case "create", "update":
-		spec.register(fs, sub == "update")
-	case "list", "show", "delete":
-	default:
-		return usagef("unknown subcommand %q: want create, list, show, update or delete", sub)
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	id := ""
-	switch sub {
-	case "show", "update", "delete":
-		if fs.NArg() != 1 {
-			return usagef("%s takes exactly one client ID", sub)
-		}
-		id = fs.Arg(0)
-	default:
-		if fs.NArg() > 0 {
-			return usagef("unexpected argument %q (use --id)", fs.Arg(0))
-		}
-	}
-	var cs admin.ClientSpec
-	if sub == "create" || sub == "update" {
-		var err error
-		if cs, err = spec.spec(fs); err != nil {
-			return err
-		}
-	}
-	ops, done, err := openOps(ctx, env, f)
-	if err != nil {
-		return err
-	}
-	defer done()
+func newClientsCmd(env *cliEnv) *cobra.Command {
+	return newGroupCmd("clients", "Create, list, show, update or delete OAuth clients",
+		`Manage the OAuth clients in storage. A confidential client's secret is printed
+once, when it is made (create, update --rotate-secret); only its hash is stored.`,
+		newClientsCreateCmd(env), newClientsListCmd(env), newClientsShowCmd(env),
+		newClientsUpdateCmd(env), newClientsDeleteCmd(env))
+}
 
-	switch sub {
-	case "list":
-		list, err := ops.ListClients(ctx)
-		if err != nil {
-			return err
-		}
-		return printClients(env.stdout, list, f.json)
-	case "show":
-		c, err := ops.GetClient(ctx, id)
-		if err != nil {
-			return opError(err)
-		}
-		return printClients(env.stdout, []admin.ClientView{c}, f.json)
-	case "delete":
-		if err := ops.DeleteClient(admin.WithActor(ctx, admin.ActorCLI), id); err != nil {
-			return opError(err)
-		}
-		if f.json {
-			return printJSON(env.stdout, map[string]string{"deleted": id})
-		}
-		fmt.Fprintf(env.stdout, "client %s deleted\n", id)
-		return nil
-	case "create":
-		c, err := ops.CreateClient(admin.WithActor(ctx, admin.ActorCLI), cs)
-		if err != nil {
-			return opError(err)
-		}
-		return printWithSecret(env.stdout, c, f.json)
-	default: // update
-		c, err := ops.UpdateClient(admin.WithActor(ctx, admin.ActorCLI), id, cs)
-		if err != nil {
-			return opError(err)
-		}
-		return printWithSecret(env.stdout, c, f.json)
+func newClientsCreateCmd(env *cliEnv) *cobra.Command {
+	var (
+		f    adminFlags
+		spec clientFlags
+	)
+	c := &cobra.Command{
+		Use:   "create",
+		Short: "Create a client (prints a confidential client's secret once)",
+		Long: `Create a client. With --appid it is a public mini-program client of that
+WeChat app; without, a confidential client whose secret is printed once.`,
+		Example: `  wxoidc clients create --config FILE --id my-mp --appid wx1234567890abcdef --name "My mini-program"
+  wxoidc clients create --data DIR --id reports --audience https://api.example.com`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q (use --id)", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cs, err := spec.spec(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			ops, ctx, done, err := openOps(cmd.Context(), env, f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			cl, err := ops.CreateClient(ctx, cs)
+			if err != nil {
+				return opError(err)
+			}
+			return printWithSecret(env.stdout, cl, f.json)
+		},
 	}
+	f.register(c)
+	spec.register(c, false)
+	return c
+}
+
+func newClientsListCmd(env *cliEnv) *cobra.Command {
+	var f adminFlags
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List the clients",
+		Example: `  wxoidc clients list --data DIR
+  wxoidc clients list --config FILE --json`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q (use show ID)", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ops, ctx, done, err := openOps(cmd.Context(), env, f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			list, err := ops.ListClients(ctx)
+			if err != nil {
+				return err
+			}
+			return printClients(env.stdout, list, f.json)
+		},
+	}
+	f.register(c)
+	return c
+}
+
+func newClientsShowCmd(env *cliEnv) *cobra.Command {
+	var f adminFlags
+	c := &cobra.Command{
+		Use:     "show ID",
+		Short:   "Show one client",
+		Example: `  wxoidc clients show ID --data DIR --json`,
+		Args:    exactArgs(1, "one client ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ops, ctx, done, err := openOps(cmd.Context(), env, f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			cl, err := ops.GetClient(ctx, args[0])
+			if err != nil {
+				return opError(err)
+			}
+			return printClients(env.stdout, []admin.ClientView{cl}, f.json)
+		},
+	}
+	f.register(c)
+	return c
+}
+
+func newClientsUpdateCmd(env *cliEnv) *cobra.Command {
+	var (
+		f    adminFlags
+		spec clientFlags
+	)
+	c := &cobra.Command{
+		Use:   "update ID",
+		Short: "Change a client: only the flags given change it",
+		Example: `  wxoidc clients update ID --data DIR --scope openid --scope phone --id-token-alg ES256
+  wxoidc clients update ID --data DIR --rotate-secret`,
+		Args: exactArgs(1, "one client ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cs, err := spec.spec(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			ops, ctx, done, err := openOps(cmd.Context(), env, f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			cl, err := ops.UpdateClient(ctx, args[0], cs)
+			if err != nil {
+				return opError(err)
+			}
+			return printWithSecret(env.stdout, cl, f.json)
+		},
+	}
+	f.register(c)
+	spec.register(c, true)
+	return c
+}
+
+func newClientsDeleteCmd(env *cliEnv) *cobra.Command {
+	var f adminFlags
+	c := &cobra.Command{
+		Use:     "delete ID",
+		Short:   "Delete a client",
+		Example: `  wxoidc clients delete ID --data DIR`,
+		Args:    exactArgs(1, "one client ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ops, ctx, done, err := openOps(cmd.Context(), env, f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			id := args[0]
+			if err := ops.DeleteClient(ctx, id); err != nil {
+				return opError(err)
+			}
+			if f.json {
+				return printJSON(env.stdout, map[string]string{"deleted": id})
+			}
+			fmt.Fprintf(env.stdout, "client %s deleted\n", id)
+			return nil
+		},
+	}
+	f.register(c)
+	return c
 }
 
 // printWithSecret prints a created or updated client and, once, its new
@@ -128,7 +212,8 @@ type clientFlags struct {
 	requirePhone, disabled, rotateSecret                               bool
 }
 
-func (s *clientFlags) register(fs *flag.FlagSet, update bool) {
+func (s *clientFlags) register(c *cobra.Command, update bool) {
+	fs := c.Flags()
 	if !update {
 		fs.StringVar(&s.id, "id", "", "client ID (default: random)")
 	}
@@ -146,12 +231,18 @@ func (s *clientFlags) register(fs *flag.FlagSet, update bool) {
 	if update {
 		fs.BoolVar(&s.rotateSecret, "rotate-secret", false, "replace the client secret (printed once)")
 	}
+	_ = c.MarkFlagFilename("jwks-file", "json", "jwks")
+	fixed := func(vals ...cobra.Completion) cobra.CompletionFunc {
+		return cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp)
+	}
+	_ = c.RegisterFlagCompletionFunc("auth-method", fixed("none", "client_secret_basic", "client_secret_post", "private_key_jwt"))
+	_ = c.RegisterFlagCompletionFunc("id-token-alg", fixed("RS256", "ES256", "EdDSA"))
 }
 
 // spec turns the flags that were set into a ClientSpec.
-func (s *clientFlags) spec(fs *flag.FlagSet) (admin.ClientSpec, error) {
+func (s *clientFlags) spec(fs *pflag.FlagSet) (admin.ClientSpec, error) {
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fs.Visit(func(f *pflag.Flag) { set[f.Name] = true })
 	var cs admin.ClientSpec
 	str := func(name, v string) *string {
 		if !set[name] {

@@ -10,10 +10,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-
+	"slices"
 	"text/template"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/spf13/cobra"
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
@@ -23,7 +24,7 @@ import (
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
 
-// Dev-mode constants (DESIGN.md §5): mini-programs and relying parties code
+// Dev-mode constants (docs/contract.md §5): mini-programs and relying parties code
 // against these names, so they are part of the contract.
 const (
 	devAppID          = "wx1234567890abcdef"
@@ -36,37 +37,81 @@ const (
 	devEmulatorPrefix = "/wechat-emulator"
 )
 
-func runDev(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "dev", "dev [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:8081] [--data DIR]")
-	addr := fs.String("addr", "127.0.0.1:8080", "public listen address (loopback only)")
-	adminAddr := fs.String("admin-addr", "127.0.0.1:8081", "admin listen address (loopback only)")
-	data := fs.String("data", "", "data directory for the SQLite database and the dev key-encryption key (default: a new temporary directory)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	for _, a := range []string{*addr, *adminAddr} {
-		if err := requireLoopback(a); err != nil {
-			return usagef("%v", err)
-		}
-	}
-	dir := *data
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "wxoidc-dev-")
-		if err != nil {
-			return err
-		}
-		dir = tmp
-	}
-	cfg, err := devConfig(dir, *addr, *adminAddr)
-	if err != nil {
-		return err
-	}
+func newDevCmd(env *cliEnv) *cobra.Command {
+	var addr, adminAddr, data, path string
+	c := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the provider with SQLite and the embedded WeChat emulator (demo)",
+		Long: `Run the provider on loopback with SQLite under --data (a new temporary
+directory by default), the WeChat emulator at /wechat-emulator/, the admin
+listener (bearer token dev-admin-token) and two seeded clients, and print a
+copy-paste walkthrough. NOT for production: fake WeChat, well-known credentials.
 
+WXOIDC_* environment variables override the built-in configuration as they do
+for serve (e.g. WXOIDC_LIMITS_TOKEN_PER_IP_LIMIT=0 switches the per-IP limit
+off for a load test). --config FILE starts from a config file instead; dev mode
+still listens on loopback only and points WeChat at the emulator, which knows
+every configured app.`,
+		Example: `  wxoidc dev
+  wxoidc dev --data DIR --addr 127.0.0.1:9080 --admin-addr 127.0.0.1:9081
+  WXOIDC_LIMITS_TOKEN_PER_IP_LIMIT=0 wxoidc dev
+  wxoidc dev --config FILE`,
+		Args: noArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			if path != "" && data != "" {
+				return usagef("use either --config or --data, not both")
+			}
+			for _, a := range []string{addr, adminAddr} {
+				if err := requireLoopback(a); err != nil {
+					return usageError{msg: err.Error()}
+				}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var (
+				cfg *config.Config
+				err error
+			)
+			banner := walkthroughData{Dir: data, AdminToken: devAdminToken}
+			if path != "" {
+				banner.Config, banner.AdminToken = path, "<a token of admin.tokens>"
+				cfg, err = devFileConfig(path, env.environ, cmd.Flags().Changed("addr"), addr, cmd.Flags().Changed("admin-addr"), adminAddr)
+			} else {
+				if banner.Dir == "" {
+					if banner.Dir, err = os.MkdirTemp("", "wxoidc-dev-"); err != nil {
+						return err
+					}
+				}
+				cfg, err = devConfig(banner.Dir, addr, adminAddr, env.environ)
+			}
+			if err != nil {
+				return err
+			}
+			return runDev(cmd.Context(), env, cfg, banner)
+		},
+	}
+	fs := c.Flags()
+	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "public listen address (loopback only)")
+	fs.StringVar(&adminAddr, "admin-addr", "127.0.0.1:8081", "admin listen address (loopback only)")
+	fs.StringVar(&data, "data", "", "data directory for the SQLite database and the dev key-encryption key (default: a new temporary directory)")
+	fs.StringVar(&path, "config", "", "start from this YAML config file instead of the built-in dev configuration (with --addr/--admin-addr overriding its listen addresses)")
+	_ = c.MarkFlagDirname("data")
+	_ = c.MarkFlagFilename("config", "yaml", "yml")
+	return c
+}
+
+// runDev mounts the emulator, seeds the demo clients, prints the walkthrough
+// and serves until ctx is done.
+func runDev(ctx context.Context, env *cliEnv, cfg *config.Config, banner walkthroughData) error {
 	emu := wechattest.New(wechattest.Options{})
-	emu.RegisterApp(wechattest.App{AppID: devAppID, Secret: devAppSecret, OpenPlatformID: devOpenPlatform, PhoneAPI: true})
+	for _, a := range cfg.WeChat.Apps {
+		secret, err := a.Secret.Reveal()
+		if err != nil {
+			return fmt.Errorf("wechat app %s: %w", a.AppID, err)
+		}
+		emu.RegisterApp(wechattest.App{AppID: a.AppID, Secret: secret, OpenPlatformID: devOpenPlatform, PhoneAPI: true})
+	}
 	emuHandler := http.StripPrefix(devEmulatorPrefix, emu.Handler())
 	opts := app.Options{Mount: func(r chi.Router) {
 		r.Handle(devEmulatorPrefix+"/*", emuHandler)
@@ -76,7 +121,7 @@ func runDev(ctx context.Context, env *cliEnv, args []string) error {
 	if err := seedDev(ctx, cfg); err != nil {
 		return err
 	}
-	if err := printWalkthrough(env.stdout, cfg, dir); err != nil {
+	if err := printWalkthrough(env.stdout, cfg, banner); err != nil {
 		return err
 	}
 	return serve(ctx, env, cfg, opts)
@@ -100,9 +145,10 @@ func requireLoopback(addr string) error {
 }
 
 // devConfig is the configuration of a dev-mode instance whose state lives in
-// dir. The KEK is generated once and kept in dir, so restarting with the same
-// --data (and `wxoidc keys rotate --data DIR`) works.
-func devConfig(dir, addr, adminAddr string) (*config.Config, error) {
+// dir, with the WXOIDC_* variables of environ applied over it. The KEK is
+// generated once and kept in dir, so restarting with the same --data (and
+// `wxoidc keys rotate --data DIR`) works.
+func devConfig(dir, addr, adminAddr string, environ []string) (*config.Config, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -117,26 +163,68 @@ func devConfig(dir, addr, adminAddr string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	issuer := "http://" + addr
 	c := config.Default()
 	c.AllowInlineSecrets = true
-	c.Issuer = issuer
+	c.Issuer = "http://" + addr
 	c.HTTP.Addr = addr
 	c.Admin.Addr = adminAddr
 	c.Admin.Tokens = []config.AdminToken{{Name: "dev", Token: config.InlineSecret(devAdminToken)}}
 	c.Storage.DSN = "sqlite://" + filepath.Join(abs, "wxoidc.db")
 	c.Secrets.KEK = config.FileSecret(filepath.Join(abs, "kek"))
-	c.WeChat.BaseURL = issuer + devEmulatorPrefix
-	c.WeChat.FallbackBaseURLs = nil
 	c.WeChat.Apps = []config.WeChatApp{{AppID: devAppID, Secret: config.InlineSecret(devAppSecret)}}
 	c.Keys.ReloadInterval = config.D(2e9)
 	c.Keys.JWKSMaxAge = config.D(2e9)
 	c.Log.Format = "text"
-	c.Normalize()
-	if err := c.Validate(); err != nil {
+	if err := c.ApplyEnv(environ); err != nil {
+		return nil, err
+	}
+	if err := enforceDev(c); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// devFileConfig loads a config file (with the WXOIDC_* variables of environ)
+// for dev mode; --addr and --admin-addr, when given, replace its listen
+// addresses.
+func devFileConfig(path string, environ []string, setAddr bool, addr string, setAdmin bool, adminAddr string) (*config.Config, error) {
+	c, err := config.Load(path, environ)
+	if err != nil {
+		return nil, err
+	}
+	if setAddr {
+		c.HTTP.Addr = addr
+	}
+	if setAdmin {
+		c.Admin.Addr = adminAddr
+	}
+	if err := enforceDev(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// enforceDev applies what dev mode guarantees whatever the configuration
+// says: loopback listeners only, WeChat played by the emulator on the public
+// listener, and the demo app configured (the seeded demo client uses it).
+func enforceDev(c *config.Config) error {
+	addrs := []string{c.HTTP.Addr}
+	if c.Admin.Addr != "" { // "" turns the admin listener off
+		addrs = append(addrs, c.Admin.Addr)
+	}
+	for _, a := range addrs {
+		if err := requireLoopback(a); err != nil {
+			return usageError{msg: err.Error()}
+		}
+	}
+	c.WeChat.BaseURL = "http://" + c.HTTP.Addr + devEmulatorPrefix
+	c.WeChat.FallbackBaseURLs = nil
+	if !slices.ContainsFunc(c.WeChat.Apps, func(a config.WeChatApp) bool { return a.AppID == devAppID }) {
+		c.AllowInlineSecrets = true
+		c.WeChat.Apps = append(c.WeChat.Apps, config.WeChatApp{AppID: devAppID, Secret: config.InlineSecret(devAppSecret)})
+	}
+	c.Normalize()
+	return c.Validate()
 }
 
 // seedDev creates the demo clients unless they exist.
@@ -190,7 +278,7 @@ wxoidc dev mode — NOT for production (fake WeChat, well-known credentials)
 
   issuer        {{.Issuer}}
   discovery     {{.Issuer}}/.well-known/openid-configuration
-  data dir      {{.Dir}}
+{{if .Config}}  config        {{.Config}}{{else}}  data dir      {{.Dir}}{{end}}
   admin API     http://{{.AdminAddr}}/admin/v1/  (Authorization: Bearer {{.AdminToken}})
   WeChat emu    {{.Issuer}}{{.Prefix}}/
 
@@ -223,9 +311,16 @@ Walkthrough (copy-paste into a second shell):
 
 `))
 
-func printWalkthrough(w io.Writer, cfg *config.Config, dir string) error {
+// walkthroughData is what the banner says beyond the configuration.
+type walkthroughData struct {
+	Dir        string // --data, or the temporary directory
+	Config     string // --config, instead of Dir
+	AdminToken string
+}
+
+func printWalkthrough(w io.Writer, cfg *config.Config, b walkthroughData) error {
 	return walkthrough.Execute(w, map[string]string{
-		"Issuer": cfg.Issuer, "Dir": dir, "AdminAddr": cfg.Admin.Addr, "AdminToken": devAdminToken,
+		"Issuer": cfg.Issuer, "Dir": b.Dir, "Config": b.Config, "AdminAddr": cfg.Admin.Addr, "AdminToken": b.AdminToken,
 		"Prefix": devEmulatorPrefix, "MiniProgram": devMiniProgram, "AppID": devAppID,
 		"Backend": devBackend, "BackendSecret": devBackendSecret, "Grant": provider.GrantTypeWeChat,
 	})

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +20,9 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/wxoidc/wxoidc/keys"
+	"github.com/wxoidc/wxoidc/provider"
 )
 
 // syncBuffer is an io.Writer the dev goroutine writes while the test reads.
@@ -67,11 +72,24 @@ type devInstance struct {
 
 func startDev(t *testing.T, dir string) *devInstance {
 	t.Helper()
-	d := &devInstance{dir: dir, addr: freeAddr(t), adminAddr: freeAddr(t), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	addr, adminAddr := freeAddr(t), freeAddr(t)
+	return startDevWith(t, addr, adminAddr, nil, "dev", "--addr", addr, "--admin-addr", adminAddr, "--data", dir)
+}
+
+// startDevWith runs `wxoidc args…` (a dev command line that listens on addr
+// and adminAddr) with environ, and waits until it serves.
+func startDevWith(t *testing.T, addr, adminAddr string, environ []string, args ...string) *devInstance {
+	t.Helper()
+	d := &devInstance{addr: addr, adminAddr: adminAddr, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	for i, a := range args {
+		if a == "--data" && i+1 < len(args) {
+			d.dir = args[i+1]
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, &cliEnv{stdout: d.stdout, stderr: d.stderr}, []string{"dev", "--addr", d.addr, "--admin-addr", d.adminAddr, "--data", dir})
+		done <- run(ctx, &cliEnv{stdout: d.stdout, stderr: d.stderr, environ: environ}, args)
 	}()
 	var once sync.Once
 	code := -1
@@ -433,5 +451,204 @@ func TestMiniProgramExampleAgainstDev(t *testing.T) {
 	}
 	if !regexp.MustCompile(`# pass [1-9]`).Match(out) {
 		t.Errorf("no passing node tests:\n%s", out)
+	}
+}
+
+// tokenStatus posts an empty token request (the per-IP limit counts it
+// before anything else) and returns the status.
+func tokenStatus(t *testing.T, issuer string) int {
+	t.Helper()
+	resp, err := http.PostForm(issuer+"/oauth2/token", url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Dev mode applies WXOIDC_* overrides over its built-in configuration: here a
+// per-IP limit of one token request, visible as a 429 on the second one
+// (the built-in limit allows a burst of 200).
+func TestDevAppliesEnvOverrides(t *testing.T) {
+	addr, adminAddr := freeAddr(t), freeAddr(t)
+	d := startDevWith(t, addr, adminAddr,
+		[]string{"WXOIDC_LIMITS_TOKEN_PER_IP_LIMIT=1", "WXOIDC_LIMITS_TOKEN_PER_IP_PER=1h", "WXOIDC_LIMITS_TOKEN_PER_IP_BURST=1"},
+		"dev", "--addr", addr, "--admin-addr", adminAddr, "--data", filepath.Join(t.TempDir(), "data"))
+	issuer := "http://" + addr
+	if s := tokenStatus(t, issuer); s == http.StatusTooManyRequests {
+		t.Fatalf("first token request: %d", s)
+	}
+	if s := tokenStatus(t, issuer); s != http.StatusTooManyRequests {
+		t.Errorf("second token request with WXOIDC_LIMITS_TOKEN_PER_IP_LIMIT=1: %d, want 429", s)
+	}
+	if code := d.stop(); code != 0 {
+		t.Errorf("dev exit %d", code)
+	}
+
+	// Without overrides the second request passes.
+	addr, adminAddr = freeAddr(t), freeAddr(t)
+	d = startDevWith(t, addr, adminAddr, nil, "dev", "--addr", addr, "--admin-addr", adminAddr, "--data", filepath.Join(t.TempDir(), "data"))
+	for range 2 {
+		if s := tokenStatus(t, "http://"+addr); s == http.StatusTooManyRequests {
+			t.Errorf("built-in limit refused the second request")
+		}
+	}
+	d.stop()
+}
+
+// The overrides go through the same code as serve's (config.ApplyEnv), and
+// dev mode's rules hold whatever they say.
+func TestDevConfigEnv(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := devConfig(dir, "127.0.0.1:8080", "127.0.0.1:8081", []string{
+		"WXOIDC_LIMITS_TOKEN_PER_IP_LIMIT=0", "WXOIDC_WECHAT_BASE_URL=https://api.weixin.qq.com", "WXOIDC_TOKENS_ACCESS_TOKEN_FORMAT=opaque",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Limits.TokenPerIP.Enabled() || cfg.Tokens.AccessTokenFormat != "opaque" {
+		t.Errorf("overrides not applied: %+v %q", cfg.Limits.TokenPerIP, cfg.Tokens.AccessTokenFormat)
+	}
+	if cfg.WeChat.BaseURL != "http://127.0.0.1:8080"+devEmulatorPrefix || len(cfg.WeChat.FallbackBaseURLs) != 0 {
+		t.Errorf("WeChat left the emulator: %s %v", cfg.WeChat.BaseURL, cfg.WeChat.FallbackBaseURLs)
+	}
+	if _, err := devConfig(dir, "127.0.0.1:8080", "127.0.0.1:8081", []string{"WXOIDC_HTTP_ADDR=0.0.0.0:8080"}); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("a non-loopback WXOIDC_HTTP_ADDR: %v", err)
+	}
+	// A typo fails loudly, through the command too.
+	code, out, errOut := runCLIEnv(t, []string{"WXOIDC_LIMITS_TOKEN_PER_IP_LIMT=0"}, "dev", "--addr", freeAddr(t), "--admin-addr", freeAddr(t), "--data", dir)
+	if code != 1 || !strings.Contains(errOut, "WXOIDC_LIMITS_TOKEN_PER_IP_LIMT") || strings.Contains(out, "Walkthrough") {
+		t.Errorf("typo: exit %d\n%s%s", code, out, errOut)
+	}
+	// Admin commands on the data directory see the same configuration.
+	if code, _, errOut := runCLIEnv(t, []string{"WXOIDC_LIMITS_TOKEN_PER_IP_LIMT=0"}, "keys", "list", "--data", dir); code != 1 || !strings.Contains(errOut, "WXOIDC_LIMITS_TOKEN_PER_IP_LIMT") {
+		t.Errorf("keys list --data with a typo: exit %d %s", code, errOut)
+	}
+}
+
+// runCLIEnv runs one command in-process with environ.
+func runCLIEnv(t *testing.T, environ []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb syncBuffer
+	code = run(context.Background(), &cliEnv{stdout: &out, stderr: &errb, environ: environ}, args)
+	return code, out.String(), errb.String()
+}
+
+// writeDevFile writes a config file for `wxoidc dev --config`: its own
+// storage, admin token and WeChat app, opaque access tokens, and WeChat's
+// real URL (which dev mode must replace by the emulator).
+func writeDevFile(t *testing.T, issuer, httpAddr, adminAddr string) (path, adminToken string) {
+	t.Helper()
+	dir := t.TempDir()
+	adminToken = "file-admin-token-0123456789abcdef"
+	for name, v := range map[string]string{
+		"kek": base64.StdEncoding.EncodeToString(keys.GenerateKEK()), "admin-token": adminToken, "app-secret": "file-app-secret",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yaml := fmt.Sprintf(`issuer: %[5]s
+http:
+  addr: %[2]q
+admin:
+  addr: %[3]q
+  tokens:
+    - name: ops
+      token: {file: %[1]s/admin-token}
+storage:
+  dsn: sqlite://%[1]s/wxoidc.db
+secrets:
+  kek: {file: %[1]s/kek}
+wechat:
+  base_url: https://api.weixin.qq.com
+  apps:
+    - appid: %[4]s
+      secret: {file: %[1]s/app-secret}
+tokens:
+  access_token_format: opaque
+log:
+  format: text
+`, dir, httpAddr, adminAddr, fileAppID, issuer)
+	path = filepath.Join(dir, "wxoidc.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, adminToken
+}
+
+const fileAppID = "wxf11ef11ef11ef11e"
+
+// `wxoidc dev --config FILE` serves the file's configuration, with dev
+// mode's rules: the emulator plays WeChat for the file's app too (the file
+// names WeChat's real URL), and the demo clients are seeded.
+func TestDevFromConfigFile(t *testing.T) {
+	addr, adminAddr := freeAddr(t), freeAddr(t)
+	path, adminToken := writeDevFile(t, "http://"+addr, addr, adminAddr)
+	d := startDevWith(t, addr, adminAddr, nil, "dev", "--config", path)
+	issuer := "http://" + addr
+	if out := d.stdout.String(); !strings.Contains(out, "config        "+path) || strings.Contains(out, devAdminToken) {
+		t.Errorf("banner:\n%s", out)
+	}
+	// The file's admin token, not the dev one.
+	for token, want := range map[string]int{adminToken: http.StatusOK, devAdminToken: http.StatusUnauthorized} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+adminAddr+"/admin/v1/clients", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("admin API with %q: %d, want %d", token, resp.StatusCode, want)
+		}
+	}
+	// A mini-program client of the file's app signs in through the emulator.
+	if code, _, errOut := runCLI(t, "clients", "create", "--id", "file-mp", "--appid", fileAppID, "--config", path); code != 0 {
+		t.Fatalf("clients create: %d %s", code, errOut)
+	}
+	for _, c := range []struct{ client, appid string }{{"file-mp", fileAppID}, {devMiniProgram, devAppID}} {
+		login := postJSON(t, issuer+devEmulatorPrefix+"/login", fmt.Sprintf(`{"appid":%q,"user":"alice"}`, c.appid))
+		resp, err := http.PostForm(issuer+"/oauth2/token", url.Values{
+			"grant_type": {provider.GrantTypeWeChat}, "client_id": {c.client}, "code": {login["code"]}, "scope": {"openid"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var tok struct {
+			AccessToken string `json:"access_token"`
+			IDToken     string `json:"id_token"`
+		}
+		if err := json.Unmarshal(raw, &tok); err != nil || resp.StatusCode != http.StatusOK || tok.IDToken == "" {
+			t.Fatalf("%s: token: %d %s", c.client, resp.StatusCode, raw)
+		}
+		// The file's tokens.access_token_format: opaque, not a JWT.
+		if strings.Count(tok.AccessToken, ".") == 2 {
+			t.Errorf("%s: access token is a JWT, the file says opaque", c.client)
+		}
+	}
+	if code := d.stop(); code != 0 {
+		t.Errorf("dev exit %d\n%s", code, d.stderr)
+	}
+}
+
+func TestDevConfigFileRefusals(t *testing.T) {
+	path, _ := writeDevFile(t, "http://127.0.0.1:18080", "0.0.0.0:18080", "127.0.0.1:18081")
+	code, out, errOut := runCLI(t, "dev", "--config", path)
+	if code != 2 || !strings.Contains(errOut, "loopback") || strings.Contains(out, "Walkthrough") {
+		t.Errorf("non-loopback file: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "dev", "--config", path, "--data", t.TempDir()); code != 2 || !strings.Contains(errOut, "either --config or --data") {
+		t.Errorf("--config with --data: exit %d %s", code, errOut)
+	}
+	// --addr overrides the file's listen address (and makes it acceptable).
+	cfg, err := devFileConfig(path, nil, true, "127.0.0.1:18082", false, "")
+	if err != nil || cfg.HTTP.Addr != "127.0.0.1:18082" || cfg.WeChat.BaseURL != "http://127.0.0.1:18082"+devEmulatorPrefix {
+		t.Errorf("--addr over the file: %v %+v", err, cfg)
+	}
+	if code, _, errOut := runCLI(t, "dev", "--config", "/no/such/file.yaml"); code != 1 || !strings.Contains(errOut, "read config") {
+		t.Errorf("missing file: exit %d %s", code, errOut)
 	}
 }

@@ -7,77 +7,121 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wxoidc/wxoidc/admin"
+	"github.com/spf13/cobra"
+
 	"github.com/wxoidc/wxoidc/keys"
 )
 
-func runKeys(ctx context.Context, env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		return usagef("missing subcommand: list, rotate or revoke")
-	}
-	sub, args := args[0], args[1:]
-	fs := newFlagSet(env, "keys "+sub, "keys list|rotate|revoke [--config FILE | --data DIR] [flags] [KID]")
-	var f adminFlags
-	f.register(fs)
-	var (
-		alg                   *string
-		force, tokens, nowait *bool
-	)
-	switch sub {
-	case "list":
-	case "rotate":
-		alg = fs.String("alg", "", "algorithm to rotate (RS256, ES256, EdDSA); default: every configured one")
-		force = fs.Bool("force", false, "promote the next key even if it was published for less than the safe delay (caches may lack it)")
-	case "revoke":
-		tokens = fs.Bool("revoke-tokens", false, "also revoke the refresh tokens issued while the key was signing")
-		nowait = fs.Bool("no-wait", false, "with --revoke-tokens: do not wait for running instances to reload and revoke again")
-	default:
-		return usagef("unknown subcommand %q: want list, rotate or revoke", sub)
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if sub == "revoke" {
-		if fs.NArg() != 1 {
-			return usagef("revoke takes exactly one KID")
-		}
-	} else if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	ops, done, err := openOps(ctx, env, f)
-	if err != nil {
-		return err
-	}
-	defer done()
+func newKeysCmd(env *cliEnv) *cobra.Command {
+	return newGroupCmd("keys", "List, rotate or revoke signing keys",
+		`List, rotate or revoke the signing keys in storage. These commands work while
+servers run: every instance picks the change up at its next key reload.`,
+		newKeysListCmd(env), newKeysRotateCmd(env), newKeysRevokeCmd(env))
+}
 
-	switch sub {
-	case "list":
-		infos, err := ops.ListKeys(ctx)
-		if err != nil {
-			return err
-		}
-		return printKeys(env.stdout, infos, f.json)
-	case "rotate":
-		var algs []string
-		if *alg != "" {
-			algs = []string{*alg}
-		}
-		out, err := ops.RotateKeys(admin.WithActor(ctx, admin.ActorCLI), algs, *force)
-		if len(out) > 0 {
-			if perr := printKeys(env.stdout, out, f.json); perr != nil {
-				return perr
+func newKeysListCmd(env *cliEnv) *cobra.Command {
+	var f adminFlags
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List the signing keys and their states",
+		Example: `  wxoidc keys list --data DIR
+  wxoidc keys list --config FILE --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ops, ctx, done, err := openOps(cmd.Context(), env, f)
+			if err != nil {
+				return err
 			}
-		}
-		return opError(err)
-	default:
-		return revokeKey(ctx, env, ops, fs.Arg(0), *tokens, *nowait, f.json)
+			defer done()
+			infos, err := ops.ListKeys(ctx)
+			if err != nil {
+				return err
+			}
+			return printKeys(env.stdout, infos, f.json)
+		},
 	}
+	f.register(c)
+	return c
+}
+
+func newKeysRotateCmd(env *cliEnv) *cobra.Command {
+	var (
+		f     adminFlags
+		alg   string
+		force bool
+	)
+	c := &cobra.Command{
+		Use:   "rotate",
+		Short: "Promote the next key of each algorithm to current",
+		Long: `Promote the next key to current and publish a new next key, for one algorithm
+(--alg) or every configured one. A rotation whose next key has been published
+for less than the safe delay is refused (exit 1) unless --force is given.`,
+		Example: `  wxoidc keys rotate --config FILE                    # every configured algorithm
+  wxoidc keys rotate --data DIR --alg RS256 --force   # at once, though caches may lack the next key`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ops, ctx, done, err := openOps(cmd.Context(), env, f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			var algs []string
+			if alg != "" {
+				algs = []string{alg}
+			}
+			out, err := ops.RotateKeys(ctx, algs, force)
+			if len(out) > 0 {
+				if perr := printKeys(env.stdout, out, f.json); perr != nil {
+					return perr
+				}
+			}
+			return opError(err)
+		},
+	}
+	f.register(c)
+	c.Flags().StringVar(&alg, "alg", "", "algorithm to rotate (RS256, ES256, EdDSA); default: every configured one")
+	c.Flags().BoolVar(&force, "force", false, "promote the next key even if it was published for less than the safe delay (caches may lack it)")
+	_ = c.RegisterFlagCompletionFunc("alg", cobra.FixedCompletions([]cobra.Completion{"RS256", "ES256", "EdDSA"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func newKeysRevokeCmd(env *cliEnv) *cobra.Command {
+	var (
+		f              adminFlags
+		tokens, nowait bool
+	)
+	c := &cobra.Command{
+		Use:   "revoke KID",
+		Short: "Revoke a signing key (a compromised one), optionally with its tokens",
+		Long: `Revoke the key KID: it leaves the JWKS at once and never signs again. With
+--revoke-tokens, the refresh tokens issued while it signed are revoked too;
+the command then waits until every running instance has reloaded its keys and
+revokes the tokens issued meanwhile (--no-wait skips the wait).
+
+A KID that starts with '-' goes after '--', which ends the flags:
+wxoidc keys revoke --data DIR -- -AbC…`,
+		Example: `  wxoidc keys revoke KID --data DIR
+  wxoidc keys revoke KID --config FILE --revoke-tokens`,
+		Args: exactArgs(1, "one KID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ops, ctx, done, err := openOps(cmd.Context(), env, f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			return revokeKey(ctx, env, ops, args[0], tokens, nowait, f.json)
+		},
+	}
+	f.register(c)
+	c.Flags().BoolVar(&tokens, "revoke-tokens", false, "also revoke the refresh tokens issued while the key was signing")
+	c.Flags().BoolVar(&nowait, "no-wait", false, "with --revoke-tokens: do not wait for running instances to reload and revoke again")
+	return c
 }
 
 // revokeKey revokes kid and, when asked, its tokens, then waits for every
 // instance to have reloaded and revokes the tokens issued in between.
-func revokeKey(ctx context.Context, env *cliEnv, ops *admin.Service, kid string, tokens, nowait, asJSON bool) error {
-	res, err := ops.RevokeKey(admin.WithActor(ctx, admin.ActorCLI), kid, tokens)
+func revokeKey(ctx context.Context, env *cliEnv, ops adminOps, kid string, tokens, nowait, asJSON bool) error {
+	res, err := ops.RevokeKey(ctx, kid, tokens)
 	if err != nil {
 		return opError(err)
 	}
@@ -91,7 +135,7 @@ func revokeKey(ctx context.Context, env *cliEnv, ops *admin.Service, kid string,
 			if err := sleepUntil(ctx, res.FollowUpAt.Add(time.Second)); err != nil {
 				return fmt.Errorf("key %s revoked and %d tokens revoked, but interrupted before the second pass: repeat the command: %w", kid, res.TokensRevoked, err)
 			}
-			again, err := ops.RevokeKey(admin.WithActor(ctx, admin.ActorCLI), kid, true)
+			again, err := ops.RevokeKey(ctx, kid, true)
 			if err != nil {
 				return fmt.Errorf("key %s revoked and %d tokens revoked, but the second pass failed: %w", kid, res.TokensRevoked, err)
 			}

@@ -8,24 +8,34 @@ import (
 	"net"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
 )
 
-func runServe(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "serve", "serve --config FILE")
-	path := fs.String("config", "", "YAML config file (every key can be overridden by a WXOIDC_* environment variable)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newServeCmd(env *cliEnv) *cobra.Command {
+	var path string
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the provider from a config file",
+		Long: `Run the provider from a YAML config file. Every key can be overridden by a
+WXOIDC_* environment variable (e.g. WXOIDC_STORAGE_DSN); invalid configuration
+is reported all at once. SIGINT or SIGTERM shuts down gracefully.`,
+		Example: `  wxoidc serve --config FILE
+  WXOIDC_LOG_LEVEL=debug wxoidc serve --config /etc/wxoidc/config.yaml`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(path, env.environ)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), env, cfg, app.Options{})
+		},
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	cfg, err := config.Load(*path, env.environ)
-	if err != nil {
-		return err
-	}
-	return serve(ctx, env, cfg, app.Options{})
+	c.Flags().StringVar(&path, "config", "", "YAML config file (every key can be overridden by a WXOIDC_* environment variable)")
+	_ = c.MarkFlagFilename("config", "yaml", "yml")
+	return c
 }
 
 // serve assembles and runs an instance until ctx is done.
@@ -75,24 +85,32 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 	return slog.New(app.RedactingHandler(h))
 }
 
-func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "migrate", "migrate --config FILE | --data DIR")
-	path := fs.String("config", "", "YAML config file")
-	data := fs.String("data", "", "dev-mode data directory (instead of --config)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newMigrateCmd(env *cliEnv) *cobra.Command {
+	var f adminFlags
+	c := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations and exit",
+		Long: `Apply the database migrations of the configured storage and exit. Servers also
+apply them at start when storage.migrate_on_start is true.`,
+		Example: `  wxoidc migrate --config FILE
+  wxoidc migrate --data DIR`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadForAdmin(env, f.config, f.data)
+			if err != nil {
+				return err
+			}
+			s, err := app.OpenStorage(cmd.Context(), cfg.Storage, nil, true)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			fmt.Fprintln(env.stdout, "migrations applied")
+			return nil
+		},
 	}
-	cfg, err := loadForAdmin(env, *path, *data)
-	if err != nil {
-		return err
-	}
-	s, err := app.OpenStorage(ctx, cfg.Storage, nil, true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	fmt.Fprintln(env.stdout, "migrations applied")
-	return nil
+	f.registerSource(c)
+	return c
 }
 
 // loadForAdmin loads the config of a production instance (--config) or of a
@@ -102,7 +120,7 @@ func loadForAdmin(env *cliEnv, path, data string) (*config.Config, error) {
 	case path != "" && data != "":
 		return nil, usagef("use either --config or --data, not both")
 	case data != "":
-		return devConfig(data, "127.0.0.1:8080", "127.0.0.1:8081")
+		return devConfig(data, "127.0.0.1:8080", "127.0.0.1:8081", env.environ)
 	default:
 		return config.Load(path, env.environ)
 	}
