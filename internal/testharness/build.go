@@ -3,6 +3,7 @@ package testharness
 import (
 	"os/exec"
 	"path/filepath"
+	"testing"
 )
 
 // WxoidcPackage is the import path of the wxoidc command.
@@ -10,7 +11,7 @@ const WxoidcPackage = "github.com/wxoidc/wxoidc/cmd/wxoidc"
 
 // BuildWxoidc builds the wxoidc binary into a directory of the test's and
 // returns its path, for tests that run it as separate processes.
-func BuildWxoidc(t TB) string {
+func BuildWxoidc(t testing.TB) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
