@@ -22,6 +22,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/internal/wechatstore"
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
@@ -185,7 +186,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Observer:         metrics,
 		// Instances on one database share each app access token (one
 		// stable_token call between them), sealed under the KEK.
-		TokenStore: wechat.NewSealedTokenStore(store, cipher),
+		TokenStore: wechatstore.New(store, cipher),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wechat client: %w", err)
