@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wxoidc/wxoidc/keys"
 )
 
 // Problem is one validation failure, named by its YAML key (or environment
@@ -380,7 +382,7 @@ func (c *Config) checkTokens(ck *checker) {
 
 func (c *Config) checkKeys(ck *checker) {
 	k := c.Keys
-	supported := []string{RS256, ES256, EdDSA}
+	supported := keys.SupportedAlgorithms
 	ck.when(len(k.Algorithms) == 0, "keys.algorithms", "must not be empty")
 	seen := map[string]bool{}
 	for i, alg := range k.Algorithms {
@@ -393,7 +395,7 @@ func (c *Config) checkKeys(ck *checker) {
 		}
 		seen[alg] = true
 	}
-	ck.when(len(k.Algorithms) > 0 && !seen[RS256], "keys.algorithms", "must include RS256, which OpenID Connect requires")
+	ck.when(len(k.Algorithms) > 0 && !seen[keys.RS256], "keys.algorithms", "must include RS256, which OpenID Connect requires")
 	ck.when(!seen[k.DefaultAlgorithm], "keys.default_algorithm", "must be one of keys.algorithms, got %q", k.DefaultAlgorithm)
 	ck.when(!seen[k.AccessTokenAlgorithm], "keys.access_token_algorithm", "must be one of keys.algorithms, got %q", k.AccessTokenAlgorithm)
 	ck.when(k.RSABits != 2048 && k.RSABits != 3072, "keys.rsa_bits", "must be 2048 or 3072, got %d", k.RSABits)

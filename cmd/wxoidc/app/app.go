@@ -296,7 +296,7 @@ func rate(r config.Rate) provider.Rate {
 func idTokenAlgs(algs []string) []string {
 	out := []string{}
 	for _, a := range algs {
-		if a == config.RS256 {
+		if a == keys.RS256 {
 			out = append([]string{a}, out...)
 		} else {
 			out = append(out, a)
