@@ -92,7 +92,8 @@ type Storage struct {
 // Secrets holds process-wide secrets.
 type Secrets struct {
 	// KEK is the key-encryption key for private keys and session keys at
-	// rest: 32 bytes as base64 (standard or URL alphabet) or 64 hex digits.
+	// rest: 32 bytes as base64 (standard or URL alphabet) or 64 hex digits,
+	// read by keys.ParseKEK (white space around it is ignored).
 	KEK Secret `yaml:"kek"`
 }
 

@@ -1,9 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -52,7 +49,6 @@ const (
 	minAdminTokenLen     = 32
 	minSecretHashCost    = 10_000
 	maxSecretHashCost    = 10_000_000
-	kekLen               = 32
 )
 
 // Validate checks c and returns a *ValidationError listing every problem, or
@@ -282,26 +278,10 @@ func (c *Config) checkKEK(ck *checker, revealed map[string]string) {
 	if !ok {
 		return
 	}
-	if _, err := parseKEK(v); err != nil {
+	// The same rule the server applies when it builds its cipher.
+	if _, err := keys.ParseKEK(v); err != nil {
 		ck.add("secrets.kek", "%v", err)
 	}
-}
-
-// parseKEK decodes a key-encryption key: 64 hex digits, or base64 (standard
-// or URL alphabet, padded or not) of exactly 32 bytes. The error never
-// contains the input.
-func parseKEK(s string) ([]byte, error) {
-	if len(s) == 2*kekLen {
-		if b, err := hex.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil && len(b) == kekLen {
-			return b, nil
-		}
-	}
-	return nil, errors.New("must be 32 bytes written as base64 or 64 hex digits (e.g. the output of `openssl rand -base64 32`)")
 }
 
 func (c *Config) checkWeChat(ck *checker) {
