@@ -49,6 +49,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"DeleteExpiredTokenSessions", testDeleteExpiredTokenSessions},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenGrace", testRotateRefreshTokenGrace},
+		{"RevocationEndsGraceWindow", testRevocationEndsGraceWindow},
 		{"ClientCRUD", testClientCRUD},
 		{"UpdateClient", testUpdateClient},
 		{"ClientAssertionJTI", testClientAssertionJTI},
@@ -64,6 +65,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"TxRollback", testTxRollback},
 		{"TxNested", testTxNested},
 		{"TxIsolation", testTxIsolation},
+		{"TxMisuse", testTxMisuse},
 		{"ConcurrentRefreshRotation", testConcurrentRefreshRotation},
 		{"ConcurrentResolveWeChatLogin", testConcurrentResolveWeChatLogin},
 		{"ConcurrentUpdateSigningKeys", testConcurrentUpdateSigningKeys},
@@ -72,6 +74,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"AppTokenRelease", testAppTokenRelease},
 		{"AppTokenValidation", testAppTokenValidation},
 		{"ConcurrentAppTokenLease", testConcurrentAppTokenLease},
+		{"InputValidation", testInputValidation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
