@@ -464,46 +464,6 @@ func TestTransactionHandling(t *testing.T) {
 	}
 }
 
-// TestResolveSameUnionIDConcurrently races first logins of one person
-// through different apps (different openids, one unionid): they must all
-// land on one account, which the unionid lock guarantees.
-func TestResolveSameUnionIDConcurrently(t *testing.T) {
-	s := newTestStorage(t)
-	const n = 12
-	accounts := make([]string, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			_, a, err := s.ResolveWeChatLogin(t.Context(), storage.WeChatLogin{
-				AppID: fmt.Sprintf("wx-app-%d", i), OpenID: fmt.Sprintf("openid-%d", i), UnionID: "union-1",
-				SessionKeyEncrypted: []byte("k"), NewAccountID: fmt.Sprintf("account-%d", i), Now: testClock(),
-			})
-			accounts[i], errs[i] = a.ID, err
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("login %d: %v", i, err)
-		}
-		if accounts[i] != accounts[0] {
-			t.Errorf("login %d joined %q, login 0 %q", i, accounts[i], accounts[0])
-		}
-	}
-	ids, err := s.ListWeChatIdentities(t.Context(), accounts[0])
-	if err != nil || len(ids) != n {
-		t.Errorf("account has %d identities (err %v), want %d", len(ids), err, n)
-	}
-	var count int
-	if err := s.pool.QueryRow(t.Context(), `SELECT count(*) FROM accounts`).Scan(&count); err != nil || count != 1 {
-		t.Errorf("%d accounts (err %v), want 1", count, err)
-	}
-}
-
 // TestSigningKeysInCallerTx checks that the key lock is held until the
 // caller's transaction ends: a second updater waits for the first to commit
 // and then sees its result.

@@ -68,6 +68,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"TxMisuse", testTxMisuse},
 		{"ConcurrentRefreshRotation", testConcurrentRefreshRotation},
 		{"ConcurrentResolveWeChatLogin", testConcurrentResolveWeChatLogin},
+		{"ConcurrentResolveSameUnionID", testConcurrentResolveSameUnionID},
 		{"ConcurrentUpdateSigningKeys", testConcurrentUpdateSigningKeys},
 		{"AppTokenLease", testAppTokenLease},
 		{"AppTokenPutGet", testAppTokenPutGet},
