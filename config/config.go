@@ -15,10 +15,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wxoidc/wxoidc/keys"
 )
 
 // Config is the whole configuration of `wxoidc serve`.
@@ -89,7 +92,8 @@ type Storage struct {
 // Secrets holds process-wide secrets.
 type Secrets struct {
 	// KEK is the key-encryption key for private keys and session keys at
-	// rest: 32 bytes as base64 (standard or URL alphabet) or 64 hex digits.
+	// rest: 32 bytes as base64 (standard or URL alphabet) or 64 hex digits,
+	// read by keys.ParseKEK (white space around it is ignored).
 	KEK Secret `yaml:"kek"`
 }
 
@@ -206,13 +210,6 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
-// Algorithm names accepted in keys.algorithms.
-const (
-	RS256 = "RS256"
-	ES256 = "ES256"
-	EdDSA = "EdDSA"
-)
-
 // Default returns the built-in defaults. It is not valid on its own: issuer,
 // secrets.kek and (with the admin listener on) admin.tokens have no default.
 func Default() *Config {
@@ -271,13 +268,15 @@ func Default() *Config {
 			RefreshTokenLifetime: D(720 * time.Hour),
 		},
 		Keys: Keys{
-			Algorithms:           []string{RS256, ES256, EdDSA},
-			DefaultAlgorithm:     RS256,
-			AccessTokenAlgorithm: ES256,
-			RSABits:              2048,
-			ReloadInterval:       D(30 * time.Second),
+			// The keys package owns these defaults; only the rotation
+			// period differs (keys leaves rotation off, a deployment wants it).
+			Algorithms:           slices.Clone(keys.SupportedAlgorithms),
+			DefaultAlgorithm:     keys.DefaultIDTokenAlgorithm,
+			AccessTokenAlgorithm: keys.DefaultAccessTokenAlgorithm,
+			RSABits:              keys.DefaultRSABits,
+			ReloadInterval:       D(keys.DefaultReloadInterval),
 			RotationPeriod:       D(720 * time.Hour),
-			ClockSkew:            D(time.Minute),
+			ClockSkew:            D(keys.DefaultClockSkew),
 		},
 		Clients: Clients{SecretHashCost: 25000},
 		Log:     Log{Level: "info", Format: "json"},

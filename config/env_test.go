@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wxoidc/wxoidc/keys"
 )
 
 // leaf is one configuration key found by walking the Config type in this
@@ -160,7 +162,7 @@ keys:
 			want(t, "jwks max age follows reload interval", c.Keys.JWKSMaxAge, D(10*time.Second))
 		}},
 		{"comma lists", []string{"WXOIDC_KEYS_ALGORITHMS= RS256, ES256 ,", "WXOIDC_HTTP_TRUSTED_PROXIES=10.0.0.0/8,192.168.0.0/16"}, func(t *testing.T, c *Config) {
-			want(t, "algorithms", c.Keys.Algorithms, []string{RS256, ES256})
+			want(t, "algorithms", c.Keys.Algorithms, []string{keys.RS256, keys.ES256})
 			want(t, "proxies", c.HTTP.TrustedProxies, []string{"10.0.0.0/8", "192.168.0.0/16"})
 		}},
 		{"empty list", []string{"WXOIDC_WECHAT_FALLBACK_BASE_URLS="}, func(t *testing.T, c *Config) {

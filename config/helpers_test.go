@@ -72,19 +72,6 @@ func hasProblem(problems []Problem, key, substr string) bool {
 	return false
 }
 
-func b64(b []byte, variant string) string {
-	switch variant {
-	case "url":
-		return base64.URLEncoding.EncodeToString(b)
-	case "rawstd":
-		return base64.RawStdEncoding.EncodeToString(b)
-	case "rawurl":
-		return base64.RawURLEncoding.EncodeToString(b)
-	default:
-		return base64.StdEncoding.EncodeToString(b)
-	}
-}
-
 // writeFileAt replaces the content of an existing file.
 func writeFileAt(t *testing.T, path, content string) {
 	t.Helper()

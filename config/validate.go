@@ -1,9 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wxoidc/wxoidc/keys"
 )
 
 // Problem is one validation failure, named by its YAML key (or environment
@@ -50,7 +49,6 @@ const (
 	minAdminTokenLen     = 32
 	minSecretHashCost    = 10_000
 	maxSecretHashCost    = 10_000_000
-	kekLen               = 32
 )
 
 // Validate checks c and returns a *ValidationError listing every problem, or
@@ -280,26 +278,10 @@ func (c *Config) checkKEK(ck *checker, revealed map[string]string) {
 	if !ok {
 		return
 	}
-	if _, err := parseKEK(v); err != nil {
+	// The same rule the server applies when it builds its cipher.
+	if _, err := keys.ParseKEK(v); err != nil {
 		ck.add("secrets.kek", "%v", err)
 	}
-}
-
-// parseKEK decodes a key-encryption key: 64 hex digits, or base64 (standard
-// or URL alphabet, padded or not) of exactly 32 bytes. The error never
-// contains the input.
-func parseKEK(s string) ([]byte, error) {
-	if len(s) == 2*kekLen {
-		if b, err := hex.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil && len(b) == kekLen {
-			return b, nil
-		}
-	}
-	return nil, errors.New("must be 32 bytes written as base64 or 64 hex digits (e.g. the output of `openssl rand -base64 32`)")
 }
 
 func (c *Config) checkWeChat(ck *checker) {
@@ -380,7 +362,7 @@ func (c *Config) checkTokens(ck *checker) {
 
 func (c *Config) checkKeys(ck *checker) {
 	k := c.Keys
-	supported := []string{RS256, ES256, EdDSA}
+	supported := keys.SupportedAlgorithms
 	ck.when(len(k.Algorithms) == 0, "keys.algorithms", "must not be empty")
 	seen := map[string]bool{}
 	for i, alg := range k.Algorithms {
@@ -393,7 +375,7 @@ func (c *Config) checkKeys(ck *checker) {
 		}
 		seen[alg] = true
 	}
-	ck.when(len(k.Algorithms) > 0 && !seen[RS256], "keys.algorithms", "must include RS256, which OpenID Connect requires")
+	ck.when(len(k.Algorithms) > 0 && !seen[keys.RS256], "keys.algorithms", "must include RS256, which OpenID Connect requires")
 	ck.when(!seen[k.DefaultAlgorithm], "keys.default_algorithm", "must be one of keys.algorithms, got %q", k.DefaultAlgorithm)
 	ck.when(!seen[k.AccessTokenAlgorithm], "keys.access_token_algorithm", "must be one of keys.algorithms, got %q", k.AccessTokenAlgorithm)
 	ck.when(k.RSABits != 2048 && k.RSABits != 3072, "keys.rsa_bits", "must be 2048 or 3072, got %d", k.RSABits)

@@ -3,6 +3,8 @@ package keys
 import (
 	"context"
 	"testing"
+
+	"github.com/wxoidc/wxoidc/internal/testharness"
 )
 
 var benchAlgorithms = []struct {
@@ -18,7 +20,7 @@ var benchAlgorithms = []struct {
 
 func benchManager(b *testing.B, alg string, bits int) *Manager {
 	b.Helper()
-	cfg := testConfig(&memStore{}, newFakeClock(), testCipher(b), alg)
+	cfg := testConfig(&memStore{}, testharness.NewClock(testStart), testCipher(b), alg)
 	if bits != 0 {
 		cfg.RSABits = bits
 	}

@@ -6,15 +6,9 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 )
-
-// KEKSize is the length of a key-encryption key in bytes.
-const KEKSize = 32
 
 // sealVersion prefixes every sealed value so that the format (AEAD, nonce
 // size, key derivation) can change later without guessing.
@@ -100,38 +94,5 @@ func (c *Cipher) Derive(purpose string) []byte {
 		// Only possible for an output longer than 255*32 bytes.
 		panic(fmt.Sprintf("keys: hkdf: %v", err))
 	}
-	return k
-}
-
-// ParseKEK decodes a key-encryption key given as hex (64 digits) or base64
-// (standard or URL alphabet, padded or not). Surrounding white space is
-// ignored. The error never contains the input.
-func ParseKEK(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, errors.New("keys: key-encryption key is empty")
-	}
-	if len(s) == 2*KEKSize {
-		if b, err := hex.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		b, err := enc.DecodeString(s)
-		if err != nil {
-			continue
-		}
-		if len(b) != KEKSize {
-			return nil, fmt.Errorf("keys: key-encryption key must decode to %d bytes, got %d", KEKSize, len(b))
-		}
-		return b, nil
-	}
-	return nil, fmt.Errorf("keys: key-encryption key is neither hex nor base64 of %d bytes", KEKSize)
-}
-
-// GenerateKEK returns a fresh random 32-byte key-encryption key.
-func GenerateKEK() []byte {
-	k := make([]byte, KEKSize)
-	_, _ = rand.Read(k)
 	return k
 }

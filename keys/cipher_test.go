@@ -2,10 +2,7 @@ package keys
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"strings"
 	"testing"
 )
 
@@ -95,53 +92,6 @@ func TestNewCipherKeyLength(t *testing.T) {
 	kek[0] ^= 0xff
 	if _, err := c.Open(sealed, nil); err != nil {
 		t.Fatalf("cipher affected by caller mutating the KEK: %v", err)
-	}
-}
-
-func TestParseKEK(t *testing.T) {
-	t.Parallel()
-	kek := GenerateKEK()
-	valid := map[string]string{
-		"hex":               hex.EncodeToString(kek),
-		"hex upper":         strings.ToUpper(hex.EncodeToString(kek)),
-		"base64 std":        base64.StdEncoding.EncodeToString(kek),
-		"base64 std raw":    base64.RawStdEncoding.EncodeToString(kek),
-		"base64 url":        base64.URLEncoding.EncodeToString(kek),
-		"base64 url raw":    base64.RawURLEncoding.EncodeToString(kek),
-		"surrounding space": "  " + base64.StdEncoding.EncodeToString(kek) + "\n",
-	}
-	for name, s := range valid {
-		t.Run(name, func(t *testing.T) {
-			got, err := ParseKEK(s)
-			if err != nil {
-				t.Fatalf("ParseKEK: %v", err)
-			}
-			if !bytes.Equal(got, kek) {
-				t.Fatal("wrong key")
-			}
-		})
-	}
-
-	invalid := []struct{ name, in string }{
-		{"empty", ""},
-		{"blank", "   "},
-		{"short hex", hex.EncodeToString(kek[:16])},
-		{"long hex", hex.EncodeToString(append(bytes.Clone(kek), 1))},
-		{"16-byte base64", base64.StdEncoding.EncodeToString(kek[:16])},
-		{"48-byte base64", base64.StdEncoding.EncodeToString(bytes.Repeat(kek, 2)[:48])},
-		{"not an encoding", "this is not a key-encryption key!!"},
-		{"64 non-hex chars", strings.Repeat("z", 63) + "!"},
-	}
-	for _, tt := range invalid {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseKEK(tt.in)
-			if err == nil {
-				t.Fatal("ParseKEK succeeded")
-			}
-			if s := strings.TrimSpace(tt.in); s != "" && strings.Contains(err.Error(), s) {
-				t.Fatalf("error %q echoes the input", err)
-			}
-		})
 	}
 }
 

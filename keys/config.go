@@ -13,9 +13,11 @@ import (
 // Defaults applied by NewManager (and the package-level Rotate and Revoke)
 // to zero Config fields.
 const (
-	DefaultReloadInterval = 30 * time.Second
-	DefaultClockSkew      = time.Minute
-	DefaultRSABits        = 2048
+	DefaultReloadInterval       = 30 * time.Second
+	DefaultClockSkew            = time.Minute
+	DefaultRSABits              = 2048
+	DefaultIDTokenAlgorithm     = RS256 // Config.DefaultAlgorithm; OIDC's mandatory one
+	DefaultAccessTokenAlgorithm = ES256 // Config.AccessTokenAlgorithm; small, fast tokens
 )
 
 // Events passed to Config.OnChange, one per key whose state this instance
@@ -100,10 +102,10 @@ func (c Config) normalize() (Config, error) {
 		c.Algorithms = slices.Clone(c.Algorithms)
 	}
 	if c.DefaultAlgorithm == "" {
-		c.DefaultAlgorithm = RS256
+		c.DefaultAlgorithm = DefaultIDTokenAlgorithm
 	}
 	if c.AccessTokenAlgorithm == "" {
-		c.AccessTokenAlgorithm = ES256
+		c.AccessTokenAlgorithm = DefaultAccessTokenAlgorithm
 	}
 	if c.RSABits == 0 {
 		c.RSABits = DefaultRSABits

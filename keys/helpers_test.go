@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/storage"
 )
 
@@ -100,27 +101,8 @@ func (s *memStore) updateCount() int {
 	return s.updates
 }
 
-// fakeClock is an injectable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// testStart is where every test's clock starts.
+var testStart = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // Test timings: SafePublishDelay = 30s + 30s = 1m; retired keys live
 // 30s + 1h + 1m after retirement; revoked rows 1h + 1m.
@@ -151,7 +133,7 @@ func (l *eventLog) take() []string {
 	return out
 }
 
-func testConfig(store storage.KeyStore, clock *fakeClock, cipher *Cipher, algs ...string) Config {
+func testConfig(store storage.KeyStore, clock *testharness.Clock, cipher *Cipher, algs ...string) Config {
 	if len(algs) == 0 {
 		algs = []string{ES256, EdDSA}
 	}
@@ -179,10 +161,10 @@ func testCipher(t testing.TB) *Cipher {
 }
 
 // newTestManager returns an initialised Manager on a fresh store.
-func newTestManager(t testing.TB, algs ...string) (*Manager, *memStore, *fakeClock) {
+func newTestManager(t testing.TB, algs ...string) (*Manager, *memStore, *testharness.Clock) {
 	t.Helper()
 	store := &memStore{}
-	clock := newFakeClock()
+	clock := testharness.NewClock(testStart)
 	m, err := NewManager(testConfig(store, clock, testCipher(t), algs...))
 	if err != nil {
 		t.Fatal(err)

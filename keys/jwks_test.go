@@ -12,6 +12,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/storage"
 )
 
@@ -210,7 +211,7 @@ func TestReloadReportsDamagedRows(t *testing.T) {
 	}
 
 	// A manager with the wrong KEK cannot start.
-	wrong, err := NewManager(testConfig(store, newFakeClock(), testCipher(t)))
+	wrong, err := NewManager(testConfig(store, testharness.NewClock(testStart), testCipher(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

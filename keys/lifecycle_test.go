@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/storage"
 )
 
 // newEventManager is newTestManager with an OnChange recorder.
-func newEventManager(t *testing.T, mutate func(*Config)) (*Manager, *memStore, *fakeClock, *eventLog) {
+func newEventManager(t *testing.T, mutate func(*Config)) (*Manager, *memStore, *testharness.Clock, *eventLog) {
 	t.Helper()
-	store, clock, log := &memStore{}, newFakeClock(), &eventLog{}
+	store, clock, log := &memStore{}, testharness.NewClock(testStart), &eventLog{}
 	cfg := testConfig(store, clock, testCipher(t))
 	cfg.OnChange = log.add
 	if mutate != nil {
@@ -116,7 +117,7 @@ func TestInitPromotesOrphanNextKey(t *testing.T) {
 
 func TestConcurrentInit(t *testing.T) {
 	t.Parallel()
-	store, clock, cipher := &memStore{}, newFakeClock(), testCipher(t)
+	store, clock, cipher := &memStore{}, testharness.NewClock(testStart), testCipher(t)
 	var wg sync.WaitGroup
 	managers := make([]*Manager, 4)
 	errs := make([]error, len(managers))
@@ -559,7 +560,7 @@ func TestConcurrentRotationTwoManagers(t *testing.T) {
 func TestConcurrentAutomaticRotation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, clock, cipher := &memStore{}, newFakeClock(), testCipher(t)
+	store, clock, cipher := &memStore{}, testharness.NewClock(testStart), testCipher(t)
 	var managers []*Manager
 	for range 3 {
 		cfg := testConfig(store, clock, cipher)
@@ -769,7 +770,7 @@ func TestPackageLevelCLIFunctions(t *testing.T) {
 func TestRunReloadsAndStops(t *testing.T) {
 	t.Parallel()
 	store := &memStore{listed: make(chan struct{}, 1)}
-	clock := newFakeClock()
+	clock := testharness.NewClock(testStart)
 	cfg := testConfig(store, clock, testCipher(t))
 	cfg.ReloadInterval = 5 * time.Millisecond
 	m, err := NewManager(cfg)

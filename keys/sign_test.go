@@ -23,6 +23,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/storage"
 )
 
@@ -200,7 +201,7 @@ func TestGenerateHeaders(t *testing.T) {
 
 func TestSignWithoutKeys(t *testing.T) {
 	t.Parallel()
-	m, err := NewManager(testConfig(&memStore{}, newFakeClock(), testCipher(t)))
+	m, err := NewManager(testConfig(&memStore{}, testharness.NewClock(testStart), testCipher(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,15 +69,17 @@ type TokenSession struct {
 // TokenSessionStore persists token sessions of every kind.
 type TokenSessionStore interface {
 	// CreateTokenSession inserts s (s.Active is stored as given).
-	// A duplicate (kind, signature) is ErrAlreadyExists.
+	// A duplicate (kind, signature) is ErrAlreadyExists; an unknown kind or
+	// an empty signature is an error.
 	CreateTokenSession(ctx context.Context, s TokenSession) error
 	// GetTokenSession returns the session; ErrNotFound if absent. An inactive
 	// session is returned together with ErrInactive.
 	GetTokenSession(ctx context.Context, kind SessionKind, signature string) (TokenSession, error)
 	// DeleteTokenSession removes one session; ErrNotFound if absent.
 	DeleteTokenSession(ctx context.Context, kind SessionKind, signature string) error
-	// DeactivateTokenSession marks one session inactive (authorize codes after use);
-	// ErrNotFound if absent. Deactivating an inactive session is not an error.
+	// DeactivateTokenSession marks one session inactive (authorize codes after use)
+	// and clears FirstUsedAt as RevokeTokenSessions does; ErrNotFound if
+	// absent. Deactivating an inactive session is not an error.
 	DeactivateTokenSession(ctx context.Context, kind SessionKind, signature string) error
 	// RevokeTokenSessions makes every session of kind with requestID unusable:
 	// access tokens, codes, PKCE and OIDC rows are deleted, refresh tokens set
@@ -96,7 +98,8 @@ type TokenSessionStore interface {
 	RotateRefreshToken(ctx context.Context, requestID, signature string, now time.Time, grace time.Duration) error
 	// RevokeSubjectTokens deletes all access tokens and deactivates all refresh
 	// tokens of one account (account disabled, "log out everywhere"), clearing
-	// FirstUsedAt as RevokeTokenSessions does.
+	// FirstUsedAt as RevokeTokenSessions does. An empty subject is an error:
+	// tokens without an account (client_credentials) all share it.
 	RevokeSubjectTokens(ctx context.Context, subject string) (int64, error)
 	// RevokeRefreshTokensIssued revokes, as RevokeTokenSessions does, every
 	// refresh token issued (RequestedAt) within [from, to] to one of clientIDs,
@@ -218,6 +221,16 @@ const (
 	KeyRevoked KeyState = "revoked" // removed from the JWKS at once
 )
 
+// Valid reports whether s is one of the states above; backends refuse to
+// store any other.
+func (s KeyState) Valid() bool {
+	switch s {
+	case KeyNext, KeyCurrent, KeyRetired, KeyRevoked:
+		return true
+	}
+	return false
+}
+
 // SigningKey is one key of the set. PrivateKeyEncrypted is opaque here.
 type SigningKey struct {
 	KID                 string
@@ -239,7 +252,9 @@ type KeyStore interface {
 	// transaction and replaces the set with fn's result (rows missing from the
 	// result are deleted). This is the compare-and-swap that lets several
 	// instances rotate at once with one outcome. If fn returns an error nothing
-	// changes and that error is returned.
+	// changes and that error is returned. A key in the result with an empty
+	// KID, a KID already in the result, or a state that is not Valid is an
+	// error, and nothing changes.
 	UpdateSigningKeys(ctx context.Context, fn func([]SigningKey) ([]SigningKey, error)) ([]SigningKey, error)
 }
 
@@ -256,7 +271,8 @@ type AuditEvent struct {
 // AuditStore appends and lists audit events.
 type AuditStore interface {
 	AppendAudit(ctx context.Context, e AuditEvent) error
-	// ListAudit returns up to limit events, newest first, with ID < beforeID (0: from the newest).
+	// ListAudit returns up to limit events, newest first, with ID < beforeID
+	// (0: from the newest). limit must be positive and beforeID not negative.
 	ListAudit(ctx context.Context, beforeID int64, limit int) ([]AuditEvent, error)
 }
 
@@ -264,7 +280,9 @@ type AuditStore interface {
 // carries the transaction; every method called with that context uses it.
 // BeginTx on a context that already carries a transaction is a no-op whose
 // Commit and Rollback do nothing (the outer owner decides), as fosite's
-// handlers nest MaybeBeginTx inside ours.
+// handlers nest MaybeBeginTx inside ours. Commit or Rollback on a context
+// without a transaction is an error; Rollback after Commit does nothing, so
+// that a deferred Rollback is safe.
 type Transactor interface {
 	BeginTx(ctx context.Context) (context.Context, error)
 	Commit(ctx context.Context) error

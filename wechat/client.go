@@ -94,7 +94,7 @@ type Client struct {
 	observer       CallObserver
 
 	tokens *tokenCache
-	codes  flight[string, any]
+	codes  flight[any]
 
 	store    TokenStore // nil: tokens are not shared
 	holder   string     // this client's name in token leases

@@ -1,7 +1,6 @@
 package wechat_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/wechat"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
@@ -26,24 +26,6 @@ const (
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a client wired to an emulator, with a manual clock shared by both
 // (unless a test splits them) and a leak check on everything logged.
 type env struct {
@@ -54,7 +36,7 @@ type env struct {
 	cfg    wechat.Config
 	client *wechat.Client
 	app    wechat.App
-	logs   *syncBuffer
+	logs   *testharness.Buffer
 
 	mu        sync.Mutex
 	sensitive []string
@@ -66,7 +48,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	clock := wechattest.NewManualClock(t0)
 	eo := wechattest.Options{Clock: clock}
-	logs := &syncBuffer{}
+	logs := &testharness.Buffer{}
 	cfg := wechat.Config{
 		Now:          clock.Now,
 		Logger:       slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -40,7 +40,7 @@ func TestDedupeConcurrentExchanges(t *testing.T) {
 	}
 	// Release WeChat only once every caller has joined the first one.
 	key := flightKey(apiJSCode2Session, app.AppID, code)
-	for c.codes.waiting(key) != n-1 {
+	for c.codes.waiting(key) != n {
 		runtime.Gosched()
 	}
 	close(hold)
@@ -79,7 +79,7 @@ func TestDedupeLeaderLeaves(t *testing.T) {
 		leaderErr <- err
 	}()
 	key := flightKey(apiJSCode2Session, app.AppID, code)
-	for c.codes.waiting(key) != 0 {
+	for c.codes.waiting(key) != 1 {
 		runtime.Gosched()
 	}
 	follower := make(chan error, 1)
@@ -87,7 +87,7 @@ func TestDedupeLeaderLeaves(t *testing.T) {
 		_, err := c.Code2Session(context.Background(), app, code)
 		follower <- err
 	}()
-	for c.codes.waiting(key) != 1 {
+	for c.codes.waiting(key) != 2 {
 		runtime.Gosched()
 	}
 	cancelLeader()

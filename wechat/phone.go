@@ -30,7 +30,7 @@ func (c *Client) PhoneNumber(ctx context.Context, app App, phoneCode, openID str
 	if openID != "" && !validID(openID) {
 		return Phone{}, fmt.Errorf("wechat %s: malformed openid: %w", apiPhoneNumber, ErrConfig)
 	}
-	v, _, err := c.codes.do(ctx, flightKey(apiPhoneNumber, app.AppID, phoneCode, openID), func(ctx context.Context) (any, error) {
+	v, err := c.codes.do(ctx, flightKey(apiPhoneNumber, app.AppID, phoneCode, openID), func(ctx context.Context) (any, error) {
 		return c.phoneNumber(ctx, app, phoneCode, openID)
 	})
 	if err != nil {

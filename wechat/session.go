@@ -55,7 +55,7 @@ func (c *Client) Code2Session(ctx context.Context, app App, jsCode string) (Sess
 	if err := checkCode(apiJSCode2Session, jsCode); err != nil {
 		return Session{}, err
 	}
-	v, _, err := c.codes.do(ctx, flightKey(apiJSCode2Session, app.AppID, jsCode), func(ctx context.Context) (any, error) {
+	v, err := c.codes.do(ctx, flightKey(apiJSCode2Session, app.AppID, jsCode), func(ctx context.Context) (any, error) {
 		return c.code2Session(ctx, app, jsCode)
 	})
 	if err != nil {

@@ -18,7 +18,7 @@ type tokenCache struct {
 	// rejected is, per appid, the last token WeChat refused: a shared store
 	// may still hold it, and it must not be taken from there again.
 	rejected map[string]string
-	fl       flight[string, string]
+	fl       flight[string]
 }
 
 type cachedToken struct {
@@ -77,7 +77,7 @@ func (c *Client) AccessToken(ctx context.Context, app App) (string, error) {
 	if tok, ok := c.tokens.get(app.AppID, c.now()); ok {
 		return tok, nil
 	}
-	tok, _, err := c.tokens.fl.do(ctx, app.AppID, func(ctx context.Context) (string, error) {
+	tok, err := c.tokens.fl.do(ctx, app.AppID, func(ctx context.Context) (string, error) {
 		// A refresh that completed between our cache miss and joining the
 		// flight has already stored a fresh token.
 		if tok, ok := c.tokens.get(app.AppID, c.now()); ok {

@@ -9,16 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"time"
-
-	"github.com/wxoidc/wxoidc/storage"
 )
 
 // TokenStore shares app access tokens between Clients in several processes
 // (instances behind one database), so that they make one stable_token call
 // between them instead of one each. A lease per appid lets one client at a
 // time refresh a token; the others keep using the stored token while it is
-// valid, or wait for the new one. Config.TokenStore plugs it in;
-// NewSealedTokenStore builds one on the storage backend.
+// valid, or wait for the new one. Config.TokenStore plugs it in; the
+// wiring provides one on the storage backend.
 type TokenStore interface {
 	// Load returns appID's shared token and when it expires; found is false
 	// when none is stored.
@@ -31,59 +29,6 @@ type TokenStore interface {
 	Lease(ctx context.Context, appID, holder string, ttl time.Duration, now time.Time) (bool, error)
 	// Release ends holder's lease early (its refresh failed).
 	Release(ctx context.Context, appID, holder string) error
-}
-
-// Sealer encrypts data at rest (keys.Cipher implements it).
-type Sealer interface {
-	Seal(plaintext, additionalData []byte) []byte
-	Open(sealed, additionalData []byte) ([]byte, error)
-}
-
-// NewSealedTokenStore returns a TokenStore on a storage backend. Tokens are
-// sealed before they reach the database, bound to their appid, so that
-// neither a database dump nor a row copied to another appid yields a usable
-// token.
-func NewSealedTokenStore(db storage.AppTokenStore, sealer Sealer) TokenStore {
-	return &sealedTokenStore{db: db, sealer: sealer}
-}
-
-type sealedTokenStore struct {
-	db     storage.AppTokenStore
-	sealer Sealer
-}
-
-// tokenAD is the additional data sealing appID's token.
-func tokenAD(appID string) []byte { return []byte("wxoidc/wechat-app-token/v1\x00" + appID) }
-
-func (s *sealedTokenStore) Load(ctx context.Context, appID string) (string, time.Time, bool, error) {
-	t, err := s.db.GetAppToken(ctx, appID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return "", time.Time{}, false, nil
-	}
-	if err != nil {
-		return "", time.Time{}, false, err
-	}
-	tok, err := s.sealer.Open(t.TokenEncrypted, tokenAD(appID))
-	if err != nil {
-		return "", time.Time{}, false, fmt.Errorf("wechat: shared access token of %s does not decrypt (another key-encryption key?): %w", appID, err)
-	}
-	return string(tok), t.ExpiresAt, true, nil
-}
-
-func (s *sealedTokenStore) Save(ctx context.Context, appID, token string, expiresAt time.Time) error {
-	return s.db.PutAppToken(ctx, storage.AppToken{
-		AppID:          appID,
-		TokenEncrypted: s.sealer.Seal([]byte(token), tokenAD(appID)),
-		ExpiresAt:      expiresAt,
-	})
-}
-
-func (s *sealedTokenStore) Lease(ctx context.Context, appID, holder string, ttl time.Duration, now time.Time) (bool, error) {
-	return s.db.AcquireAppTokenLease(ctx, appID, holder, ttl, now)
-}
-
-func (s *sealedTokenStore) Release(ctx context.Context, appID, holder string) error {
-	return s.db.ReleaseAppTokenLease(ctx, appID, holder)
 }
 
 // sharedTokenPoll is how often a client waiting for another holder's

@@ -217,7 +217,7 @@ func (st *standardSettings) run(ctx context.Context, stdout io.Writer) ([]result
 			rs, err = st.runServe(ctx, stdout, lc, basePath, ports, emu.pid(), "")
 		case phaseRS256:
 			rs256 := *base
-			rs256.Keys.AccessTokenAlgorithm = config.RS256
+			rs256.Keys.AccessTokenAlgorithm = keys.RS256
 			path := filepath.Join(st.workdir, "serve-rs256.yaml")
 			if err := writeConfig(path, &rs256); err != nil {
 				return all, err

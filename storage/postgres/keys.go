@@ -62,9 +62,7 @@ func validateSigningKeys(ks []storage.SigningKey) error {
 			return fmt.Errorf("duplicate signing key %q", k.KID)
 		}
 		seen[k.KID] = true
-		switch k.State {
-		case storage.KeyNext, storage.KeyCurrent, storage.KeyRetired, storage.KeyRevoked:
-		default:
+		if !k.State.Valid() {
 			return fmt.Errorf("signing key %q: unknown state %q", k.KID, k.State)
 		}
 	}

@@ -38,6 +38,9 @@ func (s *Storage) CreateTokenSession(ctx context.Context, ts storage.TokenSessio
 	if err := validKind(ts.Kind); err != nil {
 		return fmt.Errorf("storage/postgres: create token session: %w", err)
 	}
+	if ts.Signature == "" {
+		return errors.New("storage/postgres: create token session: empty signature")
+	}
 	return s.run(ctx, "create token session", func(q querier) error {
 		tag, err := q.Exec(ctx, `INSERT INTO token_sessions (`+tokenSessionColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
@@ -215,6 +218,10 @@ func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, signature s
 // tokens of one account (as RevokeTokenSessions does), in one statement. It
 // counts rows deleted or newly deactivated.
 func (s *Storage) RevokeSubjectTokens(ctx context.Context, subject string) (int64, error) {
+	if subject == "" {
+		// Tokens without an account (client_credentials) share the empty subject.
+		return 0, errors.New("storage/postgres: revoke subject tokens: empty subject")
+	}
 	var n int64
 	err := s.run(ctx, "revoke subject tokens", func(q querier) error {
 		return q.QueryRow(ctx, `WITH deleted AS (

@@ -33,6 +33,9 @@ func (s *Storage) ListAudit(ctx context.Context, beforeID int64, limit int) ([]s
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlite: list audit: limit %d must be positive", limit)
 	}
+	if beforeID < 0 {
+		return nil, fmt.Errorf("sqlite: list audit: beforeID %d must not be negative", beforeID)
+	}
 	query, args := listAuditSQL, []any{limit}
 	if beforeID > 0 {
 		query, args = listAuditBeforeSQL, []any{beforeID, limit}

@@ -63,6 +63,8 @@ func (s *Storage) UpdateSigningKeys(ctx context.Context, fn func([]storage.Signi
 				return fmt.Errorf("key with empty kid")
 			case seen[k.KID]:
 				return fmt.Errorf("duplicate kid %q: %w", k.KID, storage.ErrAlreadyExists)
+			case !k.State.Valid():
+				return fmt.Errorf("key %q: unknown state %q", k.KID, k.State)
 			}
 			seen[k.KID] = true
 		}

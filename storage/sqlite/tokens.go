@@ -16,9 +16,10 @@ const tokenColumns = `kind, signature, request_id, requested_at, client_id, subj
 var (
 	insertTokenSQL = writeSQL(`INSERT INTO token_sessions (` + tokenColumns + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	selectTokenSQL     = readSQL(`SELECT ` + tokenColumns + ` FROM token_sessions WHERE kind = ? AND signature = ?`)
-	deleteTokenSQL     = writeSQL(`DELETE FROM token_sessions WHERE kind = ? AND signature = ?`)
-	deactivateTokenSQL = writeSQL(`UPDATE token_sessions SET active = 0 WHERE kind = ? AND signature = ?`)
+	selectTokenSQL = readSQL(`SELECT ` + tokenColumns + ` FROM token_sessions WHERE kind = ? AND signature = ?`)
+	deleteTokenSQL = writeSQL(`DELETE FROM token_sessions WHERE kind = ? AND signature = ?`)
+	// Deactivation ends a rotated refresh token's grace window as revocation does.
+	deactivateTokenSQL = writeSQL(`UPDATE token_sessions SET active = 0, first_used_at = NULL WHERE kind = ? AND signature = ?`)
 	// Refresh tokens are kept (inactive) so that a reuse is recognised.
 	deactivateRequestSQL = writeSQL(`UPDATE token_sessions SET active = 0 WHERE kind = ? AND request_id = ? AND active = 1`)
 	deleteRequestSQL     = writeSQL(`DELETE FROM token_sessions WHERE kind = ? AND request_id = ?`)

@@ -142,6 +142,46 @@ func testConcurrentResolveWeChatLogin(t *testing.T, s storage.Storage) {
 	}
 }
 
+// testConcurrentResolveSameUnionID races first logins of one person through
+// different apps (different openids, one unionid): they all land on one
+// account.
+func testConcurrentResolveSameUnionID(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	accountIDs := make([]string, concurrency)
+	errs := race(concurrency, func(i int) error {
+		_, acct, err := s.ResolveWeChatLogin(ctx, login(fmt.Sprintf("wx-app-%d", i), fmt.Sprintf("openid-%d", i), "union-1",
+			"k", fmt.Sprintf("account-%d", i), baseTime))
+		accountIDs[i] = acct.ID
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+		if accountIDs[i] != accountIDs[0] {
+			t.Errorf("login %d joined %q, login 0 %q", i, accountIDs[i], accountIDs[0])
+		}
+	}
+	ids, err := s.ListWeChatIdentities(ctx, accountIDs[0])
+	mustNoErr(t, "list identities", err)
+	if len(ids) != concurrency {
+		t.Errorf("account has %d identities, want %d", len(ids), concurrency)
+	}
+	created := 0
+	for i := range concurrency {
+		_, err := s.GetAccount(ctx, fmt.Sprintf("account-%d", i))
+		switch {
+		case err == nil:
+			created++
+		case !errors.Is(err, storage.ErrNotFound):
+			t.Errorf("get account-%d: %v", i, err)
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d accounts created, want 1", created)
+	}
+}
+
 func testConcurrentUpdateSigningKeys(t *testing.T, s storage.Storage) {
 	ctx := t.Context()
 	errs := race(concurrency, func(i int) error {

@@ -49,6 +49,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"DeleteExpiredTokenSessions", testDeleteExpiredTokenSessions},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenGrace", testRotateRefreshTokenGrace},
+		{"RevocationEndsGraceWindow", testRevocationEndsGraceWindow},
 		{"ClientCRUD", testClientCRUD},
 		{"UpdateClient", testUpdateClient},
 		{"ClientAssertionJTI", testClientAssertionJTI},
@@ -64,14 +65,17 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"TxRollback", testTxRollback},
 		{"TxNested", testTxNested},
 		{"TxIsolation", testTxIsolation},
+		{"TxMisuse", testTxMisuse},
 		{"ConcurrentRefreshRotation", testConcurrentRefreshRotation},
 		{"ConcurrentResolveWeChatLogin", testConcurrentResolveWeChatLogin},
+		{"ConcurrentResolveSameUnionID", testConcurrentResolveSameUnionID},
 		{"ConcurrentUpdateSigningKeys", testConcurrentUpdateSigningKeys},
 		{"AppTokenLease", testAppTokenLease},
 		{"AppTokenPutGet", testAppTokenPutGet},
 		{"AppTokenRelease", testAppTokenRelease},
 		{"AppTokenValidation", testAppTokenValidation},
 		{"ConcurrentAppTokenLease", testConcurrentAppTokenLease},
+		{"InputValidation", testInputValidation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -413,33 +413,53 @@ func testRotateRefreshTokenGrace(t *testing.T, s storage.Storage) {
 	mustErrIs(t, "grace rotation of a revoked token",
 		s.RotateRefreshToken(ctx, "req-3", revoked.Signature, now, grace), storage.ErrInactive)
 
-	// Revoking a chain ends the grace window of its rotated tokens too: they
-	// read with no first use and cannot be rotated again.
-	for _, revoke := range []struct {
-		name string
-		fn   func(requestID string) error
+}
+
+// testRevocationEndsGraceWindow: a refresh token rotated a moment ago is
+// inside the grace window, but once its chain or account is revoked (reuse
+// detection, "log out everywhere") or the token itself deactivated, the
+// grace window must not revive it.
+func testRevocationEndsGraceWindow(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	now := baseTime.Add(10 * time.Minute)
+	const grace = time.Minute
+	revocations := []struct {
+		name   string
+		revoke func(t *testing.T, ts storage.TokenSession) error
 	}{
-		{"RevokeTokenSessions", func(id string) error {
-			_, err := s.RevokeTokenSessions(ctx, storage.KindRefreshToken, id)
+		{"RevokeTokenSessions", func(t *testing.T, ts storage.TokenSession) error {
+			n, err := s.RevokeTokenSessions(ctx, storage.KindRefreshToken, ts.RequestID)
+			if err == nil && n != 0 {
+				t.Errorf("revoking an already inactive token counted %d rows, want 0", n)
+			}
 			return err
 		}},
-		{"RevokeSubjectTokens", func(string) error {
-			_, err := s.RevokeSubjectTokens(ctx, "subject-grace")
+		{"RevokeSubjectTokens", func(_ *testing.T, ts storage.TokenSession) error {
+			_, err := s.RevokeSubjectTokens(ctx, ts.Subject)
 			return err
 		}},
-	} {
-		id := "req-grace-" + revoke.name
-		used := newSession(storage.KindRefreshToken, "used-"+revoke.name, id)
-		used.Subject = "subject-grace"
-		mustNoErr(t, "create", s.CreateTokenSession(ctx, used))
-		mustNoErr(t, "rotate", s.RotateRefreshToken(ctx, id, used.Signature, now, grace))
-		mustNoErr(t, revoke.name, revoke.fn(id))
-		got, err := s.GetTokenSession(ctx, storage.KindRefreshToken, used.Signature)
-		mustErrIs(t, "get after "+revoke.name, err, storage.ErrInactive)
-		if !got.FirstUsedAt.IsZero() {
-			t.Errorf("after %s: FirstUsedAt = %v, want zero", revoke.name, got.FirstUsedAt)
-		}
-		mustErrIs(t, "grace rotation after "+revoke.name,
-			s.RotateRefreshToken(ctx, id, used.Signature, now.Add(time.Second), grace), storage.ErrInactive)
+		{"DeactivateTokenSession", func(_ *testing.T, ts storage.TokenSession) error {
+			return s.DeactivateTokenSession(ctx, ts.Kind, ts.Signature)
+		}},
+	}
+	for _, rv := range revocations {
+		t.Run(rv.name, func(t *testing.T) {
+			ts := newSession(storage.KindRefreshToken, "grace-"+rv.name, "req-"+rv.name)
+			ts.Subject = "account-" + rv.name
+			mustNoErr(t, "create", s.CreateTokenSession(ctx, ts))
+			mustNoErr(t, "rotate", s.RotateRefreshToken(ctx, ts.RequestID, ts.Signature, now, grace))
+			mustNoErr(t, "retry inside the grace window before revocation",
+				s.RotateRefreshToken(ctx, ts.RequestID, ts.Signature, now.Add(time.Second), grace))
+			mustNoErr(t, rv.name, rv.revoke(t, ts))
+			mustErrIs(t, "retry inside the grace window after revocation",
+				s.RotateRefreshToken(ctx, ts.RequestID, ts.Signature, now.Add(2*time.Second), grace), storage.ErrInactive)
+			// The contract: a revoked token reads with no first use, so
+			// callers applying a grace window cannot revive it.
+			got, err := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
+			mustErrIs(t, "get after revocation", err, storage.ErrInactive)
+			if !got.FirstUsedAt.IsZero() {
+				t.Errorf("after revocation: FirstUsedAt = %v, want zero", got.FirstUsedAt)
+			}
+		})
 	}
 }

@@ -212,3 +212,23 @@ func testTxIsolation(t *testing.T, s storage.Storage) {
 	mustNoErr(t, "committed token read outside", err)
 	checkRecord(t, "committed", got, ts)
 }
+
+// testTxMisuse: ending a transaction that was never begun is an error; a
+// deferred Rollback after Commit is harmless.
+func testTxMisuse(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	if err := s.Commit(ctx); err == nil {
+		t.Error("Commit without a transaction succeeded")
+	}
+	if err := s.Rollback(ctx); err == nil {
+		t.Error("Rollback without a transaction succeeded")
+	}
+	txCtx, err := s.BeginTx(ctx)
+	mustNoErr(t, "begin", err)
+	ts := newSession(storage.KindAccessToken, "misuse", "req-misuse")
+	mustNoErr(t, "create in tx", s.CreateTokenSession(txCtx, ts))
+	mustNoErr(t, "commit", s.Commit(txCtx))
+	mustNoErr(t, "Rollback after Commit", s.Rollback(txCtx))
+	_, err = s.GetTokenSession(ctx, ts.Kind, ts.Signature)
+	mustNoErr(t, "write committed before a late Rollback", err)
+}

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wxoidc/wxoidc/internal/testharness"
 )
 
 // Clock is the emulator's time source.
@@ -42,36 +44,12 @@ type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
 
-// ManualClock is a Clock that moves only when told. Safe for concurrent use.
-// Its Now method value can be passed as wechat.Config.Now.
-type ManualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// ManualClock is a Clock that moves only when told (Now, Advance, Set). Safe
+// for concurrent use. Its Now method value can be passed as wechat.Config.Now.
+type ManualClock = testharness.Clock
 
 // NewManualClock returns a clock stopped at t.
-func NewManualClock(t time.Time) *ManualClock { return &ManualClock{t: t} }
-
-// Now returns the clock's time.
-func (c *ManualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *ManualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// Set moves the clock to t.
-func (c *ManualClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func NewManualClock(t time.Time) *ManualClock { return testharness.NewClock(t) }
 
 // AppKind is the kind of a registered app.
 type AppKind string

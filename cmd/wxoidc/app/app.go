@@ -23,6 +23,7 @@ import (
 
 	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/internal/wechatstore"
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
@@ -186,7 +187,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Observer:         metrics,
 		// Instances on one database share each app access token (one
 		// stable_token call between them), sealed under the KEK.
-		TokenStore: wechat.NewSealedTokenStore(store, cipher),
+		TokenStore: wechatstore.New(store, cipher),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wechat client: %w", err)
@@ -296,7 +297,7 @@ func rate(r config.Rate) provider.Rate {
 func idTokenAlgs(algs []string) []string {
 	out := []string{}
 	for _, a := range algs {
-		if a == config.RS256 {
+		if a == keys.RS256 {
 			out = append([]string{a}, out...)
 		} else {
 			out = append(out, a)

@@ -1,0 +1,69 @@
+package testharness_test
+
+import (
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wxoidc/wxoidc/internal/testharness"
+)
+
+func TestClock(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := testharness.NewClock(t0)
+	if !c.Now().Equal(t0) {
+		t.Fatalf("Now = %v, want %v", c.Now(), t0)
+	}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() { c.Advance(time.Second) })
+	}
+	wg.Wait()
+	if got := c.Now().Sub(t0); got != 10*time.Second {
+		t.Errorf("after 10 concurrent Advance(1s): now+%v", got)
+	}
+	c.Set(t0)
+	if !c.Now().Equal(t0) {
+		t.Errorf("Set: Now = %v", c.Now())
+	}
+}
+
+func TestBuffer(t *testing.T) {
+	var b testharness.Buffer
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			_, _ = b.Write([]byte("x"))
+			_ = b.String()
+		})
+	}
+	wg.Wait()
+	if got := b.String(); got != strings.Repeat("x", 10) {
+		t.Errorf("String = %q", got)
+	}
+}
+
+func TestFreeAddr(t *testing.T) {
+	addr := testharness.FreeAddr(t)
+	if !strings.HasPrefix(addr, "127.0.0.1:") || strings.HasSuffix(addr, ":0") {
+		t.Fatalf("FreeAddr = %q", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the free address is not free: %v", err)
+	}
+	_ = l.Close()
+}
+
+func TestBuildWxoidc(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := testharness.BuildWxoidc(t)
+	if fi, err := os.Stat(bin); err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("built binary %s: %v", bin, err)
+	}
+}
