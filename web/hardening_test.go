@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxoidc/wxoidc/provider"
+	"github.com/wxoidc/wxoidc/internal/ratelimit"
 )
 
 func mustPrefixes(t *testing.T, cidrs ...string) []netip.Prefix {
@@ -159,7 +159,7 @@ func checkSlowDown(t *testing.T, rec *httptest.ResponseRecorder, retryAfter stri
 
 func TestTokenLimitPerIP(t *testing.T) {
 	clk := &limitClock{t: time.Unix(1_700_000_000, 0)}
-	s := limitedServer(t, TokenRateLimits{PerIP: provider.Rate{Limit: 1, Per: 10 * time.Second, Burst: 2}, Now: clk.now}, "10.0.0.0/8")
+	s := limitedServer(t, TokenRateLimits{PerIP: ratelimit.Rate{Limit: 1, Per: 10 * time.Second, Burst: 2}, Now: clk.now}, "10.0.0.0/8")
 	request := func(remote, xff string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, PathToken, nil)
 		r.RemoteAddr = remote
@@ -198,7 +198,7 @@ func TestTokenLimitPerIP(t *testing.T) {
 
 func TestTokenLimitPerClient(t *testing.T) {
 	clk := &limitClock{t: time.Unix(1_700_000_000, 0)}
-	s := limitedServer(t, TokenRateLimits{PerClient: provider.Rate{Limit: 1, Per: time.Second, Burst: 1}, Now: clk.now})
+	s := limitedServer(t, TokenRateLimits{PerClient: ratelimit.Rate{Limit: 1, Per: time.Second, Burst: 1}, Now: clk.now})
 	request := func(form url.Values, basicUser string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/wxoidc/wxoidc/provider"
+	"github.com/wxoidc/wxoidc/internal/ratelimit"
 )
 
 // TokenRateLimits limits the token endpoint per client IP (before the body
@@ -16,24 +16,24 @@ import (
 // endpoint, and it keeps our limits apart from WeChat outages, which answer
 // 503 temporarily_unavailable.
 type TokenRateLimits struct {
-	PerIP     provider.Rate
-	PerClient provider.Rate
-	// MaxKeys bounds each limiter's memory (provider.KeyedLimiter).
+	PerIP     ratelimit.Rate
+	PerClient ratelimit.Rate
+	// MaxKeys bounds each limiter's memory (ratelimit.Limiter).
 	MaxKeys int
 	// Now is the limiters' clock (default time.Now).
 	Now func() time.Time
 }
 
 type tokenLimiter struct {
-	perIP, perClient *provider.KeyedLimiter
+	perIP, perClient *ratelimit.Limiter
 }
 
 func newTokenLimiter(c TokenRateLimits) (*tokenLimiter, error) {
-	perIP, err := provider.NewKeyedLimiter(c.PerIP, c.MaxKeys, c.Now)
+	perIP, err := ratelimit.New(c.PerIP, c.MaxKeys, c.Now)
 	if err != nil {
 		return nil, fmt.Errorf("web: per-IP token limit: %w", err)
 	}
-	perClient, err := provider.NewKeyedLimiter(c.PerClient, c.MaxKeys, c.Now)
+	perClient, err := ratelimit.New(c.PerClient, c.MaxKeys, c.Now)
 	if err != nil {
 		return nil, fmt.Errorf("web: per-client token limit: %w", err)
 	}
