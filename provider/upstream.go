@@ -33,13 +33,6 @@ var errSlowDown = &fosite.RFC6749Error{
 	CodeField:        http.StatusTooManyRequests,
 }
 
-// retryLater attaches a Retry-After to e, rounded up to whole seconds (the
-// header's unit) and at least one.
-func retryLater(e *fosite.RFC6749Error, after time.Duration) error {
-	secs := (after + time.Second - 1) / time.Second
-	return &upstreamUnavailable{RFC6749Error: e, retryAfter: max(secs, 1) * time.Second}
-}
-
 // UpstreamConfig configures Upstream. Zero rates are unlimited.
 type UpstreamConfig struct {
 	// PerUser limits calls per (appid, openid); keep it below WeChat's 100

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -41,7 +42,7 @@ func (s *server) writeFositeError(w http.ResponseWriter, r *http.Request, err er
 		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", rfc.ErrorField, "cause", causeOf(rfc))
 	}
 	if d := provider.RetryAfter(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.5)))
+		setRetryAfter(w.Header(), d)
 	}
 	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
 		if _, _, ok := r.BasicAuth(); ok {
@@ -60,6 +61,15 @@ func causeOf(rfc *fosite.RFC6749Error) string {
 		return c.Error()
 	}
 	return rfc.DebugField
+}
+
+// setRetryAfter sets Retry-After (RFC 9110 §10.2.3) for a wait of d: the
+// header counts whole seconds, so d is rounded up (a client that waits less
+// would be refused again), and it is at least 1 (0 invites an instant retry).
+// Every Retry-After wxoidc sends goes through here.
+func setRetryAfter(h http.Header, d time.Duration) {
+	secs := max((d+time.Second-1)/time.Second, 1)
+	h.Set("Retry-After", strconv.FormatInt(int64(secs), 10))
 }
 
 // writeBearerError answers a protected-resource request per RFC 6750 §3.

@@ -240,12 +240,29 @@ func TestTokenLimitsDisabledByDefault(t *testing.T) {
 	}
 }
 
-func TestWriteSlowDownRoundsUp(t *testing.T) {
-	for wait, want := range map[time.Duration]string{0: "1", time.Millisecond: "1", time.Second: "1", 1001 * time.Millisecond: "2", time.Minute: "60"} {
-		rec := httptest.NewRecorder()
-		writeSlowDown(rec, wait, "x")
-		if got := rec.Header().Get("Retry-After"); got != want {
-			t.Errorf("wait %v: Retry-After = %s, want %s", wait, got, want)
+func TestRetryAfterRoundsUpToWholeSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		wait time.Duration
+		want string
+	}{
+		{-time.Second, "1"},
+		{0, "1"},
+		{time.Nanosecond, "1"},
+		{time.Millisecond, "1"},
+		{499 * time.Millisecond, "1"},
+		{time.Second, "1"},
+		{time.Second + time.Nanosecond, "2"},
+		{1001 * time.Millisecond, "2"},
+		{1500 * time.Millisecond, "2"},
+		{1999 * time.Millisecond, "2"},
+		{2 * time.Second, "2"},
+		{time.Minute, "60"},
+		{12 * time.Hour, "43200"},
+	} {
+		h := http.Header{}
+		setRetryAfter(h, tc.wait)
+		if got := h.Get("Retry-After"); got != tc.want {
+			t.Errorf("wait %v: Retry-After = %s, want %s", tc.wait, got, tc.want)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/wxoidc/wxoidc/internal/ratelimit"
@@ -78,9 +77,8 @@ func requestClientID(r *http.Request) string {
 	return r.PostForm.Get("client_id")
 }
 
-// writeSlowDown answers 429 with Retry-After in whole seconds (at least 1).
+// writeSlowDown answers 429 with a Retry-After of wait.
 func writeSlowDown(w http.ResponseWriter, wait time.Duration, description string) {
-	secs := max(int64((wait+time.Second-1)/time.Second), 1)
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	setRetryAfter(w.Header(), wait)
 	writeOAuthError(w, http.StatusTooManyRequests, "slow_down", description)
 }
