@@ -235,26 +235,29 @@ func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
-	token, ok := bearerToken(r)
+	token, sent := bearerToken(r)
 	// RFC 6750 §2.2 form-encoded body parameter. A POST with a bearer header
 	// may carry any body, unless it is a form that repeats the token.
-	if r.Method == http.MethodPost && hasBody(r) && (!ok || isForm(r)) {
+	if r.Method == http.MethodPost && hasBody(r) && (!sent || isForm(r)) {
 		if status, desc := s.parseOAuthForm(w, r); status != 0 {
 			writeOAuthError(w, status, "invalid_request", desc)
 			return
 		}
-		if v, sent := r.PostForm["access_token"]; sent {
-			if ok {
+		if v, inBody := r.PostForm["access_token"]; inBody {
+			if sent {
 				// RFC 6750 §2: one method per request.
 				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Send the access token either in the Authorization header or in the body, not both.")
 				return
 			}
-			token = v[0]
-			ok = token != ""
+			token, sent = v[0], true
 		}
 	}
-	if !ok {
+	switch {
+	case !sent:
 		writeBearerError(w, http.StatusUnauthorized, "", "")
+		return
+	case token == "":
+		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is empty or malformed.")
 		return
 	}
 	claims, err := s.cfg.Provider.UserInfo(r.Context(), token)
@@ -302,14 +305,4 @@ func malformedBasicAuth(r *http.Request) bool {
 func writeMalformedBasicAuth(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="wxoidc"`)
 	writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "The Authorization header is not valid HTTP Basic authentication.")
-}
-
-// bearerToken extracts an RFC 6750 §2.1 token.
-func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
-		return "", false
-	}
-	t := strings.TrimSpace(h[7:])
-	return t, t != ""
 }
