@@ -2,6 +2,7 @@ package provider
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,14 +76,12 @@ func (e errInvalidJWKS) Error() string { return "client jwks: " + string(e) }
 // admin command fails at once rather than at the client's first request.
 func ValidateClient(c storage.Client) error {
 	var problems []string
-	switch c.TokenEndpointAuthMethod {
-	case AuthMethodNone, AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT:
-	default:
+	if !slices.Contains(authMethods, c.TokenEndpointAuthMethod) {
 		problems = append(problems, "unknown token_endpoint_auth_method "+strconv.Quote(c.TokenEndpointAuthMethod))
 	}
 	grants := fosite.Arguments(c.GrantTypes)
 	for _, g := range c.GrantTypes {
-		if g != GrantTypeWeChat && g != GrantTypeRefreshToken && g != GrantTypeClientCredentials {
+		if !slices.Contains(grantTypes, g) {
 			problems = append(problems, "unknown grant type "+strconv.Quote(g))
 		}
 	}

@@ -7,12 +7,12 @@ import (
 	"github.com/ory/fosite"
 )
 
-// IntrospectToken answers RFC 7662 for a token: inactive for anything that
+// introspectToken answers RFC 7662 for a token: inactive for anything that
 // is not a live token of ours (unknown, expired, revoked, signed by a revoked
 // key), the token's metadata otherwise. An error means the server failed.
 // Tokens signed by any published key introspect, so a rotation never makes
 // a valid token inactive.
-func (p *Provider) IntrospectToken(ctx context.Context, token, hint string) (map[string]interface{}, error) {
+func (p *Provider) introspectToken(ctx context.Context, token, hint string) (map[string]interface{}, error) {
 	use := fosite.AccessToken
 	if hint == "refresh_token" {
 		use = fosite.RefreshToken

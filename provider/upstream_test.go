@@ -86,7 +86,7 @@ func wantAnswer(t *testing.T, err error, status int, code string, retryAfter tim
 	if rfc.CodeField != status || rfc.ErrorField != code {
 		t.Fatalf("answer = %d %s (%v), want %d %s", rfc.CodeField, rfc.ErrorField, err, status, code)
 	}
-	if got := RetryAfter(err); got != retryAfter {
+	if got := ErrorOf(err).RetryAfter; got != retryAfter {
 		t.Fatalf("RetryAfter = %v, want %v", got, retryAfter)
 	}
 	// The grant passes these answers through unchanged.

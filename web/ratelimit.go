@@ -55,7 +55,7 @@ func (s *server) allowTokenIP(w http.ResponseWriter, r *http.Request) bool {
 func (s *server) allowTokenClient(w http.ResponseWriter, r *http.Request) bool {
 	id := requestClientID(r)
 	if id == "" {
-		return true // fosite answers invalid_client
+		return true // the provider answers invalid_client
 	}
 	ok, wait := s.limits.perClient.Allow(id)
 	if !ok {
