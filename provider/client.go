@@ -23,30 +23,30 @@ const (
 	AuthMethodPrivateKeyJWT     = "private_key_jwt"
 )
 
-// Client adapts a stored client to fosite. It implements
+// fositeClient adapts a stored client to fosite. It implements
 // fosite.OpenIDConnectClient so fosite enforces the registered
 // token_endpoint_auth_method (a bare DefaultClient accepts any method).
-type Client struct {
+type fositeClient struct {
 	storage.Client
 }
 
 var (
-	_ fosite.Client              = (*Client)(nil)
-	_ fosite.OpenIDConnectClient = (*Client)(nil)
+	_ fosite.Client              = (*fositeClient)(nil)
+	_ fosite.OpenIDConnectClient = (*fositeClient)(nil)
 )
 
-func (c *Client) GetID() string             { return c.ID }
-func (c *Client) GetHashedSecret() []byte   { return []byte(c.SecretHash) }
-func (c *Client) GetRedirectURIs() []string { return nil }
-func (c *Client) GetGrantTypes() fosite.Arguments {
+func (c *fositeClient) GetID() string             { return c.ID }
+func (c *fositeClient) GetHashedSecret() []byte   { return []byte(c.SecretHash) }
+func (c *fositeClient) GetRedirectURIs() []string { return nil }
+func (c *fositeClient) GetGrantTypes() fosite.Arguments {
 	return fosite.Arguments(c.GrantTypes)
 }
-func (c *Client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
-func (c *Client) GetScopes() fosite.Arguments        { return fosite.Arguments(c.Scopes) }
-func (c *Client) IsPublic() bool                     { return c.TokenEndpointAuthMethod == AuthMethodNone }
+func (c *fositeClient) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
+func (c *fositeClient) GetScopes() fosite.Arguments        { return fosite.Arguments(c.Scopes) }
+func (c *fositeClient) IsPublic() bool                     { return c.TokenEndpointAuthMethod == AuthMethodNone }
 
 // GetAudience lists the audiences the client may request, plus its default.
-func (c *Client) GetAudience() fosite.Arguments {
+func (c *fositeClient) GetAudience() fosite.Arguments {
 	out := make(fosite.Arguments, 0, len(c.Audiences)+1)
 	out = append(out, c.Audiences...)
 	if c.DefaultAudience != "" && !out.Has(c.DefaultAudience) {
@@ -55,13 +55,13 @@ func (c *Client) GetAudience() fosite.Arguments {
 	return out
 }
 
-func (c *Client) GetRequestURIs() []string                 { return nil }
-func (c *Client) GetJSONWebKeysURI() string                { return "" }
-func (c *Client) GetRequestObjectSigningAlgorithm() string { return "" }
-func (c *Client) GetTokenEndpointAuthMethod() string       { return c.TokenEndpointAuthMethod }
+func (c *fositeClient) GetRequestURIs() []string                 { return nil }
+func (c *fositeClient) GetJSONWebKeysURI() string                { return "" }
+func (c *fositeClient) GetRequestObjectSigningAlgorithm() string { return "" }
+func (c *fositeClient) GetTokenEndpointAuthMethod() string       { return c.TokenEndpointAuthMethod }
 
 // idTokenAlg is the algorithm the client's ID tokens are signed with.
-func (c *Client) idTokenAlg() string {
+func (c *fositeClient) idTokenAlg() string {
 	if c.IDTokenSignedResponseAlg == "" {
 		return "RS256"
 	}

@@ -24,7 +24,7 @@ func FuzzParseGrantParams(f *testing.F) {
 		if err != nil {
 			return
 		}
-		r := fosite.NewAccessRequest(NewSession())
+		r := fosite.NewAccessRequest(newSession())
 		r.Form = form
 		p, err := parseGrantParams(r)
 		if err != nil {

@@ -57,11 +57,11 @@ func (g *wechatGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosite.
 	return r.GetGrantTypes().ExactOne(GrantTypeWeChat)
 }
 
-func (g *wechatGrant) checkRequest(ctx context.Context, r fosite.AccessRequester) (*Client, wechat.App, error) {
+func (g *wechatGrant) checkRequest(ctx context.Context, r fosite.AccessRequester) (*fositeClient, wechat.App, error) {
 	if !g.CanHandleTokenEndpointRequest(ctx, r) {
 		return nil, wechat.App{}, fosite.ErrUnknownRequest
 	}
-	client, ok := r.GetClient().(*Client)
+	client, ok := r.GetClient().(*fositeClient)
 	if !ok || !client.GetGrantTypes().Has(GrantTypeWeChat) {
 		return nil, wechat.App{}, fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use the WeChat mini-program grant.")
 	}
@@ -129,7 +129,7 @@ func (g *wechatGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 		return err
 	}
 
-	s, ok := r.GetSession().(*Session)
+	s, ok := r.GetSession().(*session)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected session type")
 	}
@@ -203,7 +203,7 @@ func (g *wechatGrant) decryptLegacy(ctx context.Context, app wechat.App, sess we
 
 // resolveAccount finds or creates the account and records a verified phone,
 // atomically: a login refused for a missing phone leaves nothing behind.
-func (g *wechatGrant) resolveAccount(ctx context.Context, client *Client, app wechat.App, sess wechat.Session, phone, source string, now time.Time) (acc storage.Account, ident storage.WeChatIdentity, err error) {
+func (g *wechatGrant) resolveAccount(ctx context.Context, client *fositeClient, app wechat.App, sess wechat.Session, phone, source string, now time.Time) (acc storage.Account, ident storage.WeChatIdentity, err error) {
 	db := g.store.db
 	ctx, err = db.BeginTx(ctx)
 	if err != nil {

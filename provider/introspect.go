@@ -17,7 +17,7 @@ func (p *Provider) introspectToken(ctx context.Context, token, hint string) (map
 	if hint == "refresh_token" {
 		use = fosite.RefreshToken
 	}
-	tu, req, err := p.oauth.IntrospectToken(ctx, token, use, NewSession())
+	tu, req, err := p.oauth.IntrospectToken(ctx, token, use, newSession())
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
 		if rfc.CodeField >= 500 && !errors.Is(err, fosite.ErrNotFound) && rfc.ErrorField == fosite.ErrServerError.ErrorField {
@@ -25,7 +25,7 @@ func (p *Provider) introspectToken(ctx context.Context, token, hint string) (map
 		}
 		return map[string]interface{}{"active": false}, nil
 	}
-	sess, _ := req.GetSession().(*Session)
+	sess, _ := req.GetSession().(*session)
 	out := map[string]interface{}{
 		"active":    true,
 		"client_id": req.GetClient().GetID(),

@@ -199,7 +199,7 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (map[string]inter
 	if err := checkGrantType(r); err != nil {
 		return nil, err
 	}
-	req, err := p.oauth.NewAccessRequest(ctx, r, NewSession())
+	req, err := p.oauth.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
 		return nil, answer(err)
 	}
@@ -233,11 +233,11 @@ func checkGrantType(r *http.Request) error {
 
 // beforeIssue applies what fosite's stock handlers leave to the embedder.
 func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) error {
-	sess, ok := req.GetSession().(*Session)
+	sess, ok := req.GetSession().(*session)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected session type")
 	}
-	client, ok := req.GetClient().(*Client)
+	client, ok := req.GetClient().(*fositeClient)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected client type")
 	}
@@ -260,7 +260,7 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 
 // refreshAccount refuses refresh for disabled or deleted accounts and brings
 // the claims up to date (a phone verified since, a new ID-token algorithm).
-func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequester, sess *Session, client *Client) error {
+func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequester, sess *session, client *fositeClient) error {
 	sess.IDTokenAlg = client.idTokenAlg()
 	if sess.GetSubject() == client.ID && len(sess.Claims.AuthenticationMethodsReferences) == 0 {
 		return nil // a client's own token, no account behind it
@@ -318,14 +318,14 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 }
 
 func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string]interface{}, error) {
-	_, req, err := p.oauth.IntrospectToken(ctx, accessToken, fosite.AccessToken, NewSession())
+	_, req, err := p.oauth.IntrospectToken(ctx, accessToken, fosite.AccessToken, newSession())
 	if err != nil {
 		return nil, err
 	}
 	if !req.GetGrantedScopes().Has(ScopeOpenID) {
 		return nil, errInsufficientScope.WithHint("The access token was not granted the 'openid' scope.")
 	}
-	sess, ok := req.GetSession().(*Session)
+	sess, ok := req.GetSession().(*session)
 	if !ok {
 		return nil, fosite.ErrServerError.WithDebug("unexpected session type")
 	}
@@ -340,7 +340,7 @@ func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string
 		return nil, fosite.ErrRequestUnauthorized.WithHint("The account is disabled.")
 	}
 	appID := ""
-	if c, ok := req.GetClient().(*Client); ok {
+	if c, ok := req.GetClient().(*fositeClient); ok {
 		appID = c.WeChatAppID
 	}
 	ident, err := identityFor(ctx, p.store.db, acc.ID, appID)
@@ -353,7 +353,7 @@ func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string
 }
 
 // authenticateClient authenticates the client of r with fosite's rules.
-func (p *Provider) authenticateClient(ctx context.Context, r *http.Request) (*Client, error) {
+func (p *Provider) authenticateClient(ctx context.Context, r *http.Request) (*fositeClient, error) {
 	if err := r.ParseForm(); err != nil {
 		return nil, fosite.ErrInvalidRequest.WithWrap(err)
 	}
@@ -361,7 +361,7 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request) (*Cl
 	if err != nil {
 		return nil, err
 	}
-	client, ok := c.(*Client)
+	client, ok := c.(*fositeClient)
 	if !ok {
 		return nil, fosite.ErrServerError.WithDebug("unexpected client type")
 	}

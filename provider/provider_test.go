@@ -20,7 +20,7 @@ func TestGrantTypesAreTheHandlerChain(t *testing.T) {
 	ctx := context.Background()
 	handlers := e.p.oauth.Config.GetTokenEndpointHandlers(ctx)
 	handled := func(gt string) bool {
-		req := fosite.NewAccessRequest(NewSession())
+		req := fosite.NewAccessRequest(newSession())
 		req.GrantTypes = fosite.Arguments{gt}
 		for _, h := range handlers {
 			if h.CanHandleTokenEndpointRequest(ctx, req) {

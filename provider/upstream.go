@@ -21,7 +21,7 @@ import (
 // a bound on calls in flight, a deadline per call, and a circuit breaker that
 // fails fast while WeChat is down. Our own limits answer 429 slow_down; an
 // unavailable WeChat answers 503 temporarily_unavailable; both carry a
-// Retry-After (RetryAfter).
+// Retry-After (Error.RetryAfter).
 
 // errSlowDown answers our own rate limits. RFC 8628 §3.5 registers
 // slow_down for the token endpoint, the one registered token-endpoint error
@@ -129,8 +129,8 @@ func NewUpstream(next WeChat, cfg UpstreamConfig) (*Upstream, error) {
 // BreakerState is "closed", "open" or "half-open" (for metrics and tests).
 func (u *Upstream) BreakerState() string { return u.breaker.State() }
 
-// InFlight returns the number of WeChat calls holding a slot.
-func (u *Upstream) InFlight() int { return len(u.slots) }
+// inFlight returns the number of WeChat calls holding a slot.
+func (u *Upstream) inFlight() int { return len(u.slots) }
 
 // Code2Session implements WeChat.
 func (u *Upstream) Code2Session(ctx context.Context, app wechat.App, jsCode string) (wechat.Session, error) {

@@ -262,8 +262,8 @@ func TestUpstreamConcurrencyBound(t *testing.T) {
 	leave()
 	wantAnswer(t, <-errs, http.StatusServiceUnavailable, "temporarily_unavailable", time.Second)
 	// The abandoned call still holds its slot: a third caller times out in the queue.
-	if u.InFlight() != 2 {
-		t.Fatalf("in flight = %d, want 2 (abandoned calls keep their slot)", u.InFlight())
+	if u.inFlight() != 2 {
+		t.Fatalf("in flight = %d, want 2 (abandoned calls keep their slot)", u.inFlight())
 	}
 	_, err = u.Code2Session(context.Background(), appX, "c")
 	wantAnswer(t, err, http.StatusServiceUnavailable, "temporarily_unavailable", time.Second)
@@ -301,7 +301,7 @@ func TestUpstreamDeadlineAndPanic(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "panicked") {
 		t.Fatalf("a panic in the WeChat call: %v", err)
 	}
-	if u.InFlight() != 0 {
+	if u.inFlight() != 0 {
 		t.Fatal("a panicking call kept its slot")
 	}
 }
