@@ -81,3 +81,10 @@ func (a accountCrypto) setPhone(ctx context.Context, db storage.AccountStore, ac
 		return acc, nil
 	})
 }
+
+// PhoneHashFunc returns the phone blind index keyed by key, exactly as the
+// provider computes it with Config.PhoneIndexKey when it records a verified
+// phone, for tools that look accounts up by phone (the admin API, the CLI).
+func PhoneHashFunc(key []byte) func(e164 string) string {
+	return accountCrypto{phoneKey: append([]byte(nil), key...)}.PhoneHash
+}

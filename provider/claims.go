@@ -26,7 +26,7 @@ const (
 // grantScopesAndAudience grants what the request asks for when the client is
 // allowed it (exact matches only), or the defaults when it asks for nothing.
 // Every access token gets an audience: RFC 9068 requires `aud`.
-func grantScopesAndAudience(r fosite.AccessRequester, c *Client, defaultScopes []string) error {
+func grantScopesAndAudience(r fosite.AccessRequester, c *fositeClient, defaultScopes []string) error {
 	allowed := c.GetScopes()
 	requested := r.GetRequestedScopes()
 	if len(requested) == 0 {
@@ -45,7 +45,7 @@ func grantScopesAndAudience(r fosite.AccessRequester, c *Client, defaultScopes [
 	return grantAudience(r, c)
 }
 
-func grantAudience(r fosite.AccessRequester, c *Client) error {
+func grantAudience(r fosite.AccessRequester, c *fositeClient) error {
 	allowed := c.GetAudience()
 	requested := r.GetRequestedAudience()
 	for _, a := range requested {
@@ -116,7 +116,7 @@ type idTokenIssuer struct {
 }
 
 func (i *idTokenIssuer) issue(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder, lifespan time.Duration) error {
-	sess, ok := r.GetSession().(*Session)
+	sess, ok := r.GetSession().(*session)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected session type")
 	}

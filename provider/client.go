@@ -2,6 +2,7 @@ package provider
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,30 +23,30 @@ const (
 	AuthMethodPrivateKeyJWT     = "private_key_jwt"
 )
 
-// Client adapts a stored client to fosite. It implements
+// fositeClient adapts a stored client to fosite. It implements
 // fosite.OpenIDConnectClient so fosite enforces the registered
 // token_endpoint_auth_method (a bare DefaultClient accepts any method).
-type Client struct {
+type fositeClient struct {
 	storage.Client
 }
 
 var (
-	_ fosite.Client              = (*Client)(nil)
-	_ fosite.OpenIDConnectClient = (*Client)(nil)
+	_ fosite.Client              = (*fositeClient)(nil)
+	_ fosite.OpenIDConnectClient = (*fositeClient)(nil)
 )
 
-func (c *Client) GetID() string             { return c.ID }
-func (c *Client) GetHashedSecret() []byte   { return []byte(c.SecretHash) }
-func (c *Client) GetRedirectURIs() []string { return nil }
-func (c *Client) GetGrantTypes() fosite.Arguments {
+func (c *fositeClient) GetID() string             { return c.ID }
+func (c *fositeClient) GetHashedSecret() []byte   { return []byte(c.SecretHash) }
+func (c *fositeClient) GetRedirectURIs() []string { return nil }
+func (c *fositeClient) GetGrantTypes() fosite.Arguments {
 	return fosite.Arguments(c.GrantTypes)
 }
-func (c *Client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
-func (c *Client) GetScopes() fosite.Arguments        { return fosite.Arguments(c.Scopes) }
-func (c *Client) IsPublic() bool                     { return c.TokenEndpointAuthMethod == AuthMethodNone }
+func (c *fositeClient) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
+func (c *fositeClient) GetScopes() fosite.Arguments        { return fosite.Arguments(c.Scopes) }
+func (c *fositeClient) IsPublic() bool                     { return c.TokenEndpointAuthMethod == AuthMethodNone }
 
 // GetAudience lists the audiences the client may request, plus its default.
-func (c *Client) GetAudience() fosite.Arguments {
+func (c *fositeClient) GetAudience() fosite.Arguments {
 	out := make(fosite.Arguments, 0, len(c.Audiences)+1)
 	out = append(out, c.Audiences...)
 	if c.DefaultAudience != "" && !out.Has(c.DefaultAudience) {
@@ -54,13 +55,13 @@ func (c *Client) GetAudience() fosite.Arguments {
 	return out
 }
 
-func (c *Client) GetRequestURIs() []string                 { return nil }
-func (c *Client) GetJSONWebKeysURI() string                { return "" }
-func (c *Client) GetRequestObjectSigningAlgorithm() string { return "" }
-func (c *Client) GetTokenEndpointAuthMethod() string       { return c.TokenEndpointAuthMethod }
+func (c *fositeClient) GetRequestURIs() []string                 { return nil }
+func (c *fositeClient) GetJSONWebKeysURI() string                { return "" }
+func (c *fositeClient) GetRequestObjectSigningAlgorithm() string { return "" }
+func (c *fositeClient) GetTokenEndpointAuthMethod() string       { return c.TokenEndpointAuthMethod }
 
 // idTokenAlg is the algorithm the client's ID tokens are signed with.
-func (c *Client) idTokenAlg() string { return IDTokenAlg(c.Client) }
+func (c *fositeClient) idTokenAlg() string { return IDTokenAlg(c.Client) }
 
 // IDTokenAlg is the algorithm c's ID tokens are signed with: its
 // id_token_signed_response_alg, RS256 (OIDC's default) when it names none.
@@ -80,14 +81,12 @@ func (e errInvalidJWKS) Error() string { return "client jwks: " + string(e) }
 // admin command fails at once rather than at the client's first request.
 func ValidateClient(c storage.Client) error {
 	var problems []string
-	switch c.TokenEndpointAuthMethod {
-	case AuthMethodNone, AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT:
-	default:
+	if !slices.Contains(authMethods, c.TokenEndpointAuthMethod) {
 		problems = append(problems, "unknown token_endpoint_auth_method "+strconv.Quote(c.TokenEndpointAuthMethod))
 	}
 	grants := fosite.Arguments(c.GrantTypes)
 	for _, g := range c.GrantTypes {
-		if g != GrantTypeWeChat && g != GrantTypeRefreshToken && g != GrantTypeClientCredentials {
+		if !slices.Contains(grantTypes, g) {
 			problems = append(problems, "unknown grant type "+strconv.Quote(g))
 		}
 	}

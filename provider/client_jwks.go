@@ -11,7 +11,7 @@ import (
 
 // GetJSONWebKeys returns the client's registered public keys for
 // private_key_jwt, or nil when it has none or they do not parse.
-func (c *Client) GetJSONWebKeys() *jose3.JSONWebKeySet {
+func (c *fositeClient) GetJSONWebKeys() *jose3.JSONWebKeySet {
 	if len(c.JWKS) == 0 {
 		return nil
 	}
@@ -25,7 +25,7 @@ func (c *Client) GetJSONWebKeys() *jose3.JSONWebKeySet {
 // GetTokenEndpointAuthSigningAlgorithm is the algorithm fosite requires of
 // the client's assertions: the `alg` of its first registered key (RS256 when
 // the key names none).
-func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
+func (c *fositeClient) GetTokenEndpointAuthSigningAlgorithm() string {
 	if set := c.GetJSONWebKeys(); set != nil {
 		for _, k := range set.Keys {
 			if k.Algorithm != "" {

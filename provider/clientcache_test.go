@@ -46,7 +46,7 @@ func clientName(t *testing.T, fs *fositeStore, id string) string {
 	if err != nil {
 		t.Fatalf("GetClient(%s): %v", id, err)
 	}
-	return c.(*Client).Name
+	return c.(*fositeClient).Name
 }
 
 func TestClientCache(t *testing.T) {

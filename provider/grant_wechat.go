@@ -57,11 +57,11 @@ func (g *wechatGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosite.
 	return r.GetGrantTypes().ExactOne(GrantTypeWeChat)
 }
 
-func (g *wechatGrant) checkRequest(ctx context.Context, r fosite.AccessRequester) (*Client, wechat.App, error) {
+func (g *wechatGrant) checkRequest(ctx context.Context, r fosite.AccessRequester) (*fositeClient, wechat.App, error) {
 	if !g.CanHandleTokenEndpointRequest(ctx, r) {
 		return nil, wechat.App{}, fosite.ErrUnknownRequest
 	}
-	client, ok := r.GetClient().(*Client)
+	client, ok := r.GetClient().(*fositeClient)
 	if !ok || !client.GetGrantTypes().Has(GrantTypeWeChat) {
 		return nil, wechat.App{}, fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use the WeChat mini-program grant.")
 	}
@@ -129,7 +129,7 @@ func (g *wechatGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 		return err
 	}
 
-	s, ok := r.GetSession().(*Session)
+	s, ok := r.GetSession().(*session)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected session type")
 	}
@@ -203,7 +203,7 @@ func (g *wechatGrant) decryptLegacy(ctx context.Context, app wechat.App, sess we
 
 // resolveAccount finds or creates the account and records a verified phone,
 // atomically: a login refused for a missing phone leaves nothing behind.
-func (g *wechatGrant) resolveAccount(ctx context.Context, client *Client, app wechat.App, sess wechat.Session, phone, source string, now time.Time) (acc storage.Account, ident storage.WeChatIdentity, err error) {
+func (g *wechatGrant) resolveAccount(ctx context.Context, client *fositeClient, app wechat.App, sess wechat.Session, phone, source string, now time.Time) (acc storage.Account, ident storage.WeChatIdentity, err error) {
 	db := g.store.db
 	ctx, err = db.BeginTx(ctx)
 	if err != nil {
@@ -306,7 +306,7 @@ func (g *wechatGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 // (DESIGN.md §7, WECHAT.md §8) and logs what operators need, never secrets.
 func (g *wechatGrant) upstreamError(ctx context.Context, api string, err error) error {
 	// Upstream (upstream.go) already answered: a rate limit, an open breaker.
-	var answered *upstreamUnavailable
+	var answered *retryLaterError
 	if errors.As(err, &answered) {
 		return err
 	}
@@ -326,32 +326,14 @@ func (g *wechatGrant) upstreamError(ctx context.Context, api string, err error) 
 		return fosite.ErrInvalidGrant.WithWrap(err).WithHint(hint)
 	case errors.Is(err, wechat.ErrRateLimited):
 		g.log.WarnContext(ctx, "wechat rate limit", "api", api, "errcode", code)
-		return &upstreamUnavailable{RFC6749Error: fosite.ErrTemporarilyUnavailable.WithWrap(err).WithHint("WeChat is rate limiting this app; retry later."), retryAfter: wechat.RetryAfter(err)}
+		return retryLater(fosite.ErrTemporarilyUnavailable.WithWrap(err).WithHint("WeChat is rate limiting this app; retry later."), wechat.RetryAfter(err))
 	case errors.Is(err, wechat.ErrBusy), errors.Is(err, wechat.ErrTransport):
 		g.log.WarnContext(ctx, "wechat unavailable", "api", api, "errcode", code, "err", err.Error())
-		return &upstreamUnavailable{RFC6749Error: fosite.ErrTemporarilyUnavailable.WithWrap(err).WithHint("WeChat is temporarily unavailable; retry with a fresh wx.login code."), retryAfter: 5 * time.Second}
+		return retryLater(fosite.ErrTemporarilyUnavailable.WithWrap(err).WithHint("WeChat is temporarily unavailable; retry with a fresh wx.login code."), 5*time.Second)
 	default:
 		g.log.ErrorContext(ctx, "wechat call failed", "api", api, "errcode", code, "err", err.Error())
 		return fosite.ErrServerError.WithWrap(err).WithHint("The identity provider could not complete the WeChat login.")
 	}
-}
-
-// upstreamUnavailable carries a Retry-After for the HTTP layer.
-type upstreamUnavailable struct {
-	*fosite.RFC6749Error
-	retryAfter time.Duration
-}
-
-func (u *upstreamUnavailable) Unwrap() error { return u.RFC6749Error }
-
-// RetryAfter returns how long a client should wait before retrying after err,
-// or 0 when err carries no such advice.
-func RetryAfter(err error) time.Duration {
-	var u *upstreamUnavailable
-	if errors.As(err, &u) {
-		return u.retryAfter
-	}
-	return 0
 }
 
 // storageError wraps a storage failure as a server error; conflicts are retryable.

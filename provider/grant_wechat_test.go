@@ -35,7 +35,7 @@ func TestParseGrantParams(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := fosite.NewAccessRequest(NewSession())
+			r := fosite.NewAccessRequest(newSession())
 			r.Form = c.form
 			got, err := parseGrantParams(r)
 			if c.wantErr == "" {

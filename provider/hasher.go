@@ -33,9 +33,9 @@ type SecretHasher struct {
 
 var _ fosite.Hasher = (*SecretHasher)(nil)
 
-// GeneratedSecretMinLen is the length from which a secret counts as
+// generatedSecretMinLen is the length from which a secret counts as
 // server-generated: 32 random bytes in unpadded base64url.
-const GeneratedSecretMinLen = 43
+const generatedSecretMinLen = 43
 
 // DefaultPBKDF2Iterations is the cost of imported secrets; see docs/performance.md.
 const DefaultPBKDF2Iterations = 25000
@@ -63,7 +63,7 @@ func (h *SecretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 	salt := make([]byte, 16)
 	_, _ = rand.Read(salt)
 	enc := base64.RawStdEncoding
-	if len(data) >= GeneratedSecretMinLen {
+	if len(data) >= generatedSecretMinLen {
 		return []byte("$hmac-sha256$" + enc.EncodeToString(salt) + "$" + enc.EncodeToString(h.mac(salt, data))), nil
 	}
 	dk, err := pbkdf2.Key(sha256.New, h.peppered(data), salt, h.iterations, 32)

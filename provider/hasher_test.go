@@ -20,8 +20,8 @@ func TestSecretHasherRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	h := testHasher(t, 1, 1000)
 	generated := GenerateSecret()
-	if len(generated) < GeneratedSecretMinLen {
-		t.Fatalf("generated secret has %d chars, want ≥ %d", len(generated), GeneratedSecretMinLen)
+	if len(generated) < generatedSecretMinLen {
+		t.Fatalf("generated secret has %d chars, want ≥ %d", len(generated), generatedSecretMinLen)
 	}
 	for _, c := range []struct {
 		secret, prefix string

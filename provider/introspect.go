@@ -7,17 +7,17 @@ import (
 	"github.com/ory/fosite"
 )
 
-// IntrospectToken answers RFC 7662 for a token: inactive for anything that
+// introspectToken answers RFC 7662 for a token: inactive for anything that
 // is not a live token of ours (unknown, expired, revoked, signed by a revoked
 // key), the token's metadata otherwise. An error means the server failed.
 // Tokens signed by any published key introspect, so a rotation never makes
 // a valid token inactive.
-func (p *Provider) IntrospectToken(ctx context.Context, token, hint string) (map[string]interface{}, error) {
+func (p *Provider) introspectToken(ctx context.Context, token, hint string) (map[string]interface{}, error) {
 	use := fosite.AccessToken
 	if hint == "refresh_token" {
 		use = fosite.RefreshToken
 	}
-	tu, req, err := p.oauth.IntrospectToken(ctx, token, use, NewSession())
+	tu, req, err := p.oauth.IntrospectToken(ctx, token, use, newSession())
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
 		if rfc.CodeField >= 500 && !errors.Is(err, fosite.ErrNotFound) && rfc.ErrorField == fosite.ErrServerError.ErrorField {
@@ -25,7 +25,7 @@ func (p *Provider) IntrospectToken(ctx context.Context, token, hint string) (map
 		}
 		return map[string]interface{}{"active": false}, nil
 	}
-	sess, _ := req.GetSession().(*Session)
+	sess, _ := req.GetSession().(*session)
 	out := map[string]interface{}{
 		"active":    true,
 		"client_id": req.GetClient().GetID(),

@@ -15,10 +15,3 @@ func (p *Provider) observeIssued(grantTypes []string, clientID string) {
 	}
 	p.metrics.ObserveTokenIssued(grantTypes[0], clientID)
 }
-
-// PhoneHashFunc returns the phone blind index keyed by key, exactly as
-// Provider.PhoneHash computes it with Config.PhoneIndexKey, for tools that
-// look accounts up by phone without a running Provider (the CLI).
-func PhoneHashFunc(key []byte) func(e164 string) string {
-	return accountCrypto{phoneKey: append([]byte(nil), key...)}.PhoneHash
-}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -190,36 +191,53 @@ func New(cfg Config) (*Provider, error) {
 	}, nil
 }
 
-// OAuth2 exposes fosite's writers to the HTTP layer.
-func (p *Provider) OAuth2() fosite.OAuth2Provider { return p.oauth }
-
-// Token runs the token endpoint: fosite's request handling, wxoidc's checks
-// between request and response (account state, fresh claims, audiences),
-// then issuance.
-func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
-	sess := NewSession()
-	req, err := p.oauth.NewAccessRequest(ctx, r, sess)
+// Token runs the token endpoint (RFC 6749 §3.2) for r, a parsed POST
+// form: fosite's request handling, wxoidc's checks between request and
+// response (account state, fresh claims, audiences), then issuance. It
+// returns the JSON body of the successful response (RFC 6749 §5.1).
+func (p *Provider) Token(ctx context.Context, r *http.Request) (map[string]interface{}, error) {
+	if err := checkGrantType(r); err != nil {
+		return nil, err
+	}
+	req, err := p.oauth.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
-		return req, nil, err
+		return nil, answer(err)
 	}
 	if err := p.beforeIssue(ctx, req); err != nil {
-		return req, nil, err
+		return nil, answer(err)
 	}
 	resp, err := p.oauth.NewAccessResponse(ctx, req)
 	if err != nil {
-		return req, nil, err
+		return nil, answer(err)
 	}
 	p.observeIssued(req.GetGrantTypes(), req.GetClient().GetID())
-	return req, resp, nil
+	return resp.ToMap(), nil
+}
+
+// checkGrantType answers a missing or unknown grant type before fosite
+// does: fosite would call either invalid_request, while RFC 6749 §5.2 has
+// unsupported_grant_type for the latter.
+func checkGrantType(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return answer(fosite.ErrInvalidRequest.WithWrap(err))
+	}
+	gt := r.PostForm.Get("grant_type")
+	if gt == "" {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The 'grant_type' parameter is required."}
+	}
+	if !slices.Contains(grantTypes, gt) {
+		return &Error{Status: http.StatusBadRequest, Code: "unsupported_grant_type", Description: "The grant type is not supported by this server."}
+	}
+	return nil
 }
 
 // beforeIssue applies what fosite's stock handlers leave to the embedder.
 func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) error {
-	sess, ok := req.GetSession().(*Session)
+	sess, ok := req.GetSession().(*session)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected session type")
 	}
-	client, ok := req.GetClient().(*Client)
+	client, ok := req.GetClient().(*fositeClient)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected client type")
 	}
@@ -242,7 +260,7 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 
 // refreshAccount refuses refresh for disabled or deleted accounts and brings
 // the claims up to date (a phone verified since, a new ID-token algorithm).
-func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequester, sess *Session, client *Client) error {
+func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequester, sess *session, client *fositeClient) error {
 	sess.IDTokenAlg = client.idTokenAlg()
 	if sess.GetSubject() == client.ID && len(sess.Claims.AuthenticationMethodsReferences) == 0 {
 		return nil // a client's own token, no account behind it
@@ -265,28 +283,49 @@ func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequeste
 	return nil
 }
 
-// Introspect runs RFC 7662 introspection for an already authenticated
-// confidential client (the HTTP layer enforces that).
-func (p *Provider) Introspect(ctx context.Context, r *http.Request) (fosite.IntrospectionResponder, error) {
-	return p.oauth.NewIntrospectionRequest(ctx, r, NewSession())
+// Introspect runs RFC 7662 introspection for r, a parsed POST form. RFC
+// 7662 §2.1 leaves the authorization policy to us: only confidential clients
+// may introspect (fosite would also accept any bearer token).
+func (p *Provider) Introspect(ctx context.Context, r *http.Request) (map[string]interface{}, error) {
+	client, err := p.authenticateClient(ctx, r)
+	if err != nil {
+		return nil, answer(err)
+	}
+	if client.IsPublic() {
+		return nil, &Error{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "Only confidential clients may introspect tokens."}
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The 'token' parameter is required."}
+	}
+	out, err := p.introspectToken(ctx, token, r.PostForm.Get("token_type_hint"))
+	if err != nil {
+		return nil, &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "Introspection failed.", Cause: ErrorOf(err).Cause}
+	}
+	return out, nil
 }
 
 // Revoke runs RFC 7009 revocation.
 func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
-	return p.oauth.NewRevocationRequest(ctx, r)
+	return answer(p.oauth.NewRevocationRequest(ctx, r))
 }
 
 // UserInfo returns the claims of the account behind a valid access token,
 // for the scopes that token was granted (OIDC Core §5.3).
 func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string]interface{}, error) {
-	_, req, err := p.oauth.IntrospectToken(ctx, accessToken, fosite.AccessToken, NewSession())
+	claims, err := p.userInfo(ctx, accessToken)
+	return claims, answer(err)
+}
+
+func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string]interface{}, error) {
+	_, req, err := p.oauth.IntrospectToken(ctx, accessToken, fosite.AccessToken, newSession())
 	if err != nil {
 		return nil, err
 	}
 	if !req.GetGrantedScopes().Has(ScopeOpenID) {
 		return nil, errInsufficientScope.WithHint("The access token was not granted the 'openid' scope.")
 	}
-	sess, ok := req.GetSession().(*Session)
+	sess, ok := req.GetSession().(*session)
 	if !ok {
 		return nil, fosite.ErrServerError.WithDebug("unexpected session type")
 	}
@@ -301,7 +340,7 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 		return nil, fosite.ErrRequestUnauthorized.WithHint("The account is disabled.")
 	}
 	appID := ""
-	if c, ok := req.GetClient().(*Client); ok {
+	if c, ok := req.GetClient().(*fositeClient); ok {
 		appID = c.WeChatAppID
 	}
 	ident, err := identityFor(ctx, p.store.db, acc.ID, appID)
@@ -313,17 +352,8 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 	return claims, nil
 }
 
-// Client loads a client by ID (for the HTTP layer's introspection gate).
-func (p *Provider) Client(ctx context.Context, id string) (*Client, error) {
-	c, err := p.store.GetClient(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return c.(*Client), nil
-}
-
-// AuthenticateClient authenticates the client of r with fosite's rules.
-func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request) (*Client, error) {
+// authenticateClient authenticates the client of r with fosite's rules.
+func (p *Provider) authenticateClient(ctx context.Context, r *http.Request) (*fositeClient, error) {
 	if err := r.ParseForm(); err != nil {
 		return nil, fosite.ErrInvalidRequest.WithWrap(err)
 	}
@@ -331,18 +361,12 @@ func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request) (*Cl
 	if err != nil {
 		return nil, err
 	}
-	client, ok := c.(*Client)
+	client, ok := c.(*fositeClient)
 	if !ok {
 		return nil, fosite.ErrServerError.WithDebug("unexpected client type")
 	}
 	return client, nil
 }
-
-// PhoneHash exposes the phone blind index (admin look-ups by phone).
-func (p *Provider) PhoneHash(e164 string) string { return p.accounts.PhoneHash(e164) }
-
-// Issuer returns the issuer URL.
-func (p *Provider) Issuer() string { return p.issuer }
 
 // errInsufficientScope is RFC 6750 §3.1's error, which fosite lacks.
 var errInsufficientScope = &fosite.RFC6749Error{

@@ -7,14 +7,14 @@ import (
 	"github.com/ory/fosite/token/jwt"
 )
 
-// Session is what fosite carries through a token request and what is stored
+// session is what fosite carries through a token request and what is stored
 // (encrypted) with every token session. It satisfies fosite.Session,
 // openid.Session and oauth2.JWTSessionContainer.
 //
 // It deliberately stores no `kid`, `iat` or `jti` for the access token: those
 // are computed when a token is signed, so a refresh after a key rotation gets
 // the new key's kid and fresh claims (hydra#3573).
-type Session struct {
+type session struct {
 	*openid.DefaultSession `json:"idToken"`
 	ClientID               string `json:"clientId"`
 	// IDTokenAlg is the client's id_token_signed_response_alg, refreshed on
@@ -22,9 +22,9 @@ type Session struct {
 	IDTokenAlg string `json:"idTokenAlg,omitempty"`
 }
 
-// NewSession returns an empty session ready for fosite to fill.
-func NewSession() *Session {
-	return &Session{DefaultSession: &openid.DefaultSession{
+// newSession returns an empty session ready for fosite to fill.
+func newSession() *session {
+	return &session{DefaultSession: &openid.DefaultSession{
 		Claims:  &jwt.IDTokenClaims{},
 		Headers: &jwt.Headers{},
 	}}
@@ -32,7 +32,7 @@ func NewSession() *Session {
 
 // IDTokenHeaders sets the signing algorithm for this client (the signer
 // honours "alg") and leaves kid/typ to the signer. at_hash also reads "alg".
-func (s *Session) IDTokenHeaders() *jwt.Headers {
+func (s *session) IDTokenHeaders() *jwt.Headers {
 	h := &jwt.Headers{Extra: map[string]interface{}{}}
 	if s.IDTokenAlg != "" {
 		h.Extra["alg"] = s.IDTokenAlg
@@ -43,7 +43,7 @@ func (s *Session) IDTokenHeaders() *jwt.Headers {
 // GetJWTClaims builds the RFC 9068 access-token claims afresh on each call:
 // fosite fills exp, scope, aud, iat and iss; jti is left empty so fosite
 // generates a new one per token.
-func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
+func (s *session) GetJWTClaims() jwt.JWTClaimsContainer {
 	return &jwt.JWTClaims{
 		Subject: s.GetSubject(),
 		Extra:   map[string]interface{}{"client_id": s.ClientID},
@@ -51,12 +51,12 @@ func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
 }
 
 // GetJWTHeader marks access tokens as RFC 9068 `at+jwt`.
-func (s *Session) GetJWTHeader() *jwt.Headers {
+func (s *session) GetJWTHeader() *jwt.Headers {
 	return &jwt.Headers{Extra: map[string]interface{}{"typ": "at+jwt"}}
 }
 
 // Clone deep-copies the session (the refresh handler clones the stored one).
-func (s *Session) Clone() fosite.Session {
+func (s *session) Clone() fosite.Session {
 	if s == nil {
 		return nil
 	}
@@ -64,8 +64,8 @@ func (s *Session) Clone() fosite.Session {
 }
 
 // SetExpiresAt and friends are promoted from DefaultSession; this keeps the
-// zero-value session usable when fosite decodes into a fresh Session.
-func (s *Session) ensure() {
+// zero-value session usable when fosite decodes into a fresh session.
+func (s *session) ensure() {
 	if s.DefaultSession == nil {
 		s.DefaultSession = &openid.DefaultSession{}
 	}
@@ -78,7 +78,7 @@ func (s *Session) ensure() {
 }
 
 // setSubject keeps the two subjects fosite reads in sync.
-func (s *Session) setSubject(sub string) {
+func (s *session) setSubject(sub string) {
 	s.ensure()
 	s.Subject = sub
 	s.Claims.Subject = sub

@@ -95,12 +95,12 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if err != nil {
 		return nil, mapErr(err) // not cached: a client created now must work at once
 	}
-	var client *Client
+	var client *fositeClient
 	if !c.Disabled {
 		if c.DefaultAudience == "" {
 			c.DefaultAudience = s.defaultAudience
 		}
-		client = &Client{Client: c}
+		client = &fositeClient{Client: c}
 	}
 	s.clients.put(id, client, version)
 	if client == nil {
@@ -138,12 +138,12 @@ type clientCache struct {
 }
 
 type cachedClient struct {
-	client  *Client // nil: the client is disabled
-	version uint64  // the Store's ClientsVersion before the load
+	client  *fositeClient // nil: the client is disabled
+	version uint64        // the Store's ClientsVersion before the load
 	expires time.Time
 }
 
-func (c *clientCache) get(id string, version uint64) (*Client, bool) {
+func (c *clientCache) get(id string, version uint64) (*fositeClient, bool) {
 	v, ok := c.m.Load(id)
 	if !ok {
 		return nil, false
@@ -155,7 +155,7 @@ func (c *clientCache) get(id string, version uint64) (*Client, bool) {
 	return e.client, true
 }
 
-func (c *clientCache) put(id string, client *Client, version uint64) {
+func (c *clientCache) put(id string, client *fositeClient, version uint64) {
 	if _, loaded := c.m.Swap(id, &cachedClient{client: client, version: version, expires: time.Now().Add(clientCacheTTL)}); !loaded {
 		if c.n.Add(1) > clientCacheMax {
 			// Clients are few; this only guards against unbounded growth.
@@ -206,7 +206,7 @@ func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp
 }
 
 func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, signature, accessSig string, r fosite.Requester) error {
-	sess, ok := r.GetSession().(*Session)
+	sess, ok := r.GetSession().(*session)
 	if !ok {
 		return fmt.Errorf("store: unexpected session type %T", r.GetSession())
 	}
@@ -240,7 +240,7 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 
 // expiryFor picks the row's expiry for cleanup; rows of kinds without their
 // own lifetime live as long as the longest token of the session.
-func expiryFor(kind storage.SessionKind, sess *Session, now time.Time) time.Time {
+func expiryFor(kind storage.SessionKind, sess *session, now time.Time) time.Time {
 	var t time.Time
 	switch kind {
 	case storage.KindAccessToken:
@@ -280,9 +280,9 @@ func (s *fositeStore) get(ctx context.Context, kind storage.SessionKind, signatu
 }
 
 func (s *fositeStore) toRequest(ctx context.Context, kind storage.SessionKind, rec storage.TokenSession, into fosite.Session) (*fosite.Request, error) {
-	sess, _ := into.(*Session)
+	sess, _ := into.(*session)
 	if sess == nil {
-		sess = NewSession()
+		sess = newSession()
 	}
 	raw, err := s.sealer.Open(rec.SessionData, []byte(string(kind)+":"+rec.Signature))
 	if err != nil {

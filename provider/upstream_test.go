@@ -12,11 +12,13 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/wxoidc/wxoidc/internal/breaker"
+	"github.com/wxoidc/wxoidc/internal/ratelimit"
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/wechat"
 )
 
-// testClock is a manual clock for limiter and breaker tests.
+// testClock is a manual clock for the limits and the breaker.
 type testClock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -36,280 +38,17 @@ func (c *testClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func mustLimiter(t *testing.T, r Rate, maxKeys int, now func() time.Time) *KeyedLimiter {
-	t.Helper()
-	l, err := NewKeyedLimiter(r, maxKeys, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-func TestKeyedLimiterBurstAndRefill(t *testing.T) {
-	clk := newTestClock()
-	l := mustLimiter(t, Rate{Limit: 60, Per: time.Minute, Burst: 3}, 10, clk.Now)
-	for i := range 3 {
-		if ok, _ := l.Allow("a"); !ok {
-			t.Fatalf("call %d refused within the burst", i)
-		}
-	}
-	ok, wait := l.Allow("a")
-	if ok || wait != time.Second {
-		t.Fatalf("4th call: ok=%v wait=%v, want refused for 1s", ok, wait)
-	}
-	// Another key has its own bucket.
-	if ok, _ := l.Allow("b"); !ok {
-		t.Fatal("key b refused")
-	}
-	clk.Advance(500 * time.Millisecond)
-	if ok, wait := l.Allow("a"); ok || wait != 500*time.Millisecond {
-		t.Fatalf("half refilled: ok=%v wait=%v", ok, wait)
-	}
-	clk.Advance(500 * time.Millisecond)
-	if ok, _ := l.Allow("a"); !ok {
-		t.Fatal("refused after a full token refilled")
-	}
-	// Refill stops at the burst.
-	clk.Advance(time.Hour)
-	for i := range 3 {
-		if ok, _ := l.Allow("a"); !ok {
-			t.Fatalf("call %d after an hour refused", i)
-		}
-	}
-	if ok, _ := l.Allow("a"); ok {
-		t.Fatal("bucket refilled beyond its burst")
-	}
-	// A clock stepping back refills nothing and breaks nothing.
-	clk.Advance(-time.Hour)
-	if ok, wait := l.Allow("a"); ok || wait <= 0 {
-		t.Fatalf("after the clock stepped back: ok=%v wait=%v", ok, wait)
-	}
-}
-
-func TestKeyedLimiterForgetsLeastRecentlyUsed(t *testing.T) {
-	clk := newTestClock()
-	l := mustLimiter(t, Rate{Limit: 1, Per: time.Hour, Burst: 1}, 2, clk.Now)
-	l.Allow("a")
-	l.Allow("b")
-	l.Allow("a") // a is now the most recent (refused)
-	l.Allow("c") // evicts b
-	if l.Len() != 2 {
-		t.Fatalf("Len = %d, want 2", l.Len())
-	}
-	if ok, _ := l.Allow("a"); ok {
-		t.Error("a was forgotten although recently used")
-	}
-	if ok, _ := l.Allow("b"); !ok {
-		t.Error("b should have been forgotten (fresh bucket)")
-	}
-}
-
-func TestKeyedLimiterHashesLongKeys(t *testing.T) {
-	clk := newTestClock()
-	l := mustLimiter(t, Rate{Limit: 1, Per: time.Hour, Burst: 1}, 10, clk.Now)
-	long := strings.Repeat("x", 10_000)
-	if ok, _ := l.Allow(long); !ok {
-		t.Fatal("first call refused")
-	}
-	if ok, _ := l.Allow(long); ok {
-		t.Fatal("a long key must still be limited")
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k := range l.keys {
-		if len(k) > maxLimiterKey {
-			t.Fatalf("kept a %d-byte key", len(k))
-		}
-	}
-}
-
-func TestKeyedLimiterDisabledAndInvalid(t *testing.T) {
-	l, err := NewKeyedLimiter(Rate{}, 0, nil)
-	if err != nil || l != nil {
-		t.Fatalf("zero rate: %v, %v; want nil limiter", l, err)
-	}
-	for range 1000 {
-		if ok, _ := l.Allow("k"); !ok {
-			t.Fatal("a nil limiter refused")
-		}
-	}
-	if _, err := NewKeyedLimiter(Rate{Limit: 1, Per: 0, Burst: 1}, 0, nil); err == nil {
-		t.Error("zero period accepted")
-	}
-	if _, err := NewKeyedLimiter(Rate{Limit: 1, Per: time.Second, Burst: 0}, 0, nil); err == nil {
-		t.Error("zero burst accepted")
-	}
-}
-
-func TestKeyedLimiterConcurrent(t *testing.T) {
-	clk := newTestClock()
-	l := mustLimiter(t, Rate{Limit: 1, Per: time.Hour, Burst: 50}, 1000, clk.Now)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	allowed := 0
-	for range 8 {
-		wg.Go(func() {
-			for range 100 {
-				if ok, _ := l.Allow("shared"); ok {
-					mu.Lock()
-					allowed++
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if allowed != 50 {
-		t.Fatalf("allowed %d calls, want exactly the burst of 50", allowed)
-	}
-}
-
-func testBreaker(clk *testClock) *breaker {
-	return newBreaker(BreakerConfig{Window: 10 * time.Second, MinRequests: 4, FailurePercent: 50, OpenFor: 5 * time.Second, Probes: 2}, clk.Now, upstreamTestLogger())
-}
-
-func (b *breaker) record(t *testing.T, o outcome) {
-	t.Helper()
-	tk, _, ok := b.admit()
-	if !ok {
-		t.Fatalf("breaker refused a call in state %s", b.State())
-	}
-	b.done(tk, o)
-}
-
-func TestBreakerOpensOnFailureRate(t *testing.T) {
-	clk := newTestClock()
-	b := testBreaker(clk)
-	// Below MinRequests nothing opens, even at 100 % failures.
-	for range 3 {
-		b.record(t, outcomeFailure)
-	}
-	if b.State() != "closed" {
-		t.Fatalf("opened below min_requests: %s", b.State())
-	}
-	// A new window forgets the old failures.
-	clk.Advance(10 * time.Second)
-	b.record(t, outcomeSuccess)
-	b.record(t, outcomeSuccess)
-	b.record(t, outcomeFailure)
-	if b.State() != "closed" {
-		t.Fatal("opened although the old window's failures should be forgotten")
-	}
-	// Neutral outcomes are not counted.
-	tk, _, _ := b.admit()
-	b.done(tk, outcomeNeutral)
-	if b.State() != "closed" {
-		t.Fatal("a neutral outcome counted")
-	}
-	b.record(t, outcomeFailure) // 2 of 4 = 50 %
-	if b.State() != "open" {
-		t.Fatalf("state = %s, want open at 50 %% of 4 calls", b.State())
-	}
-	_, wait, ok := b.admit()
-	if ok || wait != 5*time.Second {
-		t.Fatalf("open breaker: ok=%v wait=%v, want refused for 5s", ok, wait)
-	}
-	clk.Advance(2 * time.Second)
-	if _, wait, _ := b.admit(); wait != 3*time.Second {
-		t.Fatalf("wait = %v, want the remaining 3s", wait)
-	}
-}
-
-func tripped(t *testing.T, clk *testClock) *breaker {
-	t.Helper()
-	b := testBreaker(clk)
-	for range 4 {
-		b.record(t, outcomeFailure)
-	}
-	if b.State() != "open" {
-		t.Fatal("did not open")
-	}
-	clk.Advance(5 * time.Second)
-	return b
-}
-
-func TestBreakerHalfOpenCloses(t *testing.T) {
-	clk := newTestClock()
-	b := tripped(t, clk)
-	if b.State() != "half-open" {
-		t.Fatalf("state = %s after open_for, want half-open", b.State())
-	}
-	p1, _, ok1 := b.admit()
-	p2, _, ok2 := b.admit()
-	_, wait, ok3 := b.admit()
-	if !ok1 || !ok2 || ok3 || wait <= 0 || !p1.probe || !p2.probe {
-		t.Fatalf("half-open admits exactly 2 probes: %v %v %v (wait %v)", ok1, ok2, ok3, wait)
-	}
-	// A probe that never reached WeChat frees its place.
-	b.done(p1, outcomeNeutral)
-	p3, _, ok := b.admit()
-	if !ok {
-		t.Fatal("a neutral probe did not free its place")
-	}
-	b.done(p2, outcomeSuccess)
-	if b.State() != "half-open" {
-		t.Fatal("closed after one of two probes")
-	}
-	b.done(p3, outcomeSuccess)
-	if b.State() != "closed" {
-		t.Fatalf("state = %s after all probes passed, want closed", b.State())
-	}
-	// Closed again with a fresh window.
-	for range 3 {
-		b.record(t, outcomeFailure)
-	}
-	if b.State() != "closed" {
-		t.Fatal("the window was not reset on closing")
-	}
-}
-
-func TestBreakerProbeFailureReopens(t *testing.T) {
-	clk := newTestClock()
-	b := tripped(t, clk)
-	old, _, _ := b.admit()
-	p, _, _ := b.admit()
-	b.done(p, outcomeFailure)
-	if b.State() != "open" {
-		t.Fatalf("state = %s after a failed probe, want open", b.State())
-	}
-	if _, wait, ok := b.admit(); ok || wait != 5*time.Second {
-		t.Fatalf("reopened breaker: ok=%v wait=%v", ok, wait)
-	}
-	clk.Advance(5 * time.Second)
-	fresh, _, _ := b.admit()
-	// The probe of the previous half-open period ends now: it must not count.
-	b.done(old, outcomeSuccess)
-	b.done(fresh, outcomeSuccess)
-	if b.State() != "half-open" {
-		t.Fatalf("a stale probe counted: state %s", b.State())
-	}
-	// Calls admitted while closed that end while open are ignored too.
-	b2 := testBreaker(clk)
-	var tickets []ticket
-	for range 4 {
-		tk, _, _ := b2.admit()
-		tickets = append(tickets, tk)
-	}
-	for _, tk := range tickets {
-		b2.done(tk, outcomeFailure)
-	}
-	b2.done(ticket{}, outcomeSuccess)
-	if b2.State() != "open" {
-		t.Fatal("a late success of a closed-state call closed an open breaker")
-	}
-}
-
 func TestClassify(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
-		want outcome
+		want breaker.Outcome
 	}{
-		{nil, outcomeSuccess},
-		{&wechat.Error{API: "jscode2session", Code: -1}, outcomeFailure},
-		{&wechat.TransportError{API: "jscode2session", Reason: "timeout"}, outcomeFailure},
-		{&wechat.Error{API: "jscode2session", Code: 40029}, outcomeSuccess},
-		{&wechat.Error{API: "jscode2session", Code: 45011}, outcomeSuccess},
-		{&wechat.Error{API: "jscode2session", Code: 40163, Prior: &wechat.Error{API: "jscode2session", Code: -1}}, outcomeFailure},
+		{nil, breaker.Success},
+		{&wechat.Error{API: "jscode2session", Code: -1}, breaker.Failure},
+		{&wechat.TransportError{API: "jscode2session", Reason: "timeout"}, breaker.Failure},
+		{&wechat.Error{API: "jscode2session", Code: 40029}, breaker.Success},
+		{&wechat.Error{API: "jscode2session", Code: 45011}, breaker.Success},
+		{&wechat.Error{API: "jscode2session", Code: 40163, Prior: &wechat.Error{API: "jscode2session", Code: -1}}, breaker.Failure},
 	} {
 		if got := classify(tc.err); got != tc.want {
 			t.Errorf("classify(%v) = %v, want %v", tc.err, got, tc.want)
@@ -347,7 +86,7 @@ func wantAnswer(t *testing.T, err error, status int, code string, retryAfter tim
 	if rfc.CodeField != status || rfc.ErrorField != code {
 		t.Fatalf("answer = %d %s (%v), want %d %s", rfc.CodeField, rfc.ErrorField, err, status, code)
 	}
-	if got := RetryAfter(err); got != retryAfter {
+	if got := ErrorOf(err).RetryAfter; got != retryAfter {
 		t.Fatalf("RetryAfter = %v, want %v", got, retryAfter)
 	}
 	// The grant passes these answers through unchanged.
@@ -361,7 +100,7 @@ var appX = wechat.App{AppID: "wxxxxxxxxxxxxxxxxx", Secret: "s"}
 
 func TestUpstreamPerAppLimit(t *testing.T) {
 	clk := newTestClock()
-	u, err := NewUpstream(&fakeWeChat{}, UpstreamConfig{PerApp: Rate{Limit: 1, Per: 2 * time.Second, Burst: 2}, Now: clk.Now})
+	u, err := NewUpstream(&fakeWeChat{}, UpstreamConfig{PerApp: ratelimit.Rate{Limit: 1, Per: 2 * time.Second, Burst: 2}, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +125,7 @@ func TestUpstreamPerUserLimit(t *testing.T) {
 		calls++
 		return wechat.Session{OpenID: "same-user"}, nil
 	}}
-	u, err := NewUpstream(wc, UpstreamConfig{PerUser: Rate{Limit: 60, Per: time.Minute, Burst: 2}, Now: clk.Now})
+	u, err := NewUpstream(wc, UpstreamConfig{PerUser: ratelimit.Rate{Limit: 60, Per: time.Minute, Burst: 2}, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +169,7 @@ func TestUpstreamPhoneCapPerAccount(t *testing.T) {
 	}}
 	appY := wechat.App{AppID: "wxyyyyyyyyyyyyyyyy", Secret: "s"}
 	ids := identities{appX.AppID + "/ox": "acc-1", appY.AppID + "/oy": "acc-1"}
-	u, err := NewUpstream(wc, UpstreamConfig{PhonePerAccount: Rate{Limit: 2, Per: 24 * time.Hour, Burst: 2}, Identities: ids, Now: clk.Now})
+	u, err := NewUpstream(wc, UpstreamConfig{PhonePerAccount: ratelimit.Rate{Limit: 2, Per: 24 * time.Hour, Burst: 2}, Identities: ids, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +207,7 @@ func TestUpstreamBreakerFailsFastAndRecovers(t *testing.T) {
 		return wechat.Session{OpenID: "o"}, nil
 	}}
 	u, err := NewUpstream(wc, UpstreamConfig{
-		Breaker: BreakerConfig{Window: time.Minute, MinRequests: 5, FailurePercent: 100, OpenFor: 4 * time.Second, Probes: 1},
+		Breaker: breaker.Config{Window: time.Minute, MinRequests: 5, FailurePercent: 100, OpenFor: 4 * time.Second, Probes: 1},
 		Now:     clk.Now, Logger: upstreamTestLogger(),
 	})
 	if err != nil {
@@ -523,8 +262,8 @@ func TestUpstreamConcurrencyBound(t *testing.T) {
 	leave()
 	wantAnswer(t, <-errs, http.StatusServiceUnavailable, "temporarily_unavailable", time.Second)
 	// The abandoned call still holds its slot: a third caller times out in the queue.
-	if u.InFlight() != 2 {
-		t.Fatalf("in flight = %d, want 2 (abandoned calls keep their slot)", u.InFlight())
+	if u.inFlight() != 2 {
+		t.Fatalf("in flight = %d, want 2 (abandoned calls keep their slot)", u.inFlight())
 	}
 	_, err = u.Code2Session(context.Background(), appX, "c")
 	wantAnswer(t, err, http.StatusServiceUnavailable, "temporarily_unavailable", time.Second)
@@ -562,29 +301,17 @@ func TestUpstreamDeadlineAndPanic(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "panicked") {
 		t.Fatalf("a panic in the WeChat call: %v", err)
 	}
-	if u.InFlight() != 0 {
+	if u.inFlight() != 0 {
 		t.Fatal("a panicking call kept its slot")
 	}
 }
 
 func upstreamTestLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-func TestKeyedLimiterAllowAllTakesAllOrNothing(t *testing.T) {
-	clk := newTestClock()
-	l := mustLimiter(t, Rate{Limit: 1, Per: 10 * time.Second, Burst: 1}, 10, clk.Now)
-	l.Allow("a")
-	if ok, wait := l.AllowAll("b", "a"); ok || wait != 10*time.Second {
-		t.Fatalf("AllowAll with a spent bucket: ok=%v wait=%v", ok, wait)
-	}
-	if ok, _ := l.Allow("b"); !ok {
-		t.Fatal("a refused AllowAll took b's token")
-	}
-}
-
 func TestUpstreamPhoneCapBeforeTheAccountExists(t *testing.T) {
 	clk := newTestClock()
 	ids := identities{}
-	u, err := NewUpstream(&fakeWeChat{}, UpstreamConfig{PhonePerAccount: Rate{Limit: 2, Per: 24 * time.Hour, Burst: 2}, Identities: ids, Now: clk.Now})
+	u, err := NewUpstream(&fakeWeChat{}, UpstreamConfig{PhonePerAccount: ratelimit.Rate{Limit: 2, Per: 24 * time.Hour, Burst: 2}, Identities: ids, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 	}
 	auth := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tok, present := adminBearer(r)
+			tok, present := bearerToken(r)
 			if !present {
 				// RFC 6750 §3.1: no error code when no credentials were sent.
 				w.Header().Set("WWW-Authenticate", adminRealm)
@@ -114,17 +114,6 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 }
 
 const adminRealm = `Bearer realm="wxoidc-admin"`
-
-// adminBearer returns the bearer credentials of r and whether the request
-// offered any: an "Authorization: Bearer" header with nothing after it is an
-// (empty, hence invalid) token, not a missing one.
-func adminBearer(r *http.Request) (token string, present bool) {
-	h := r.Header.Get("Authorization")
-	if len(h) < 6 || !strings.EqualFold(h[:6], "bearer") || (len(h) > 6 && h[6] != ' ') {
-		return "", false
-	}
-	return strings.TrimSpace(h[6:]), true
-}
 
 // writeJSON writes v as a JSON response with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {

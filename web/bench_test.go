@@ -83,7 +83,7 @@ func BenchmarkJWKSHandler(b *testing.B) {
 // BenchmarkDiscoveryHandler is the discovery handler alone: the document is
 // encoded once, at start.
 func BenchmarkDiscoveryHandler(b *testing.B) {
-	doc, err := json.Marshal(discoveryDocument("https://id.example.com", []string{"RS256", "ES256", "EdDSA"}))
+	doc, err := json.Marshal(discoveryDocument(testMetadata(), []string{"RS256", "ES256", "EdDSA"}))
 	if err != nil {
 		b.Fatal(err)
 	}

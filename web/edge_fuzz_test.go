@@ -100,13 +100,12 @@ func FuzzAuthorizationHeader(f *testing.F) {
 		if basicOK && id == "" && user != "" && !strings.Contains(user, "%") {
 			t.Fatalf("Basic user %q gave no client id", user)
 		}
-		if tok, ok := bearerToken(r); ok {
-			if tok == "" || tok != strings.TrimSpace(tok) {
-				t.Fatalf("bearer token %q", tok)
-			}
-			if !strings.EqualFold(header[:7], "bearer ") {
-				t.Fatalf("bearer token from %q", header)
-			}
+		tok, isBearer := bearerToken(r)
+		if tok != "" && (!isBearer || !isB64Token(tok)) {
+			t.Fatalf("bearer token %q from %q", tok, header)
+		}
+		if isBearer && !strings.EqualFold(strings.Trim(header, " \t")[:6], "bearer") {
+			t.Fatalf("the Bearer scheme in %q", header)
 		}
 	})
 }

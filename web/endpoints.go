@@ -10,21 +10,19 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ory/fosite"
-
 	"github.com/wxoidc/wxoidc/provider"
 )
 
 // discoveryDocument is OpenID Connect Discovery 1.0 metadata plus RFC 8414
-// fields for introspection and revocation. wxoidc has no authorization
-// endpoint (mini-programs cannot follow browser redirects), so it lists no
-// response types.
-func discoveryDocument(issuer string, algs []string) map[string]interface{} {
+// fields for introspection and revocation: what the provider supports, at
+// this server's endpoints. wxoidc has no authorization endpoint
+// (mini-programs cannot follow browser redirects), so it lists no response
+// types.
+func discoveryDocument(md provider.Metadata, algs []string) map[string]interface{} {
 	if len(algs) == 0 {
 		algs = []string{"RS256"}
 	}
-	authMethods := []string{provider.AuthMethodNone, provider.AuthMethodClientSecretBasic, provider.AuthMethodClientSecretPost, provider.AuthMethodPrivateKeyJWT}
-	confidential := authMethods[1:]
+	issuer := md.Issuer
 	return map[string]interface{}{
 		"issuer":                                                issuer,
 		"token_endpoint":                                        issuer + PathToken,
@@ -32,17 +30,17 @@ func discoveryDocument(issuer string, algs []string) map[string]interface{} {
 		"userinfo_endpoint":                                     issuer + PathUserInfo,
 		"introspection_endpoint":                                issuer + PathIntrospect,
 		"revocation_endpoint":                                   issuer + PathRevoke,
-		"grant_types_supported":                                 []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken, provider.GrantTypeClientCredentials},
+		"grant_types_supported":                                 md.GrantTypes,
 		"response_types_supported":                              []string{},
-		"scopes_supported":                                      []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeWeChat, provider.ScopeOfflineAccess},
-		"claims_supported":                                      []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "amr", "nonce", "azp", "at_hash", "phone_number", "phone_number_verified", "wechat_appid", "wechat_openid", "wechat_unionid"},
-		"subject_types_supported":                               []string{"public"},
+		"scopes_supported":                                      md.Scopes,
+		"claims_supported":                                      md.Claims,
+		"subject_types_supported":                               md.SubjectTypes,
 		"id_token_signing_alg_values_supported":                 algs,
-		"token_endpoint_auth_methods_supported":                 authMethods,
-		"token_endpoint_auth_signing_alg_values_supported":      []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"},
-		"introspection_endpoint_auth_methods_supported":         confidential,
-		"revocation_endpoint_auth_methods_supported":            authMethods,
-		"revocation_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
+		"token_endpoint_auth_methods_supported":                 md.TokenEndpointAuthMethods,
+		"token_endpoint_auth_signing_alg_values_supported":      md.TokenEndpointAuthSigningAlgs,
+		"introspection_endpoint_auth_methods_supported":         md.IntrospectionAuthMethods,
+		"revocation_endpoint_auth_methods_supported":            md.TokenEndpointAuthMethods,
+		"revocation_endpoint_auth_signing_alg_values_supported": md.RevocationAuthSigningAlgs,
 		"claims_parameter_supported":                            false,
 		"request_parameter_supported":                           false,
 		"request_uri_parameter_supported":                       false,
@@ -132,12 +130,6 @@ func (s *server) parseOAuthForm(w http.ResponseWriter, r *http.Request) (status 
 	return 0, ""
 }
 
-var supportedGrants = map[string]bool{
-	provider.GrantTypeWeChat:            true,
-	provider.GrantTypeRefreshToken:      true,
-	provider.GrantTypeClientCredentials: true,
-}
-
 func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !s.allowTokenIP(w, r) {
 		return
@@ -153,22 +145,12 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeMalformedBasicAuth(w)
 		return
 	}
-	gt := r.PostForm.Get("grant_type")
-	switch {
-	case gt == "":
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'grant_type' parameter is required.")
-		return
-	case !supportedGrants[gt]:
-		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "The grant type is not supported by this server.")
-		return
-	}
-	ctx := r.Context()
-	req, resp, err := s.cfg.Provider.Token(ctx, r)
+	out, err := s.cfg.Provider.Token(r.Context(), r)
 	if err != nil {
-		s.writeFositeError(w, r, err)
+		s.writeProviderError(w, r, err)
 		return
 	}
-	s.cfg.Provider.OAuth2().WriteAccessResponse(ctx, w, req, resp)
+	writeNoStoreJSON(w, out)
 }
 
 func (s *server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
@@ -180,34 +162,12 @@ func (s *server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeMalformedBasicAuth(w)
 		return
 	}
-	ctx := r.Context()
-	// RFC 7662 §2.1 leaves the authorization policy to us: only confidential
-	// clients may introspect (fosite would also accept any bearer token).
-	client, err := s.cfg.Provider.AuthenticateClient(ctx, r)
+	out, err := s.cfg.Provider.Introspect(r.Context(), r)
 	if err != nil {
-		s.writeFositeError(w, r, err)
+		s.writeProviderError(w, r, err)
 		return
 	}
-	if client.IsPublic() {
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Only confidential clients may introspect tokens.")
-		return
-	}
-	token := r.PostForm.Get("token")
-	if token == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is required.")
-		return
-	}
-	out, err := s.cfg.Provider.IntrospectToken(ctx, token, r.PostForm.Get("token_type_hint"))
-	if err != nil {
-		logOnly(s.log, r, "introspection failed", err)
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Introspection failed.")
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	_ = json.NewEncoder(w).Encode(out)
+	writeNoStoreJSON(w, out)
 }
 
 func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
@@ -225,9 +185,9 @@ func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.cfg.Provider.Revoke(ctx, r); err != nil {
-		// fosite already answers success for unknown or inactive tokens
-		// (RFC 7009 §2.2); what remains are client errors.
-		s.writeFositeError(w, r, err)
+		// The provider already answers success for unknown or inactive
+		// tokens (RFC 7009 §2.2); what remains are client errors.
+		s.writeProviderError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -235,36 +195,39 @@ func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
-	token, ok := bearerToken(r)
+	token, sent := bearerToken(r)
 	// RFC 6750 §2.2 form-encoded body parameter. A POST with a bearer header
 	// may carry any body, unless it is a form that repeats the token.
-	if r.Method == http.MethodPost && hasBody(r) && (!ok || isForm(r)) {
+	if r.Method == http.MethodPost && hasBody(r) && (!sent || isForm(r)) {
 		if status, desc := s.parseOAuthForm(w, r); status != 0 {
 			writeOAuthError(w, status, "invalid_request", desc)
 			return
 		}
-		if v, sent := r.PostForm["access_token"]; sent {
-			if ok {
+		if v, inBody := r.PostForm["access_token"]; inBody {
+			if sent {
 				// RFC 6750 §2: one method per request.
 				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Send the access token either in the Authorization header or in the body, not both.")
 				return
 			}
-			token = v[0]
-			ok = token != ""
+			token, sent = v[0], true
 		}
 	}
-	if !ok {
+	switch {
+	case !sent:
 		writeBearerError(w, http.StatusUnauthorized, "", "")
+		return
+	case token == "":
+		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is empty or malformed.")
 		return
 	}
 	claims, err := s.cfg.Provider.UserInfo(r.Context(), token)
 	if err != nil {
-		rfc := fosite.ErrorToRFC6749Error(err)
+		perr := provider.ErrorOf(err)
 		switch {
-		case rfc.ErrorField == "insufficient_scope":
+		case perr.Code == "insufficient_scope":
 			writeBearerError(w, http.StatusForbidden, "insufficient_scope", "The access token lacks the openid scope.")
-		case rfc.CodeField >= 500:
-			s.writeFositeError(w, r, err)
+		case perr.Status >= 500:
+			s.writeProviderError(w, r, err)
 		default:
 			writeBearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
 		}
@@ -287,8 +250,9 @@ func isForm(r *http.Request) bool {
 }
 
 // malformedBasicAuth reports an Authorization header that claims HTTP Basic
-// client authentication but does not parse. fosite would ignore it and fall
-// back to the body's client_id, silently authenticating a public client.
+// client authentication but does not parse. The provider's client
+// authentication would ignore it and fall back to the body's client_id,
+// silently authenticating a public client.
 func malformedBasicAuth(r *http.Request) bool {
 	h := r.Header.Get("Authorization")
 	if len(h) < 6 || !strings.EqualFold(h[:6], "basic ") {
@@ -302,14 +266,4 @@ func malformedBasicAuth(r *http.Request) bool {
 func writeMalformedBasicAuth(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="wxoidc"`)
 	writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "The Authorization header is not valid HTTP Basic authentication.")
-}
-
-// bearerToken extracts an RFC 6750 §2.1 token.
-func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
-		return "", false
-	}
-	t := strings.TrimSpace(h[7:])
-	return t, t != ""
 }

@@ -2,12 +2,9 @@ package web
 
 import (
 	"encoding/json"
-	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
-
-	"github.com/ory/fosite"
+	"time"
 
 	"github.com/wxoidc/wxoidc/provider"
 )
@@ -29,37 +26,47 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 	_ = json.NewEncoder(w).Encode(oauthError{Error: code, Description: description})
 }
 
-// writeFositeError renders any error from fosite or provider. Server errors
-// are logged with their cause; client errors are not worth a log line.
-func (s *server) writeFositeError(w http.ResponseWriter, r *http.Request, err error) {
-	rfc := fosite.ErrorToRFC6749Error(err)
-	status := rfc.CodeField
-	if status == 0 {
-		status = http.StatusBadRequest
+// writeProviderError renders an error from provider. Server errors are
+// logged with their cause; client errors are not worth a log line.
+func (s *server) writeProviderError(w http.ResponseWriter, r *http.Request, err error) {
+	e := provider.ErrorOf(err)
+	if e.Status >= 500 && e.Status != http.StatusServiceUnavailable {
+		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", e.Code, "cause", e.Cause)
 	}
-	if status >= 500 && status != http.StatusServiceUnavailable {
-		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", rfc.ErrorField, "cause", causeOf(rfc))
+	if e.RetryAfter > 0 {
+		setRetryAfter(w.Header(), e.RetryAfter)
 	}
-	if d := provider.RetryAfter(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.5)))
-	}
-	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+	if e.Code == "invalid_client" {
+		// RFC 6749 §5.2: a client that tried HTTP Basic gets the challenge.
 		if _, _, ok := r.BasicAuth(); ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="wxoidc"`)
 		}
 	}
-	desc := rfc.DescriptionField
-	if rfc.HintField != "" {
-		desc += " " + rfc.HintField
-	}
-	writeOAuthError(w, status, rfc.ErrorField, desc)
+	writeOAuthError(w, e.Status, e.Code, e.Description)
 }
 
-func causeOf(rfc *fosite.RFC6749Error) string {
-	if c := rfc.Cause(); c != nil {
-		return c.Error()
+// writeNoStoreJSON answers 200 with v as JSON, uncacheable (RFC 6749 §5.1).
+func writeNoStoreJSON(w http.ResponseWriter, v interface{}) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Internal error.")
+		return
 	}
-	return rfc.DebugField
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// setRetryAfter sets Retry-After (RFC 9110 §10.2.3) for a wait of d: the
+// header counts whole seconds, so d is rounded up (a client that waits less
+// would be refused again), and it is at least 1 (0 invites an instant retry).
+// Every Retry-After wxoidc sends goes through here.
+func setRetryAfter(h http.Header, d time.Duration) {
+	secs := max((d+time.Second-1)/time.Second, 1)
+	h.Set("Retry-After", strconv.FormatInt(int64(secs), 10))
 }
 
 // writeBearerError answers a protected-resource request per RFC 6750 §3.
@@ -78,14 +85,4 @@ func writeBearerError(w http.ResponseWriter, status int, code, description strin
 		code, description = "invalid_token", "A bearer access token is required."
 	}
 	writeOAuthError(w, status, code, description)
-}
-
-// logOnly is for errors that must not reach the client at all.
-func logOnly(log *slog.Logger, r *http.Request, msg string, err error) {
-	var rfc *fosite.RFC6749Error
-	if errors.As(err, &rfc) {
-		log.ErrorContext(r.Context(), msg, "path", r.URL.Path, "error", rfc.ErrorField, "cause", causeOf(rfc))
-		return
-	}
-	log.ErrorContext(r.Context(), msg, "path", r.URL.Path, "error", err.Error())
 }

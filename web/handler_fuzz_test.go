@@ -31,7 +31,7 @@ const (
 	fzAppSecret = "fuzz-app-secret-0123456789"
 	fzMini      = "fz-mini"
 	fzBackend   = "fz-backend"
-	// At least provider.GeneratedSecretMinLen characters: the keyed hash,
+	// At least 43 characters (a generated secret's length): the keyed hash,
 	// not PBKDF2, checks it, so each execution stays fast.
 	fzSecret = "fz-backend-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 )

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxoidc/wxoidc/provider"
+	"github.com/wxoidc/wxoidc/internal/ratelimit"
 )
 
 func mustPrefixes(t *testing.T, cidrs ...string) []netip.Prefix {
@@ -159,7 +159,7 @@ func checkSlowDown(t *testing.T, rec *httptest.ResponseRecorder, retryAfter stri
 
 func TestTokenLimitPerIP(t *testing.T) {
 	clk := &limitClock{t: time.Unix(1_700_000_000, 0)}
-	s := limitedServer(t, TokenRateLimits{PerIP: provider.Rate{Limit: 1, Per: 10 * time.Second, Burst: 2}, Now: clk.now}, "10.0.0.0/8")
+	s := limitedServer(t, TokenRateLimits{PerIP: ratelimit.Rate{Limit: 1, Per: 10 * time.Second, Burst: 2}, Now: clk.now}, "10.0.0.0/8")
 	request := func(remote, xff string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, PathToken, nil)
 		r.RemoteAddr = remote
@@ -198,7 +198,7 @@ func TestTokenLimitPerIP(t *testing.T) {
 
 func TestTokenLimitPerClient(t *testing.T) {
 	clk := &limitClock{t: time.Unix(1_700_000_000, 0)}
-	s := limitedServer(t, TokenRateLimits{PerClient: provider.Rate{Limit: 1, Per: time.Second, Burst: 1}, Now: clk.now})
+	s := limitedServer(t, TokenRateLimits{PerClient: ratelimit.Rate{Limit: 1, Per: time.Second, Burst: 1}, Now: clk.now})
 	request := func(form url.Values, basicUser string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -240,12 +240,29 @@ func TestTokenLimitsDisabledByDefault(t *testing.T) {
 	}
 }
 
-func TestWriteSlowDownRoundsUp(t *testing.T) {
-	for wait, want := range map[time.Duration]string{0: "1", time.Millisecond: "1", time.Second: "1", 1001 * time.Millisecond: "2", time.Minute: "60"} {
-		rec := httptest.NewRecorder()
-		writeSlowDown(rec, wait, "x")
-		if got := rec.Header().Get("Retry-After"); got != want {
-			t.Errorf("wait %v: Retry-After = %s, want %s", wait, got, want)
+func TestRetryAfterRoundsUpToWholeSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		wait time.Duration
+		want string
+	}{
+		{-time.Second, "1"},
+		{0, "1"},
+		{time.Nanosecond, "1"},
+		{time.Millisecond, "1"},
+		{499 * time.Millisecond, "1"},
+		{time.Second, "1"},
+		{time.Second + time.Nanosecond, "2"},
+		{1001 * time.Millisecond, "2"},
+		{1500 * time.Millisecond, "2"},
+		{1999 * time.Millisecond, "2"},
+		{2 * time.Second, "2"},
+		{time.Minute, "60"},
+		{12 * time.Hour, "43200"},
+	} {
+		h := http.Header{}
+		setRetryAfter(h, tc.wait)
+		if got := h.Get("Retry-After"); got != tc.want {
+			t.Errorf("wait %v: Retry-After = %s, want %s", tc.wait, got, tc.want)
 		}
 	}
 }

@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
-	"github.com/wxoidc/wxoidc/provider"
+	"github.com/wxoidc/wxoidc/internal/ratelimit"
 )
 
 // TokenRateLimits limits the token endpoint per client IP (before the body
@@ -16,24 +15,24 @@ import (
 // endpoint, and it keeps our limits apart from WeChat outages, which answer
 // 503 temporarily_unavailable.
 type TokenRateLimits struct {
-	PerIP     provider.Rate
-	PerClient provider.Rate
-	// MaxKeys bounds each limiter's memory (provider.KeyedLimiter).
+	PerIP     ratelimit.Rate
+	PerClient ratelimit.Rate
+	// MaxKeys bounds each limiter's memory (ratelimit.Limiter).
 	MaxKeys int
 	// Now is the limiters' clock (default time.Now).
 	Now func() time.Time
 }
 
 type tokenLimiter struct {
-	perIP, perClient *provider.KeyedLimiter
+	perIP, perClient *ratelimit.Limiter
 }
 
 func newTokenLimiter(c TokenRateLimits) (*tokenLimiter, error) {
-	perIP, err := provider.NewKeyedLimiter(c.PerIP, c.MaxKeys, c.Now)
+	perIP, err := ratelimit.New(c.PerIP, c.MaxKeys, c.Now)
 	if err != nil {
 		return nil, fmt.Errorf("web: per-IP token limit: %w", err)
 	}
-	perClient, err := provider.NewKeyedLimiter(c.PerClient, c.MaxKeys, c.Now)
+	perClient, err := ratelimit.New(c.PerClient, c.MaxKeys, c.Now)
 	if err != nil {
 		return nil, fmt.Errorf("web: per-client token limit: %w", err)
 	}
@@ -56,7 +55,7 @@ func (s *server) allowTokenIP(w http.ResponseWriter, r *http.Request) bool {
 func (s *server) allowTokenClient(w http.ResponseWriter, r *http.Request) bool {
 	id := requestClientID(r)
 	if id == "" {
-		return true // fosite answers invalid_client
+		return true // the provider answers invalid_client
 	}
 	ok, wait := s.limits.perClient.Allow(id)
 	if !ok {
@@ -78,9 +77,8 @@ func requestClientID(r *http.Request) string {
 	return r.PostForm.Get("client_id")
 }
 
-// writeSlowDown answers 429 with Retry-After in whole seconds (at least 1).
+// writeSlowDown answers 429 with a Retry-After of wait.
 func writeSlowDown(w http.ResponseWriter, wait time.Duration, description string) {
-	secs := max(int64((wait+time.Second-1)/time.Second), 1)
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	setRetryAfter(w.Header(), wait)
 	writeOAuthError(w, http.StatusTooManyRequests, "slow_down", description)
 }

@@ -38,9 +38,26 @@ type JWKSource interface {
 	MaxAge() time.Duration
 }
 
+// Provider is what the public endpoints need from the OAuth 2.0 / OpenID
+// Connect engine; *provider.Provider implements it. The request methods take
+// a request whose form web has already parsed and checked; their errors are
+// *provider.Error values (anything else is answered as server_error).
+type Provider interface {
+	// Token answers the token endpoint with the response's JSON body.
+	Token(ctx context.Context, r *http.Request) (map[string]interface{}, error)
+	// Introspect authenticates the caller and answers RFC 7662.
+	Introspect(ctx context.Context, r *http.Request) (map[string]interface{}, error)
+	// Revoke runs RFC 7009 revocation.
+	Revoke(ctx context.Context, r *http.Request) error
+	// UserInfo returns the claims for an access token (OIDC Core §5.3).
+	UserInfo(ctx context.Context, accessToken string) (map[string]interface{}, error)
+	// Metadata is what the provider supports, for discovery.
+	Metadata() provider.Metadata
+}
+
 // Config wires the public handler.
 type Config struct {
-	Provider *provider.Provider
+	Provider Provider
 	Keys     JWKSource
 	// IDTokenAlgorithms are advertised in discovery (RS256 first).
 	IDTokenAlgorithms []string
@@ -92,7 +109,7 @@ func NewPublicHandler(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s.limits = limits
-	doc, err := json.Marshal(discoveryDocument(cfg.Provider.Issuer(), cfg.IDTokenAlgorithms))
+	doc, err := json.Marshal(discoveryDocument(cfg.Provider.Metadata(), cfg.IDTokenAlgorithms))
 	if err != nil {
 		return nil, fmt.Errorf("web: discovery document: %w", err)
 	}

@@ -23,6 +23,8 @@ import (
 
 	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/internal/breaker"
+	"github.com/wxoidc/wxoidc/internal/ratelimit"
 	"github.com/wxoidc/wxoidc/internal/wechatstore"
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/provider"
@@ -276,7 +278,7 @@ func UpstreamConfig(c *config.Config, ids provider.IdentityLookup, log *slog.Log
 		MaxConcurrency:  l.WeChatMaxConcurrency,
 		QueueTimeout:    l.WeChatQueueTimeout.Duration,
 		Deadline:        2*c.WeChat.CallTimeout.Duration + time.Second,
-		Breaker: provider.BreakerConfig{
+		Breaker: breaker.Config{
 			Window:         l.Breaker.Window.Duration,
 			MinRequests:    l.Breaker.MinRequests,
 			FailurePercent: l.Breaker.FailurePercent,
@@ -289,8 +291,8 @@ func UpstreamConfig(c *config.Config, ids provider.IdentityLookup, log *slog.Log
 	}
 }
 
-func rate(r config.Rate) provider.Rate {
-	return provider.Rate{Limit: r.Limit, Per: r.Per.Duration, Burst: r.Burst}
+func rate(r config.Rate) ratelimit.Rate {
+	return ratelimit.Rate{Limit: r.Limit, Per: r.Per.Duration, Burst: r.Burst}
 }
 
 // idTokenAlgs lists RS256 first, as OIDC makes it the default.
