@@ -99,7 +99,7 @@ func postForm(h http.Handler, path string, form url.Values, header http.Header) 
 	return rec
 }
 
-func decodeJSON(t *testing.T, rec *httptest.ResponseRecorder) map[string]interface{} {
+func decodeBody(t *testing.T, rec *httptest.ResponseRecorder) map[string]interface{} {
 	t.Helper()
 	var out map[string]interface{}
 	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
@@ -112,7 +112,7 @@ func TestDiscoveryDocumentIsTheProvidersMetadata(t *testing.T) {
 	h := fakeHandler(t, &fakeProvider{})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PathDiscovery, nil))
-	doc := decodeJSON(t, rec)
+	doc := decodeBody(t, rec)
 	md := testMetadata()
 	list := func(k string) []string {
 		var out []string
@@ -157,7 +157,7 @@ func TestTokenWritesTheProvidersAnswer(t *testing.T) {
 		rec.Header().Get("Content-Type") != "application/json;charset=UTF-8" {
 		t.Fatalf("success: %d %v", rec.Code, rec.Header())
 	}
-	if out := decodeJSON(t, rec); out["access_token"] != "at" || out["expires_in"] != float64(3600) {
+	if out := decodeBody(t, rec); out["access_token"] != "at" || out["expires_in"] != float64(3600) {
 		t.Fatalf("body = %v", out)
 	}
 
@@ -180,7 +180,7 @@ func TestTokenWritesTheProvidersAnswer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			answer = tc.err
 			rec := postForm(h, PathToken, form, tc.header)
-			out := decodeJSON(t, rec)
+			out := decodeBody(t, rec)
 			if rec.Code != tc.status || out["error"] != tc.code || (tc.desc != "" && out["error_description"] != tc.desc) {
 				t.Fatalf("%d %v, want %d %s %q", rec.Code, out, tc.status, tc.code, tc.desc)
 			}
@@ -208,10 +208,10 @@ func TestIntrospectAndRevokeCallTheProvider(t *testing.T) {
 		revoke: func(*http.Request) error { return nil },
 	}
 	h := fakeHandler(t, p)
-	if rec := postForm(h, PathIntrospect, url.Values{"token": {"t"}}, nil); rec.Code != 200 || decodeJSON(t, rec)["active"] != true || rec.Header().Get("Cache-Control") != "no-store" {
+	if rec := postForm(h, PathIntrospect, url.Values{"token": {"t"}}, nil); rec.Code != 200 || decodeBody(t, rec)["active"] != true || rec.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("introspect: %d %s", rec.Code, rec.Body)
 	}
-	if rec := postForm(h, PathIntrospect, url.Values{"token": {"public"}}, nil); rec.Code != 401 || decodeJSON(t, rec)["error"] != "invalid_client" {
+	if rec := postForm(h, PathIntrospect, url.Values{"token": {"public"}}, nil); rec.Code != 401 || decodeBody(t, rec)["error"] != "invalid_client" {
 		t.Fatalf("introspect by a public client: %d %s", rec.Code, rec.Body)
 	}
 	if rec := postForm(h, PathRevoke, url.Values{"token": {"t"}}, nil); rec.Code != 200 || rec.Body.Len() != 0 {
@@ -258,7 +258,7 @@ func TestUserInfoMapsProviderErrors(t *testing.T) {
 		{"Bearer a b", `Bearer realm="wxoidc", error="invalid_token"`, 401, "invalid_token"},
 	} {
 		rec := get(tc.auth)
-		out := decodeJSON(t, rec)
+		out := decodeBody(t, rec)
 		if rec.Code != tc.status || (tc.code != "" && out["error"] != tc.code) || !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), tc.challenge) {
 			t.Errorf("%q: %d %v %q", tc.auth, rec.Code, out, rec.Header().Get("WWW-Authenticate"))
 		}
