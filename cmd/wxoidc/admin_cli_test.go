@@ -53,7 +53,7 @@ func writeAdminConfig(t *testing.T, issuer, httpAddr, adminAddr string, reload t
 	yaml := fmt.Sprintf(`issuer: %s
 http:
   addr: %q
-  shutdown_timeout: 5s
+  shutdown_timeout: 10s
 admin:
   addr: %q
   tokens:

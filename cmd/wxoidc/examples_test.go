@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,11 +18,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
+	"github.com/wxoidc/wxoidc/web"
 )
 
 // exampleBlock is one group of CLI examples that run in order against one
@@ -203,6 +206,7 @@ func shellWords(line string, vars map[string]string) (assign, words []string, er
 type exampleFixture struct {
 	dir, file   string
 	sub, openid string
+	adminURL    string // the admin API over this fixture's storage, once started
 	// exampleVars are the shell variables examples may use ("$IDT").
 	exampleVars map[string]string
 }
@@ -332,6 +336,8 @@ func (f *exampleFixture) substitute(t *testing.T, words []string) []string {
 		"APPID":                   func() string { return devAppID },
 		"ID":                      func() string { return devBackend },
 		"KID":                     func() string { return f.kid(t) },
+		exampleAdminURL:           func() string { return f.adminAPI(t) },
+		"TOKEN_FILE":              func() string { return filepath.Join(f.dir, "admin-token") },
 	}
 	out := slices.Clone(words)
 	for i, w := range out {
@@ -347,6 +353,53 @@ func (f *exampleFixture) substitute(t *testing.T, words []string) []string {
 		}
 	}
 	return out
+}
+
+// exampleAdminURL is the dev-mode admin listener the docs' API-client
+// examples name; the harness serves the real admin API there instead.
+const exampleAdminURL = "http://127.0.0.1:8081"
+
+// adminAPI serves the admin API over the fixture's storage, accepting the
+// dev token and the FILE config's token, and returns its URL.
+func (f *exampleFixture) adminAPI(t *testing.T) string {
+	t.Helper()
+	if f.adminURL != "" {
+		return f.adminURL
+	}
+	ctx := context.Background()
+	cfg, err := devConfig(f.dir, "127.0.0.1:8080", "127.0.0.1:8081", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := app.OpenStorage(ctx, cfg.Storage, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	cipher, err := app.Cipher(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	svc, err := app.NewAdminService(app.AdminServiceConfig{Config: cfg, Store: s, Cipher: cipher, Auditor: admin.NewAuditor(s, log, nil), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	h, err := web.NewAdminHandler(web.AdminConfig{
+		Tokens: []web.AdminToken{
+			{Name: "dev", Token: devAdminToken},
+			{Name: "ops", Token: "example-admin-token-0123456789abcdef"},
+		},
+		Service: svc, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	f.adminURL = srv.URL
+	return f.adminURL
 }
 
 // parseOnly are the commands whose examples are checked without running

@@ -25,7 +25,8 @@ func newKeysListCmd(env *cliEnv) *cobra.Command {
 		Use:   "list",
 		Short: "List the signing keys and their states",
 		Example: `  wxoidc keys list --data DIR
-  wxoidc keys list --config FILE --json`,
+  wxoidc keys list --config FILE --json
+  wxoidc keys list --admin-url http://127.0.0.1:8081 --admin-token-file TOKEN_FILE   # through a server's admin API`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ops, ctx, done, err := openOps(cmd.Context(), env, f)
@@ -57,7 +58,8 @@ func newKeysRotateCmd(env *cliEnv) *cobra.Command {
 (--alg) or every configured one. A rotation whose next key has been published
 for less than the safe delay is refused (exit 1) unless --force is given.`,
 		Example: `  wxoidc keys rotate --config FILE                    # every configured algorithm
-  wxoidc keys rotate --data DIR --alg RS256 --force   # at once, though caches may lack the next key`,
+  wxoidc keys rotate --data DIR --alg RS256 --force   # at once, though caches may lack the next key
+  WXOIDC_ADMIN_TOKEN=dev-admin-token wxoidc keys rotate --admin-url http://127.0.0.1:8081 --alg ES256 --force   # through a dev instance's admin API`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ops, ctx, done, err := openOps(cmd.Context(), env, f)

@@ -96,6 +96,10 @@ mini-program trades its wx.login code for standard OAuth 2.0 / OIDC tokens.
 Start with 'wxoidc dev': the provider, SQLite and a WeChat emulator on
 loopback, with a copy-paste walkthrough. Production runs 'wxoidc serve'.
 
+The admin commands (keys, clients, accounts, audit) run through a running
+server's admin API with --admin-url (token in --admin-token-file or
+$WXOIDC_ADMIN_TOKEN), or directly on the database with --config or --data.
+
 Exit codes: 0 success, 1 failure, 2 usage error.`,
 		Example: `  wxoidc dev
   wxoidc help keys
