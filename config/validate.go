@@ -310,7 +310,7 @@ func (c *Config) checkWeChat(ck *checker) {
 }
 
 // wechatUserMinuteQuota is WeChat's documented jscode2session limit per user
-// per minute (WECHAT.md §2); above it WeChat answers 45011.
+// per minute (docs/wechat.md §2); above it WeChat answers 45011.
 const wechatUserMinuteQuota = 100
 
 // rate checks one token bucket: Limit 0 disables it, anything else needs a

@@ -15,7 +15,7 @@ import (
 	"github.com/wxoidc/wxoidc/storage"
 )
 
-// Scopes wxoidc knows (DESIGN.md §2).
+// Scopes wxoidc knows (docs/contract.md §2).
 const (
 	ScopeOpenID        = "openid"
 	ScopePhone         = "phone"
@@ -61,7 +61,7 @@ func grantAudience(r fosite.AccessRequester, c *fositeClient) error {
 }
 
 // identityClaims are the account claims of ID tokens and UserInfo for the
-// granted scopes (DESIGN.md §2).
+// granted scopes (docs/contract.md §2).
 func identityClaims(scopes fosite.Arguments, clientID string, acc storage.Account, phone string, ident storage.WeChatIdentity) map[string]interface{} {
 	out := map[string]interface{}{}
 	if clientID != "" {

@@ -29,7 +29,7 @@ const (
 )
 
 // wechatGrant is the fosite token-endpoint handler for
-// urn:wxoidc:params:oauth:grant-type:wechat-miniprogram (DESIGN.md §1.1).
+// urn:wxoidc:params:oauth:grant-type:wechat-miniprogram (docs/contract.md §1.1).
 // HandleTokenEndpointRequest talks to WeChat and resolves the account;
 // PopulateTokenEndpointResponse issues and persists the tokens.
 type wechatGrant struct {
@@ -168,7 +168,7 @@ func (g *wechatGrant) verifyPhone(ctx context.Context, app wechat.App, sess wech
 
 // decryptLegacy tries the session key of this request's code, then the
 // stored keys of the same (appid, openid): the phone button's data may be
-// encrypted under the key an earlier wx.login established (WECHAT.md §4.3).
+// encrypted under the key an earlier wx.login established (docs/wechat.md §4.3).
 func (g *wechatGrant) decryptLegacy(ctx context.Context, app wechat.App, sess wechat.Session, p grantParams) (wechat.Phone, error) {
 	ph, err := wechat.DecryptPhone(sess.SessionKey, p.encryptedData, p.iv, app.AppID)
 	if err == nil {
@@ -303,7 +303,7 @@ func (g *wechatGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 }
 
 // upstreamError maps a WeChat failure to the token endpoint's answer
-// (DESIGN.md §7, WECHAT.md §8) and logs what operators need, never secrets.
+// (docs/contract.md §7, docs/wechat.md §8) and logs what operators need, never secrets.
 func (g *wechatGrant) upstreamError(ctx context.Context, api string, err error) error {
 	// Upstream (upstream.go) already answered: a rate limit, an open breaker.
 	var answered *retryLaterError

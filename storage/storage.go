@@ -196,7 +196,7 @@ type WeChatLogin struct {
 // AccountStore persists accounts and their WeChat identities.
 type AccountStore interface {
 	// ResolveWeChatLogin finds or creates, atomically, the account for a login
-	// (DESIGN.md §3): an existing (appid, openid) keeps its account, records a
+	// (docs/contract.md §3): an existing (appid, openid) keeps its account, records a
 	// newly learned unionid and rotates its session keys (current → previous,
 	// unless the key is unchanged); a new (appid, openid) whose unionid is known
 	// joins that account; otherwise an account NewAccountID is created. It
@@ -211,7 +211,7 @@ type AccountStore interface {
 	UpdateAccount(ctx context.Context, id string, fn func(Account) (Account, error)) (Account, error)
 }
 
-// KeyState is a signing key's place in its lifecycle (DESIGN.md §4).
+// KeyState is a signing key's place in its lifecycle (docs/contract.md §4).
 type KeyState string
 
 const (

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// DefaultBaseURL is WeChat's general API host (WECHAT.md §10).
+// DefaultBaseURL is WeChat's general API host (docs/wechat.md §10).
 const DefaultBaseURL = "https://api.weixin.qq.com"
 
 // Defaults for Config's zero values.
@@ -26,7 +26,7 @@ const (
 )
 
 // stableTokenRenewWindow is the last part of a stable token's life in which
-// WeChat hands out a new token (WECHAT.md §5.2): any token received has
+// WeChat hands out a new token (docs/wechat.md §5.2): any token received has
 // expires_in >= 300 s. A refresh margin must be shorter, otherwise a refresh
 // inside the margin could return the same token and leave it inside the margin.
 const stableTokenRenewWindow = 300 * time.Second

@@ -20,7 +20,7 @@ import (
 // WeChat sends while refusing to decrypt megabytes on a client's say-so.
 const maxEncryptedDataLen = 64 << 10
 
-// DecryptData decrypts legacy encrypted data (WECHAT.md §4.1): base64
+// DecryptData decrypts legacy encrypted data (docs/wechat.md §4.1): base64
 // encryptedData and iv, AES-128-CBC under the session key, strict PKCS#7,
 // plaintext parsed as a JSON object whose watermark.appid must equal appID.
 // It returns the plaintext JSON.

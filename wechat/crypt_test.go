@@ -15,7 +15,7 @@ import (
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
 
-// Official WeChat sample (WECHAT.md §4.1).
+// Official WeChat sample (docs/wechat.md §4.1).
 const (
 	vecAppID = "wx4f4bc4dec97d474b"
 	vecKey   = "tiihtNczf5v6AKRyjwEUhQ=="
@@ -190,7 +190,7 @@ func TestEmulatorTampering(t *testing.T) {
 	}
 }
 
-// TestStaleSessionKeyRace reproduces the classic race (WECHAT.md §4.3): the
+// TestStaleSessionKeyRace reproduces the classic race (docs/wechat.md §4.3): the
 // phone data is encrypted under the key of the first login; a second login
 // in the button callback rotates the key; code2Session returns the new key,
 // which cannot decrypt; the previous key still can.

@@ -9,13 +9,13 @@
 // string anything secret: app secrets, login and phone codes, session keys,
 // access tokens and phone numbers stay out of every message.
 //
-// Wire conventions followed (see shared/WECHAT.md §1): the body is parsed as
+// Wire conventions followed (see docs/wechat.md §1): the body is parsed as
 // JSON whatever its Content-Type, errcode absent or 0 means success, any
 // non-2xx status, empty, non-JSON or oversize body is a transport failure, and
 // a failover to another host happens only on transport failures, never on an
 // errcode.
 //
-// Code exchanges are not idempotent (WECHAT.md §8 note A). The client retries
+// Code exchanges are not idempotent (docs/wechat.md §8 note A). The client retries
 // a code exchange at most once, and only after a -1 (system busy) or a
 // transport failure; when that retry answers 40163 (code been used) or 40029
 // (invalid code) the error reports ErrBusy instead of ErrCodeUsed or

@@ -87,7 +87,7 @@ type Error struct {
 	// transport failure). WeChat may have consumed the code on that attempt, so
 	// a 40163 or 40029 here does not prove the caller sent a bad code: Is then
 	// reports ErrBusy (and Prior's categories through Unwrap) instead of
-	// ErrCodeUsed or ErrInvalidCode (WECHAT.md §8 note A).
+	// ErrCodeUsed or ErrInvalidCode (docs/wechat.md §8 note A).
 	Prior error
 }
 

@@ -41,7 +41,7 @@ func flightKey(parts ...string) string {
 // user's openid, unionid (when the app is bound to an open platform) and
 // current session key.
 //
-// Note A policy (WECHAT.md §8): the code is single use and WeChat may consume
+// Note A policy (docs/wechat.md §8): the code is single use and WeChat may consume
 // it even when it answers -1 or the connection fails. After such an attempt
 // the call is retried once (short backoff within ctx); if that retry answers
 // 40163 or 40029 the error has Prior set and matches ErrBusy (the user should

@@ -139,7 +139,7 @@ func TestCode2SessionLocalValidation(t *testing.T) {
 	}
 }
 
-// TestErrorCatalogue injects every errcode of WECHAT.md §8 and checks the
+// TestErrorCatalogue injects every errcode of docs/wechat.md §8 and checks the
 // category, the single attempt (only -1 is retried), and RetryAfter.
 func TestErrorCatalogue(t *testing.T) {
 	tests := []struct {

@@ -61,7 +61,7 @@ func lockKey(namespace string, values ...string) int64 {
 }
 
 // ResolveWeChatLogin finds or creates the account of a WeChat login
-// (DESIGN.md §3). It serializes logins of one (appid, openid), and of one
+// (docs/contract.md §3). It serializes logins of one (appid, openid), and of one
 // unionid, with transaction advisory locks, always taken in that order:
 // find-or-create then needs no unique-violation retry, and it works the same
 // inside a caller's transaction. An existing identity keeps a unionid it

@@ -72,7 +72,7 @@ func (e *Emulator) identifyOpenID(q *apiReq) {
 	}
 }
 
-// ---- jscode2session (WECHAT.md §2, §12 items 5, 7, 16) ----
+// ---- jscode2session (docs/wechat.md §2, §12 items 5, 7, 16) ----
 
 func (e *Emulator) jscode2session(q *apiReq) answer {
 	if q.r.Method != http.MethodGet {
@@ -126,7 +126,7 @@ func (e *Emulator) jscode2session(q *apiReq) answer {
 	return answer{data: data}
 }
 
-// ---- access tokens (WECHAT.md §5, §12 items 11–13) ----
+// ---- access tokens (docs/wechat.md §5, §12 items 11–13) ----
 
 // newToken returns an opaque token: "EMU" + 128 base64url characters.
 func newToken() string { return "EMU" + base64.RawURLEncoding.EncodeToString(randomBytes(96)) }
@@ -225,7 +225,7 @@ func (e *Emulator) classicToken(q *apiReq) answer {
 	return tokenAnswer(value, tokenLife)
 }
 
-// stableToken serves POST /cgi-bin/stable_token (WECHAT.md §5.2): the same
+// stableToken serves POST /cgi-bin/stable_token (docs/wechat.md §5.2): the same
 // token while it has more than 300 s to live, a new one (the old one staying
 // valid to its end) in its last 300 s; force_refresh revokes the old token at
 // once, at most ForceRefreshDailyLimit times a day and 30 s apart.
@@ -297,7 +297,7 @@ func (e *Emulator) ForceRefreshStableToken(appID string) {
 	}
 }
 
-// ---- getuserphonenumber (WECHAT.md §3, §12 item 6) ----
+// ---- getuserphonenumber (docs/wechat.md §3, §12 item 6) ----
 
 func (e *Emulator) phoneNumber(q *apiReq) answer {
 	if q.r.Method != http.MethodPost {
@@ -340,7 +340,7 @@ func (e *Emulator) phoneNumber(q *apiReq) answer {
 	return answer{data: map[string]any{"phone_info": c.phone.info(c.appID, c.issued)}}
 }
 
-// ---- session key APIs (WECHAT.md §4.4, §12 item 10) ----
+// ---- session key APIs (docs/wechat.md §4.4, §12 item 10) ----
 
 // SessionKeySignature is the signature checksession and resetusersessionkey
 // expect: hex(HMAC-SHA256(key = the session key's base64 text, message = "")).

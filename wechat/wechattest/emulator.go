@@ -1,5 +1,5 @@
 // Package wechattest is a faithful in-process emulator of the WeChat server
-// APIs that wxoidc uses (shared/WECHAT.md §12): jscode2session,
+// APIs that wxoidc uses (docs/wechat.md §12): jscode2session,
 // getuserphonenumber, /cgi-bin/token, /cgi-bin/stable_token, checksession and
 // resetusersessionkey, plus the "phone side" (wx.login codes, the phone
 // button's code and legacy encrypted data), fault injection and a call log.
@@ -11,7 +11,7 @@
 // mint codes and change behaviour without authentication: serve it on
 // loopback only (dev mode's listener guarantees that).
 //
-// Where WeChat's behaviour is UNCONFIRMED (WECHAT.md §13) the emulator picks
+// Where WeChat's behaviour is UNCONFIRMED (docs/wechat.md §13) the emulator picks
 // the documented assumption: 40029 for an openid mismatch on
 // getuserphonenumber, 43002 for GET on stable_token, 45011 for stable_token's
 // minute limit, 40002 for a wrong grant_type on jscode2session, 40003 for an
@@ -103,7 +103,7 @@ type Options struct {
 	MaxCalls int
 }
 
-// Lifetimes and windows of WECHAT.md §2–§5.
+// Lifetimes and windows of docs/wechat.md §2–§5.
 const (
 	loginCodeLife       = 5 * time.Minute
 	phoneCodeLife       = 5 * time.Minute
@@ -430,7 +430,7 @@ type PhoneGrant struct {
 // Tamper selects a corruption of the legacy data minted by PhoneTampered.
 type Tamper string
 
-// Tampering hooks (WECHAT.md §12 item 9).
+// Tampering hooks (docs/wechat.md §12 item 9).
 const (
 	TamperNone Tamper = ""
 	// TamperCiphertext flips a bit of the ciphertext so that the padding

@@ -509,7 +509,7 @@ func TestTokenAppRestrictions(t *testing.T) {
 }
 
 func TestSessionKeyAPIs(t *testing.T) {
-	// The doc's HMAC vector (WECHAT.md §4.4).
+	// The doc's HMAC vector (docs/wechat.md §4.4).
 	if got := wechattest.SessionKeySignature("o0q0otL8aEzpcZL/FT9WsQ=="); got != "46e043c5525c2d817c44be603d30837a808a1d930d038f6fdc3e62a201fed128" {
 		t.Fatalf("signature = %s", got)
 	}

@@ -17,7 +17,7 @@ const (
 // ErrCodeField says whether a success answer carries "errcode":0,"errmsg":"ok".
 type ErrCodeField string
 
-// Success shapes (WECHAT.md §1: both are observed; clients must accept both).
+// Success shapes (docs/wechat.md §1: both are observed; clients must accept both).
 const (
 	// ErrCodeDefault: as WeChat does per endpoint (omitted by jscode2session
 	// and the token endpoints, present on getuserphonenumber, checksession and

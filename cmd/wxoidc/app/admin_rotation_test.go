@@ -139,7 +139,8 @@ func loadLogin(s *stack, user string) (issued, error) {
 	return issued{idToken: tr.IDToken, refreshToken: tr.RefreshToken, kid: h.KID, at: time.Now()}, nil
 }
 
-// TestRotationUnderLoadNeverFailsVerification is the promise of issue 5:
+// TestRotationUnderLoadNeverFailsVerification is the promise of
+// docs/operations.md ("The safe timings and where they come from"):
 // while logins and verifications run against a stock go-oidc relying party
 // whose JWKS sits behind a max-age cache, a rotation refused as too soon is
 // retried until publish-safe and then causes zero verification failures

@@ -154,7 +154,7 @@ func sameStrings(v interface{}, want []string) bool {
 	return true
 }
 
-// The classic race (WECHAT.md §4.3): the phone data is encrypted under the
+// The classic race (docs/wechat.md §4.3): the phone data is encrypted under the
 // session key of an earlier wx.login, and the request carries a newer code.
 func TestLegacyPhoneAfterNewerLogin(t *testing.T) {
 	s := newStack(t)

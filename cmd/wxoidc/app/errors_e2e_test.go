@@ -15,7 +15,7 @@ import (
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
 
-// errorCase is one row of DESIGN.md §7 / WECHAT.md §8, driven over HTTP.
+// errorCase is one row of docs/contract.md §7 / docs/wechat.md §8, driven over HTTP.
 type errorCase struct {
 	name string
 	// faults are injected before the request (after the codes are minted).
