@@ -42,9 +42,15 @@ const minRSABits = 2048
 // so a kid reveals nothing about when or where a key was made.
 const kidBytes = 16
 
+// newKID returns a fresh kid. It never starts with '-': operators type kids
+// on command lines ("wxoidc keys revoke KID"), where a leading '-' reads as
+// a flag. Redrawing the first character's bits costs 2 of 128 bits.
 func newKID() string {
 	b := make([]byte, kidBytes)
 	_, _ = rand.Read(b)
+	for b[0]>>2 == 62 { // base64url index 62 is '-'
+		_, _ = rand.Read(b[:1])
+	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
