@@ -19,9 +19,7 @@ import (
 // (mini-programs cannot follow browser redirects), so it lists no response
 // types.
 func discoveryDocument(md provider.Metadata, algs []string) map[string]interface{} {
-	if len(algs) == 0 {
-		algs = []string{"RS256"}
-	}
+	algs = provider.IDTokenSigningAlgs(algs)
 	issuer := md.Issuer
 	return map[string]interface{}{
 		"issuer":                                                issuer,

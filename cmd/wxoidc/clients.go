@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wxoidc/wxoidc/admin"
+	"github.com/wxoidc/wxoidc/keys"
+	"github.com/wxoidc/wxoidc/provider"
 )
 
 // listFlag collects a repeatable, also space- or comma-separated, flag.
@@ -232,11 +234,9 @@ func (s *clientFlags) register(c *cobra.Command, update bool) {
 		fs.BoolVar(&s.rotateSecret, "rotate-secret", false, "replace the client secret (printed once)")
 	}
 	_ = c.MarkFlagFilename("jwks-file", "json", "jwks")
-	fixed := func(vals ...cobra.Completion) cobra.CompletionFunc {
-		return cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp)
-	}
-	_ = c.RegisterFlagCompletionFunc("auth-method", fixed("none", "client_secret_basic", "client_secret_post", "private_key_jwt"))
-	_ = c.RegisterFlagCompletionFunc("id-token-alg", fixed("RS256", "ES256", "EdDSA"))
+	_ = c.RegisterFlagCompletionFunc("auth-method", fixedCompletions(provider.AuthMethodNone, provider.AuthMethodClientSecretBasic,
+		provider.AuthMethodClientSecretPost, provider.AuthMethodPrivateKeyJWT))
+	_ = c.RegisterFlagCompletionFunc("id-token-alg", fixedCompletions(keys.SupportedAlgorithms...))
 }
 
 // spec turns the flags that were set into a ClientSpec.

@@ -83,7 +83,7 @@ for less than the safe delay is refused (exit 1) unless --force is given.`,
 	f.register(c)
 	c.Flags().StringVar(&alg, "alg", "", "algorithm to rotate (RS256, ES256, EdDSA); default: every configured one")
 	c.Flags().BoolVar(&force, "force", false, "promote the next key even if it was published for less than the safe delay (caches may lack it)")
-	_ = c.RegisterFlagCompletionFunc("alg", cobra.FixedCompletions([]cobra.Completion{"RS256", "ES256", "EdDSA"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = c.RegisterFlagCompletionFunc("alg", fixedCompletions(keys.SupportedAlgorithms...))
 	return c
 }
 

@@ -261,6 +261,11 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
+// fixedCompletions completes a flag with one of vals, never a file name.
+func fixedCompletions(vals ...string) cobra.CompletionFunc {
+	return cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp)
+}
+
 // usageTemplate is cobra's, except that a command with subcommands shows one
 // usage line (cobra shows two when it is also runnable, as ours are so that
 // a missing or unknown subcommand is a usage error).
