@@ -326,11 +326,7 @@ func (ck *checker) rate(key string, r Rate) {
 
 func (c *Config) checkLimits(ck *checker) {
 	l := c.Limits
-	ck.rate("limits.token_per_ip", l.TokenPerIP)
-	ck.rate("limits.token_per_client", l.TokenPerClient)
-	ck.rate("limits.wechat_per_user", l.WeChatPerUser)
-	ck.rate("limits.wechat_per_app", l.WeChatPerApp)
-	ck.rate("limits.phone_lookups_per_account", l.PhoneLookupsPerAccount)
+	l.eachRate(func(key string, r *Rate) { ck.rate(key, *r) })
 	if u := l.WeChatPerUser; u.Limit > 0 && u.Per.Duration > 0 && u.Burst > 0 {
 		// A full bucket admits Burst calls at once, then Limit per Per: the
 		// most any one minute can see.
