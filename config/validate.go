@@ -123,7 +123,7 @@ func (ck *checker) serviceURL(key, raw string, required bool) {
 		ck.add(key, "must be an https URL, got scheme %q", u.Scheme)
 	case u.Host == "":
 		ck.add(key, "must include a host")
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
 		ck.add(key, "must use https (http is allowed only for a loopback host)")
 	}
 	ck.when(u.User != nil, key, "must not contain user info")
@@ -132,12 +132,28 @@ func (ck *checker) serviceURL(key, raw string, required bool) {
 	ck.when(strings.HasSuffix(raw, "/"), key, "must not end with /")
 }
 
-func isLoopback(host string) bool {
+// IsLoopbackHost reports whether host (of a URL or a listen address) is
+// this machine only: localhost or a loopback IP.
+func IsLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// CheckLoopbackAddr returns an error unless the listen address addr
+// (host:port) has a loopback host (IsLoopbackHost). Dev mode and the bench
+// harness run with well-known credentials and listen nowhere else.
+func CheckLoopbackAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", addr, err)
+	}
+	if !IsLoopbackHost(host) {
+		return fmt.Errorf("%q is not a loopback address", addr)
+	}
+	return nil
 }
 
 // addr checks a listen address of the form host:port with a numeric port.

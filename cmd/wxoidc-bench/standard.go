@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -348,7 +347,7 @@ func localDatabasePID(dsn string) int {
 	if port == "" {
 		port = "5432"
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !config.IsLoopbackHost(host) {
 		return 0
 	}
 	p, err := strconv.Atoi(port)
