@@ -151,6 +151,24 @@ type Rate struct {
 // Enabled reports whether the rate limits anything.
 func (r Rate) Enabled() bool { return r.Limit > 0 }
 
+// eachRate calls fn with every rate limit of l and its configuration key.
+// Validation and DisableRates go through it, so a new Rate field belongs
+// here (a test checks that none is missing).
+func (l *Limits) eachRate(fn func(key string, r *Rate)) {
+	fn("limits.token_per_ip", &l.TokenPerIP)
+	fn("limits.token_per_client", &l.TokenPerClient)
+	fn("limits.wechat_per_user", &l.WeChatPerUser)
+	fn("limits.wechat_per_app", &l.WeChatPerApp)
+	fn("limits.phone_lookups_per_account", &l.PhoneLookupsPerAccount)
+}
+
+// DisableRates switches every rate limit off (Limit 0). Load tests use it:
+// one load generator, one IP and a few clients would exhaust the per-IP and
+// per-client limits at once.
+func (l *Limits) DisableRates() {
+	l.eachRate(func(_ string, r *Rate) { r.Limit = 0 })
+}
+
 // Breaker configures the circuit breaker in front of WeChat: it opens when,
 // within one Window, at least MinRequests calls were made and at least
 // FailurePercent of them failed (WeChat busy, timeout, transport error); it

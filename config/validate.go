@@ -123,7 +123,7 @@ func (ck *checker) serviceURL(key, raw string, required bool) {
 		ck.add(key, "must be an https URL, got scheme %q", u.Scheme)
 	case u.Host == "":
 		ck.add(key, "must include a host")
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
 		ck.add(key, "must use https (http is allowed only for a loopback host)")
 	}
 	ck.when(u.User != nil, key, "must not contain user info")
@@ -132,12 +132,28 @@ func (ck *checker) serviceURL(key, raw string, required bool) {
 	ck.when(strings.HasSuffix(raw, "/"), key, "must not end with /")
 }
 
-func isLoopback(host string) bool {
+// IsLoopbackHost reports whether host (of a URL or a listen address) is
+// this machine only: localhost or a loopback IP.
+func IsLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// CheckLoopbackAddr returns an error unless the listen address addr
+// (host:port) has a loopback host (IsLoopbackHost). Dev mode and the bench
+// harness run with well-known credentials and listen nowhere else.
+func CheckLoopbackAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", addr, err)
+	}
+	if !IsLoopbackHost(host) {
+		return fmt.Errorf("%q is not a loopback address", addr)
+	}
+	return nil
 }
 
 // addr checks a listen address of the form host:port with a numeric port.
@@ -326,11 +342,7 @@ func (ck *checker) rate(key string, r Rate) {
 
 func (c *Config) checkLimits(ck *checker) {
 	l := c.Limits
-	ck.rate("limits.token_per_ip", l.TokenPerIP)
-	ck.rate("limits.token_per_client", l.TokenPerClient)
-	ck.rate("limits.wechat_per_user", l.WeChatPerUser)
-	ck.rate("limits.wechat_per_app", l.WeChatPerApp)
-	ck.rate("limits.phone_lookups_per_account", l.PhoneLookupsPerAccount)
+	l.eachRate(func(key string, r *Rate) { ck.rate(key, *r) })
 	if u := l.WeChatPerUser; u.Limit > 0 && u.Per.Duration > 0 && u.Burst > 0 {
 		// A full bucket admits Burst calls at once, then Limit per Per: the
 		// most any one minute can see.

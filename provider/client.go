@@ -8,6 +8,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/storage"
 )
 
@@ -64,13 +65,34 @@ func (c *fositeClient) GetTokenEndpointAuthMethod() string       { return c.Toke
 func (c *fositeClient) idTokenAlg() string { return IDTokenAlg(c.Client) }
 
 // IDTokenAlg is the algorithm c's ID tokens are signed with: its
-// id_token_signed_response_alg, RS256 (OIDC's default) when it names none.
-// The admin service shows it and revokes by it.
+// id_token_signed_response_alg, keys.DefaultIDTokenAlgorithm (RS256, OIDC's
+// default) when it names none. The admin service shows it and revokes by it.
 func IDTokenAlg(c storage.Client) string {
 	if c.IDTokenSignedResponseAlg == "" {
-		return "RS256"
+		return keys.DefaultIDTokenAlgorithm
 	}
 	return c.IDTokenSignedResponseAlg
+}
+
+// IDTokenSigningAlgs lists the ID-token algorithms to advertise in
+// discovery: the configured ones, the one a client naming none gets
+// (IDTokenAlg) first, as OIDC makes it the default; that one alone when none
+// is configured. configured is not changed.
+func IDTokenSigningAlgs(configured []string) []string {
+	def := keys.DefaultIDTokenAlgorithm
+	if len(configured) == 0 {
+		return []string{def}
+	}
+	out := make([]string, 0, len(configured))
+	if slices.Contains(configured, def) {
+		out = append(out, def)
+	}
+	for _, a := range configured {
+		if a != def {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 type errInvalidJWKS string
@@ -99,10 +121,8 @@ func ValidateClient(c storage.Client) error {
 	if c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT && len(c.JWKS) == 0 {
 		problems = append(problems, "private_key_jwt needs a JWK set")
 	}
-	switch c.IDTokenSignedResponseAlg {
-	case "", "RS256", "ES256", "EdDSA":
-	default:
-		problems = append(problems, "unsupported id_token_signed_response_alg "+strconv.Quote(c.IDTokenSignedResponseAlg))
+	if alg := c.IDTokenSignedResponseAlg; alg != "" && !slices.Contains(keys.SupportedAlgorithms, alg) {
+		problems = append(problems, "unsupported id_token_signed_response_alg "+strconv.Quote(alg))
 	}
 	if len(problems) > 0 {
 		return errors.New("invalid client: " + strings.Join(problems, "; "))

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 
 	jose3 "github.com/go-jose/go-jose/v3"
+
+	"github.com/wxoidc/wxoidc/keys"
 )
 
 // GetJSONWebKeys returns the client's registered public keys for
@@ -33,7 +35,7 @@ func (c *fositeClient) GetTokenEndpointAuthSigningAlgorithm() string {
 			}
 		}
 	}
-	return "RS256"
+	return keys.RS256
 }
 
 // ValidateClientJWKS checks that raw is a JWK set of public signing keys.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
@@ -19,9 +18,7 @@ import (
 // (mini-programs cannot follow browser redirects), so it lists no response
 // types.
 func discoveryDocument(md provider.Metadata, algs []string) map[string]interface{} {
-	if len(algs) == 0 {
-		algs = []string{"RS256"}
-	}
+	algs = provider.IDTokenSigningAlgs(algs)
 	issuer := md.Issuer
 	return map[string]interface{}{
 		"issuer":                                                issuer,
@@ -134,35 +131,49 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !s.allowTokenIP(w, r) {
 		return
 	}
-	if status, desc := s.parseOAuthForm(w, r); status != 0 {
-		writeOAuthError(w, status, "invalid_request", desc)
-		return
-	}
-	if !s.allowTokenClient(w, r) {
-		return
-	}
-	if malformedBasicAuth(r) {
-		writeMalformedBasicAuth(w)
+	if !s.readClientForm(w, r) || !s.allowTokenClient(w, r) {
 		return
 	}
 	out, err := s.cfg.Provider.Token(r.Context(), r)
-	if err != nil {
-		s.writeProviderError(w, r, err)
-		return
-	}
-	writeNoStoreJSON(w, out)
+	s.writeProviderAnswer(w, r, out, err)
 }
 
 func (s *server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	if status, desc := s.parseOAuthForm(w, r); status != 0 {
-		writeOAuthError(w, status, "invalid_request", desc)
-		return
-	}
-	if malformedBasicAuth(r) {
-		writeMalformedBasicAuth(w)
+	if !s.readClientForm(w, r) {
 		return
 	}
 	out, err := s.cfg.Provider.Introspect(r.Context(), r)
+	s.writeProviderAnswer(w, r, out, err)
+}
+
+// readClientForm reads the form of a request a client authenticates
+// (token, introspection, revocation): the edge rules of parseOAuthForm, and
+// an Authorization header that, if it claims Basic, parses. It answers the
+// request itself and returns false when either fails.
+func (s *server) readClientForm(w http.ResponseWriter, r *http.Request) bool {
+	if !s.readOAuthForm(w, r) {
+		return false
+	}
+	if malformedBasicAuth(r) {
+		writeMalformedBasicAuth(w)
+		return false
+	}
+	return true
+}
+
+// readOAuthForm is parseOAuthForm answering invalid_request itself; it
+// returns whether the form is good.
+func (s *server) readOAuthForm(w http.ResponseWriter, r *http.Request) bool {
+	if status, desc := s.parseOAuthForm(w, r); status != 0 {
+		writeOAuthError(w, status, "invalid_request", desc)
+		return false
+	}
+	return true
+}
+
+// writeProviderAnswer answers with the provider's result out (uncacheable
+// JSON), or with its error.
+func (s *server) writeProviderAnswer(w http.ResponseWriter, r *http.Request, out any, err error) {
 	if err != nil {
 		s.writeProviderError(w, r, err)
 		return
@@ -171,12 +182,7 @@ func (s *server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	if status, desc := s.parseOAuthForm(w, r); status != 0 {
-		writeOAuthError(w, status, "invalid_request", desc)
-		return
-	}
-	if malformedBasicAuth(r) {
-		writeMalformedBasicAuth(w)
+	if !s.readClientForm(w, r) {
 		return
 	}
 	ctx := r.Context()
@@ -199,8 +205,7 @@ func (s *server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	// RFC 6750 §2.2 form-encoded body parameter. A POST with a bearer header
 	// may carry any body, unless it is a form that repeats the token.
 	if r.Method == http.MethodPost && hasBody(r) && (!sent || isForm(r)) {
-		if status, desc := s.parseOAuthForm(w, r); status != 0 {
-			writeOAuthError(w, status, "invalid_request", desc)
+		if !s.readOAuthForm(w, r) {
 			return
 		}
 		if v, inBody := r.PostForm["access_token"]; inBody {
@@ -233,11 +238,7 @@ func (s *server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	_ = json.NewEncoder(w).Encode(claims)
+	writeNoStoreJSON(w, claims)
 }
 
 func hasBody(r *http.Request) bool {

@@ -45,7 +45,8 @@ func (s *server) writeProviderError(w http.ResponseWriter, r *http.Request, err 
 	writeOAuthError(w, e.Status, e.Code, e.Description)
 }
 
-// writeNoStoreJSON answers 200 with v as JSON, uncacheable (RFC 6749 §5.1).
+// writeNoStoreJSON answers 200 with v as JSON, uncacheable: token and
+// introspection responses (RFC 6749 §5.1) and UserInfo (OIDC Core §5.3.2).
 func writeNoStoreJSON(w http.ResponseWriter, v interface{}) {
 	body, err := json.Marshal(v)
 	if err != nil {

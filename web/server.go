@@ -59,7 +59,8 @@ type Provider interface {
 type Config struct {
 	Provider Provider
 	Keys     JWKSource
-	// IDTokenAlgorithms are advertised in discovery (RS256 first).
+	// IDTokenAlgorithms are the configured ID-token algorithms, advertised
+	// in discovery in the order of provider.IDTokenSigningAlgs.
 	IDTokenAlgorithms []string
 	// Ready reports whether the instance can serve (storage reachable, keys loaded).
 	Ready func(ctx context.Context) error

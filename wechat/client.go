@@ -128,29 +128,21 @@ func NewClient(cfg Config) (*Client, error) {
 		}
 		c.bases = append(c.bases, u)
 	}
-	switch {
-	case c.callTimeout < 0:
-		return nil, errors.New("wechat: CallTimeout must not be negative")
-	case c.callTimeout == 0:
-		c.callTimeout = DefaultCallTimeout
+	var err error
+	if c.callTimeout, err = orDefault("CallTimeout", c.callTimeout, DefaultCallTimeout); err != nil {
+		return nil, err
 	}
-	switch {
-	case c.maxBytes < 0:
-		return nil, errors.New("wechat: MaxResponseBytes must not be negative")
-	case c.maxBytes == 0:
-		c.maxBytes = DefaultMaxResponseBytes
+	if c.maxBytes, err = orDefault("MaxResponseBytes", c.maxBytes, DefaultMaxResponseBytes); err != nil {
+		return nil, err
+	}
+	if c.backoff, err = orDefault("RetryBackoff", c.backoff, DefaultRetryBackoff); err != nil {
+		return nil, err
 	}
 	switch {
 	case c.margin < 0 || c.margin >= stableTokenRenewWindow:
 		return nil, fmt.Errorf("wechat: TokenRefreshMargin must be in [0, %s): stable_token only renews during a token's last %s", stableTokenRenewWindow, stableTokenRenewWindow)
 	case c.margin == 0:
 		c.margin = DefaultTokenRefreshMargin
-	}
-	switch {
-	case c.backoff < 0:
-		return nil, errors.New("wechat: RetryBackoff must not be negative")
-	case c.backoff == 0:
-		c.backoff = DefaultRetryBackoff
 	}
 	if c.hc == nil {
 		c.hc = defaultHTTPClient()
@@ -166,6 +158,18 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// orDefault is a Config field's value v, or def when v is zero; a negative
+// v is an error naming the field.
+func orDefault[T time.Duration | int64](field string, v, def T) (T, error) {
+	switch {
+	case v < 0:
+		return 0, fmt.Errorf("wechat: %s must not be negative", field)
+	case v == 0:
+		return def, nil
+	}
+	return v, nil
 }
 
 func parseBaseURL(raw string) (*url.URL, error) {

@@ -203,32 +203,6 @@ func TestConnChunkedAndClose(t *testing.T) {
 	}
 }
 
-func TestDisableRateLimits(t *testing.T) {
-	c := config.Default()
-	disableRateLimits(reflect.ValueOf(c).Elem())
-	var check func(v reflect.Value)
-	found := 0
-	check = func(v reflect.Value) {
-		if v.Kind() != reflect.Struct {
-			return
-		}
-		if v.Type().Name() == "Rate" {
-			found++
-			if v.FieldByName("Limit").Int() != 0 {
-				t.Errorf("a rate still limits: %+v", v.Interface())
-			}
-			return
-		}
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				check(v.Field(i))
-			}
-		}
-	}
-	check(reflect.ValueOf(c).Elem())
-	t.Logf("%d rates in the configuration", found)
-}
-
 // TestScenariosAgainstInstance runs every scenario briefly against a real
 // instance (app.New, the emulator mounted in-process as in dev mode), with
 // the config the standard set writes: each must succeed without errors and

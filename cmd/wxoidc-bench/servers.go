@@ -164,15 +164,8 @@ func writeHeapProfile(stderr io.Writer, path string) {
 
 // requireLoopback refuses anything but a loopback listen address.
 func requireLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("address %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%q: the bench serves on loopback addresses only", addr)
+	if err := config.CheckLoopbackAddr(addr); err != nil {
+		return fmt.Errorf("the bench serves on loopback addresses only: %w", err)
 	}
 	return nil
 }

@@ -8,12 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -235,7 +233,7 @@ func (st *standardSettings) run(ctx context.Context, stdout io.Writer) ([]result
 }
 
 // config is the servers' configuration: production defaults, except the
-// rate limits (one loader IP would be throttled) and a quieter log.
+// rate limits, off (one loader IP would be throttled), and a quieter log.
 func (st *standardSettings) config(issuer string, port int, kekFile, secretFile, emuURL string) *config.Config {
 	c := config.Default()
 	c.Issuer = issuer
@@ -248,28 +246,8 @@ func (st *standardSettings) config(issuer string, port int, kekFile, secretFile,
 	c.WeChat.FallbackBaseURLs = []string{}
 	c.WeChat.Apps = []config.WeChatApp{{AppID: benchAppID, Secret: config.FileSecret(secretFile)}}
 	c.Log.Level = "warn"
-	disableRateLimits(reflect.ValueOf(c).Elem())
+	c.Limits.DisableRates()
 	return c
-}
-
-// disableRateLimits sets Limit to 0 in every rate (a struct type named Rate
-// with an int field Limit) of the configuration: 0 disables a limit. It goes
-// by reflection so the harness builds whichever limits the config has.
-func disableRateLimits(v reflect.Value) {
-	if v.Kind() != reflect.Struct {
-		return
-	}
-	if v.Type().Name() == "Rate" {
-		if f := v.FieldByName("Limit"); f.IsValid() && f.CanSet() && f.Kind() == reflect.Int {
-			f.SetInt(0)
-		}
-		return
-	}
-	for i := range v.NumField() {
-		if v.Type().Field(i).IsExported() {
-			disableRateLimits(v.Field(i))
-		}
-	}
 }
 
 func writeConfig(path string, c *config.Config) error {
@@ -369,7 +347,7 @@ func localDatabasePID(dsn string) int {
 	if port == "" {
 		port = "5432"
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !config.IsLoopbackHost(host) {
 		return 0
 	}
 	p, err := strconv.Atoi(port)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -61,9 +60,9 @@ func newAccountCmd(env *cliEnv, sub, short, long string) *cobra.Command {
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runAccount(cmd.Context(), env, f, sub, q)
-		},
+		RunE: withOps(env, &f, func(ctx context.Context, ops adminOps, _ []string) error {
+			return runAccount(ctx, env, ops, f.json, sub, q)
+		}),
 	}
 	f.register(c)
 	fs := c.Flags()
@@ -74,19 +73,13 @@ func newAccountCmd(env *cliEnv, sub, short, long string) *cobra.Command {
 	return c
 }
 
-func runAccount(ctx context.Context, env *cliEnv, f adminFlags, sub string, q admin.AccountQuery) error {
-	ops, ctx, done, err := openOps(ctx, env, f)
-	if err != nil {
-		return err
-	}
-	defer done()
-
+func runAccount(ctx context.Context, env *cliEnv, ops adminOps, asJSON bool, sub string, q admin.AccountQuery) error {
 	if sub == "show" {
 		accs, err := ops.FindAccounts(ctx, q)
 		if err != nil {
 			return opError(err)
 		}
-		if f.json {
+		if asJSON {
 			return printJSON(env.stdout, accs)
 		}
 		return printAccounts(env.stdout, accs)
@@ -105,7 +98,7 @@ func runAccount(ctx context.Context, env *cliEnv, f adminFlags, sub string, q ad
 	if err != nil {
 		return opError(err)
 	}
-	if f.json {
+	if asJSON {
 		return printJSON(env.stdout, map[string]any{"account": acc, "tokens_revoked": revoked})
 	}
 	switch sub {
@@ -128,7 +121,7 @@ func printAccounts(w io.Writer, accs []admin.AccountView) error {
 		if a.PhoneVerified {
 			phone = fmt.Sprintf("verified (%s, %s)", a.PhoneSource, fmtTime(a.PhoneVerifiedAt))
 		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw := newTable(w)
 		fmt.Fprintf(tw, "sub:\t%s\n", a.Sub)
 		fmt.Fprintf(tw, "disabled:\t%v\n", a.Disabled)
 		fmt.Fprintf(tw, "phone:\t%s\n", phone)
@@ -138,7 +131,7 @@ func printAccounts(w io.Writer, accs []admin.AccountView) error {
 			return err
 		}
 		fmt.Fprintln(w, "identities:")
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw = newTable(w)
 		fmt.Fprintln(tw, "  APPID\tOPENID\tUNIONID\tCREATED\tLAST LOGIN")
 		for _, id := range a.Identities {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", id.AppID, id.OpenID, orDash(id.UnionID), fmtTime(id.CreatedAt), fmtTime(id.LastLoginAt))

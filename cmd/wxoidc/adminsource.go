@@ -71,6 +71,20 @@ func (f *adminFlags) registerSource(c *cobra.Command) {
 	_ = c.MarkFlagDirname("data")
 }
 
+// withOps is the RunE of an admin command: it opens the operations f names
+// (openOps), runs do on them and closes them. f is read when the command
+// runs, after its flags are parsed.
+func withOps(env *cliEnv, f *adminFlags, do func(ctx context.Context, ops adminOps, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ops, ctx, done, err := openOps(cmd.Context(), env, *f)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return do(ctx, ops, args)
+	}
+}
+
 // openOps opens the admin operations: through the admin API when an admin
 // URL is given (flag or environment), else on the configured storage as
 // actor "cli". Direct mode works while servers run: they pick key changes

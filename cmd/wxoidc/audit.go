@@ -1,23 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wxoidc/wxoidc/admin"
 )
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 func newAuditCmd(env *cliEnv) *cobra.Command {
 	var (
@@ -39,12 +30,7 @@ token) and key-state changes. Page back with --before.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ops, ctx, done, err := openOps(cmd.Context(), env, f)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withOps(env, &f, func(ctx context.Context, ops adminOps, _ []string) error {
 			page, err := ops.Audit(ctx, before, limit)
 			if err != nil {
 				return opError(err)
@@ -53,7 +39,7 @@ token) and key-state changes. Page back with --before.`,
 			if f.json {
 				return printJSON(env.stdout, events)
 			}
-			tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(env.stdout)
 			fmt.Fprintln(tw, "ID\tAT\tACTOR\tACTION\tTARGET\tDETAILS")
 			for _, e := range events {
 				details, _ := json.Marshal(e.Details)
@@ -66,24 +52,10 @@ token) and key-state changes. Page back with --before.`,
 				fmt.Fprintf(env.stderr, "(more: --before %d)\n", page.NextBefore)
 			}
 			return nil
-		},
+		}),
 	}
 	f.register(c)
 	c.Flags().IntVar(&limit, "limit", admin.DefaultAuditLimit, fmt.Sprintf("number of events, newest first (at most %d)", admin.MaxAuditLimit))
 	c.Flags().Int64Var(&before, "before", 0, "list events older than this event ID (paging)")
 	return c
-}
-
-func orDash(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "-"
-	}
-	return s
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
 }

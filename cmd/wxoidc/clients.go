@@ -1,17 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/wxoidc/wxoidc/admin"
+	"github.com/wxoidc/wxoidc/keys"
+	"github.com/wxoidc/wxoidc/provider"
 )
 
 // listFlag collects a repeatable, also space- or comma-separated, flag.
@@ -35,43 +37,17 @@ once, when it is made (create, update --rotate-secret); only its hash is stored.
 }
 
 func newClientsCreateCmd(env *cliEnv) *cobra.Command {
-	var (
-		f    adminFlags
-		spec clientFlags
-	)
-	c := &cobra.Command{
+	return newClientWriteCmd(env, &cobra.Command{
 		Use:   "create",
 		Short: "Create a client (prints a confidential client's secret once)",
 		Long: `Create a client. With --appid it is a public mini-program client of that
 WeChat app; without, a confidential client whose secret is printed once.`,
 		Example: `  wxoidc clients create --config FILE --id my-mp --appid wx1234567890abcdef --name "My mini-program"
   wxoidc clients create --data DIR --id reports --audience https://api.example.com`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q (use --id)", args[0])
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cs, err := spec.spec(cmd.Flags())
-			if err != nil {
-				return err
-			}
-			ops, ctx, done, err := openOps(cmd.Context(), env, f)
-			if err != nil {
-				return err
-			}
-			defer done()
-			cl, err := ops.CreateClient(ctx, cs)
-			if err != nil {
-				return opError(err)
-			}
-			return printWithSecret(env.stdout, cl, f.json)
-		},
-	}
-	f.register(c)
-	spec.register(c, false)
-	return c
+		Args: noArgsHint("use --id"),
+	}, false, func(ctx context.Context, ops adminOps, _ []string, cs admin.ClientSpec) (admin.ClientView, error) {
+		return ops.CreateClient(ctx, cs)
+	})
 }
 
 func newClientsListCmd(env *cliEnv) *cobra.Command {
@@ -81,24 +57,14 @@ func newClientsListCmd(env *cliEnv) *cobra.Command {
 		Short: "List the clients",
 		Example: `  wxoidc clients list --data DIR
   wxoidc clients list --config FILE --json`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q (use show ID)", args[0])
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ops, ctx, done, err := openOps(cmd.Context(), env, f)
-			if err != nil {
-				return err
-			}
-			defer done()
+		Args: noArgsHint("use show ID"),
+		RunE: withOps(env, &f, func(ctx context.Context, ops adminOps, _ []string) error {
 			list, err := ops.ListClients(ctx)
 			if err != nil {
 				return err
 			}
 			return printClients(env.stdout, list, f.json)
-		},
+		}),
 	}
 	f.register(c)
 	return c
@@ -111,53 +77,54 @@ func newClientsShowCmd(env *cliEnv) *cobra.Command {
 		Short:   "Show one client",
 		Example: `  wxoidc clients show ID --data DIR --json`,
 		Args:    exactArgs(1, "one client ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ops, ctx, done, err := openOps(cmd.Context(), env, f)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withOps(env, &f, func(ctx context.Context, ops adminOps, args []string) error {
 			cl, err := ops.GetClient(ctx, args[0])
 			if err != nil {
 				return opError(err)
 			}
 			return printClients(env.stdout, []admin.ClientView{cl}, f.json)
-		},
+		}),
 	}
 	f.register(c)
 	return c
 }
 
 func newClientsUpdateCmd(env *cliEnv) *cobra.Command {
-	var (
-		f    adminFlags
-		spec clientFlags
-	)
-	c := &cobra.Command{
+	return newClientWriteCmd(env, &cobra.Command{
 		Use:   "update ID",
 		Short: "Change a client: only the flags given change it",
 		Example: `  wxoidc clients update ID --data DIR --scope openid --scope phone --id-token-alg ES256
   wxoidc clients update ID --data DIR --rotate-secret`,
 		Args: exactArgs(1, "one client ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cs, err := spec.spec(cmd.Flags())
-			if err != nil {
-				return err
-			}
-			ops, ctx, done, err := openOps(cmd.Context(), env, f)
-			if err != nil {
-				return err
-			}
-			defer done()
-			cl, err := ops.UpdateClient(ctx, args[0], cs)
-			if err != nil {
-				return opError(err)
-			}
-			return printWithSecret(env.stdout, cl, f.json)
-		},
+	}, true, func(ctx context.Context, ops adminOps, args []string, cs admin.ClientSpec) (admin.ClientView, error) {
+		return ops.UpdateClient(ctx, args[0], cs)
+	})
+}
+
+// newClientWriteCmd completes c as create or update (update adds
+// --rotate-secret and leaves out --id): both read the client flags, write
+// the client and print it with its new secret, if any.
+func newClientWriteCmd(env *cliEnv, c *cobra.Command, update bool,
+	write func(ctx context.Context, ops adminOps, args []string, cs admin.ClientSpec) (admin.ClientView, error)) *cobra.Command {
+	var (
+		f    adminFlags
+		spec clientFlags
+		cs   admin.ClientSpec
+	)
+	c.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		var err error
+		cs, err = spec.spec(cmd.Flags())
+		return err
 	}
+	c.RunE = withOps(env, &f, func(ctx context.Context, ops adminOps, args []string) error {
+		cl, err := write(ctx, ops, args, cs)
+		if err != nil {
+			return opError(err)
+		}
+		return printWithSecret(env.stdout, cl, f.json)
+	})
 	f.register(c)
-	spec.register(c, true)
+	spec.register(c, update)
 	return c
 }
 
@@ -168,12 +135,7 @@ func newClientsDeleteCmd(env *cliEnv) *cobra.Command {
 		Short:   "Delete a client",
 		Example: `  wxoidc clients delete ID --data DIR`,
 		Args:    exactArgs(1, "one client ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ops, ctx, done, err := openOps(cmd.Context(), env, f)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withOps(env, &f, func(ctx context.Context, ops adminOps, args []string) error {
 			id := args[0]
 			if err := ops.DeleteClient(ctx, id); err != nil {
 				return opError(err)
@@ -183,7 +145,7 @@ func newClientsDeleteCmd(env *cliEnv) *cobra.Command {
 			}
 			fmt.Fprintf(env.stdout, "client %s deleted\n", id)
 			return nil
-		},
+		}),
 	}
 	f.register(c)
 	return c
@@ -232,11 +194,9 @@ func (s *clientFlags) register(c *cobra.Command, update bool) {
 		fs.BoolVar(&s.rotateSecret, "rotate-secret", false, "replace the client secret (printed once)")
 	}
 	_ = c.MarkFlagFilename("jwks-file", "json", "jwks")
-	fixed := func(vals ...cobra.Completion) cobra.CompletionFunc {
-		return cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp)
-	}
-	_ = c.RegisterFlagCompletionFunc("auth-method", fixed("none", "client_secret_basic", "client_secret_post", "private_key_jwt"))
-	_ = c.RegisterFlagCompletionFunc("id-token-alg", fixed("RS256", "ES256", "EdDSA"))
+	_ = c.RegisterFlagCompletionFunc("auth-method", fixedCompletions(provider.AuthMethodNone, provider.AuthMethodClientSecretBasic,
+		provider.AuthMethodClientSecretPost, provider.AuthMethodPrivateKeyJWT))
+	_ = c.RegisterFlagCompletionFunc("id-token-alg", fixedCompletions(keys.SupportedAlgorithms...))
 }
 
 // spec turns the flags that were set into a ClientSpec.
@@ -288,12 +248,9 @@ func (s *clientFlags) spec(fs *pflag.FlagSet) (admin.ClientSpec, error) {
 
 func printClients(w io.Writer, cs []admin.ClientView, asJSON bool) error {
 	if asJSON {
-		if cs == nil {
-			cs = []admin.ClientView{}
-		}
-		return printJSON(w, cs)
+		return printJSONList(w, cs)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "CLIENT ID\tAUTH\tAPPID\tGRANTS\tSCOPES\tID TOKEN ALG\tDISABLED")
 	for _, c := range cs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\n", c.ID, c.TokenEndpointAuthMethod, orDash(c.WeChatAppID),

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -130,16 +129,8 @@ func runDev(ctx context.Context, env *cliEnv, cfg *config.Config, banner walkthr
 // requireLoopback refuses anything but a loopback host: dev mode runs with
 // well-known credentials and a fake WeChat.
 func requireLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("address %q: %v", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("dev mode listens on loopback addresses only, not %q", addr)
+	if err := config.CheckLoopbackAddr(addr); err != nil {
+		return fmt.Errorf("dev mode listens on loopback addresses only: %w", err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,18 +27,13 @@ func newKeysListCmd(env *cliEnv) *cobra.Command {
   wxoidc keys list --config FILE --json
   wxoidc keys list --admin-url http://127.0.0.1:8081 --admin-token-file TOKEN_FILE   # through a server's admin API`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ops, ctx, done, err := openOps(cmd.Context(), env, f)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withOps(env, &f, func(ctx context.Context, ops adminOps, _ []string) error {
 			infos, err := ops.ListKeys(ctx)
 			if err != nil {
 				return err
 			}
 			return printKeys(env.stdout, infos, f.json)
-		},
+		}),
 	}
 	f.register(c)
 	return c
@@ -61,12 +55,7 @@ for less than the safe delay is refused (exit 1) unless --force is given.`,
   wxoidc keys rotate --data DIR --alg RS256 --force   # at once, though caches may lack the next key
   WXOIDC_ADMIN_TOKEN=dev-admin-token wxoidc keys rotate --admin-url http://127.0.0.1:8081 --alg ES256 --force   # through a dev instance's admin API`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ops, ctx, done, err := openOps(cmd.Context(), env, f)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withOps(env, &f, func(ctx context.Context, ops adminOps, _ []string) error {
 			var algs []string
 			if alg != "" {
 				algs = []string{alg}
@@ -78,12 +67,12 @@ for less than the safe delay is refused (exit 1) unless --force is given.`,
 				}
 			}
 			return opError(err)
-		},
+		}),
 	}
 	f.register(c)
 	c.Flags().StringVar(&alg, "alg", "", "algorithm to rotate (RS256, ES256, EdDSA); default: every configured one")
 	c.Flags().BoolVar(&force, "force", false, "promote the next key even if it was published for less than the safe delay (caches may lack it)")
-	_ = c.RegisterFlagCompletionFunc("alg", cobra.FixedCompletions([]cobra.Completion{"RS256", "ES256", "EdDSA"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = c.RegisterFlagCompletionFunc("alg", fixedCompletions(keys.SupportedAlgorithms...))
 	return c
 }
 
@@ -105,14 +94,9 @@ wxoidc keys revoke --data DIR -- -AbC…`,
 		Example: `  wxoidc keys revoke KID --data DIR
   wxoidc keys revoke KID --config FILE --revoke-tokens`,
 		Args: exactArgs(1, "one KID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ops, ctx, done, err := openOps(cmd.Context(), env, f)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withOps(env, &f, func(ctx context.Context, ops adminOps, args []string) error {
 			return revokeKey(ctx, env, ops, args[0], tokens, nowait, f.json)
-		},
+		}),
 	}
 	f.register(c)
 	c.Flags().BoolVar(&tokens, "revoke-tokens", false, "also revoke the refresh tokens issued while the key was signing")
@@ -170,12 +154,9 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 
 func printKeys(w io.Writer, infos []keys.KeyInfo, asJSON bool) error {
 	if asJSON {
-		if infos == nil {
-			infos = []keys.KeyInfo{}
-		}
-		return printJSON(w, infos)
+		return printJSONList(w, infos)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED\tREMOVE AFTER\tREVOKED")
 	for _, k := range infos {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Algorithm, k.State,

@@ -251,6 +251,16 @@ func noArgs(_ *cobra.Command, args []string) error {
 	return nil
 }
 
+// noArgsHint refuses positional arguments, saying what to do instead.
+func noArgsHint(hint string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := noArgs(cmd, args); err != nil {
+			return usagef("%v (%s)", err, hint)
+		}
+		return nil
+	}
+}
+
 // exactArgs wants n positional arguments, described by what.
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
@@ -259,6 +269,11 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// fixedCompletions completes a flag with one of vals, never a file name.
+func fixedCompletions(vals ...string) cobra.CompletionFunc {
+	return cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp)
 }
 
 // usageTemplate is cobra's, except that a command with subcommands shows one

@@ -162,14 +162,11 @@ func (s *Storage) BeginTx(ctx context.Context) (context.Context, error) {
 
 // Commit commits the transaction that BeginTx put in ctx.
 func (s *Storage) Commit(ctx context.Context) error {
-	h := s.txFrom(ctx)
-	if h == nil {
-		return errors.New("storage/postgres: commit: no transaction in context")
+	tx, err := s.ownTx(ctx, "commit")
+	if tx == nil {
+		return err
 	}
-	if h.nested {
-		return nil
-	}
-	if err := h.tx.Commit(ctx); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("storage/postgres: commit: %w", mapErr(err))
 	}
 	return nil
@@ -179,21 +176,32 @@ func (s *Storage) Commit(ctx context.Context) error {
 // transaction that is already finished is not an error, so Rollback can be
 // deferred after a Commit.
 func (s *Storage) Rollback(ctx context.Context) error {
-	h := s.txFrom(ctx)
-	if h == nil {
-		return errors.New("storage/postgres: rollback: no transaction in context")
-	}
-	if h.nested {
-		return nil
+	tx, err := s.ownTx(ctx, "rollback")
+	if tx == nil {
+		return err
 	}
 	// The rollback must reach the server even when ctx is already cancelled
 	// (the usual reason to roll back); pgx closes the connection otherwise.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := h.tx.Rollback(rctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+	if err := tx.Rollback(rctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 		return fmt.Errorf("storage/postgres: rollback: %w", mapErr(err))
 	}
 	return nil
+}
+
+// ownTx returns the transaction that Commit and Rollback (op) end: the one
+// ctx began, or nil when ctx carries a nested one (they do nothing) and,
+// with an error, when it carries none.
+func (s *Storage) ownTx(ctx context.Context, op string) (pgx.Tx, error) {
+	h := s.txFrom(ctx)
+	switch {
+	case h == nil:
+		return nil, fmt.Errorf("storage/postgres: %s: no transaction in context", op)
+	case h.nested:
+		return nil, nil
+	}
+	return h.tx, nil
 }
 
 // run executes fn, which must issue a single statement (atomic on its own),

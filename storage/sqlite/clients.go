@@ -108,11 +108,7 @@ func (s *Storage) UpdateClient(ctx context.Context, id string, fn func(storage.C
 
 // DeleteClient removes one client.
 func (s *Storage) DeleteClient(ctx context.Context, id string) error {
-	n, err := s.execCount(ctx, deleteClientSQL, id)
-	if err == nil && n == 0 {
-		err = storage.ErrNotFound
-	}
-	if err != nil {
+	if err := s.execFound(ctx, deleteClientSQL, id); err != nil {
 		return fmt.Errorf("sqlite: delete client %q: %w", id, err)
 	}
 	return nil

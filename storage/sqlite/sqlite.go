@@ -500,6 +500,15 @@ func (s *Storage) execCount(ctx context.Context, query string, args ...any) (int
 	return n, mapErr(err)
 }
 
+// execFound runs a write that must match a row: none is storage.ErrNotFound.
+func (s *Storage) execFound(ctx context.Context, query string, args ...any) error {
+	n, err := s.execCount(ctx, query, args...)
+	if err == nil && n == 0 {
+		err = storage.ErrNotFound
+	}
+	return err
+}
+
 // queryRow runs a single-row read (in the transaction ctx carries, else on
 // a reader); a missing row is storage.ErrNotFound.
 func (s *Storage) queryRow(ctx context.Context, query string, args []any, dest ...any) error {

@@ -85,11 +85,7 @@ func (s *Storage) GetTokenSession(ctx context.Context, kind storage.SessionKind,
 
 // DeleteTokenSession removes one session.
 func (s *Storage) DeleteTokenSession(ctx context.Context, kind storage.SessionKind, signature string) error {
-	n, err := s.execCount(ctx, deleteTokenSQL, string(kind), signature)
-	if err == nil && n == 0 {
-		err = storage.ErrNotFound
-	}
-	if err != nil {
+	if err := s.execFound(ctx, deleteTokenSQL, string(kind), signature); err != nil {
 		return fmt.Errorf("sqlite: delete token session (%s): %w", kind, err)
 	}
 	return nil
@@ -98,11 +94,7 @@ func (s *Storage) DeleteTokenSession(ctx context.Context, kind storage.SessionKi
 // DeactivateTokenSession marks one session inactive.
 func (s *Storage) DeactivateTokenSession(ctx context.Context, kind storage.SessionKind, signature string) error {
 	// SQLite counts matched rows, so an already inactive row is found too.
-	n, err := s.execCount(ctx, deactivateTokenSQL, string(kind), signature)
-	if err == nil && n == 0 {
-		err = storage.ErrNotFound
-	}
-	if err != nil {
+	if err := s.execFound(ctx, deactivateTokenSQL, string(kind), signature); err != nil {
 		return fmt.Errorf("sqlite: deactivate token session (%s): %w", kind, err)
 	}
 	return nil

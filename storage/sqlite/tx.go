@@ -84,14 +84,10 @@ func (s *Storage) BeginTx(ctx context.Context) (context.Context, error) {
 // Commit commits the transaction ctx carries (a no-op when nested). It
 // returns once the write is synced to disk, as synchronous requires.
 func (s *Storage) Commit(ctx context.Context) error {
-	h := s.txFrom(ctx)
-	switch {
-	case h == nil:
-		return errNoTx
-	case h.nested:
-		return nil
+	st, err := s.ownTx(ctx)
+	if st == nil {
+		return err
 	}
-	st := h.st
 	st.mu.Lock()
 	if st.turn == nil {
 		err := st.ended
@@ -107,7 +103,7 @@ func (s *Storage) Commit(ctx context.Context) error {
 		st.mu.Unlock()
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
-	_, err := st.tx.ExecContext(context.WithoutCancel(ctx), releaseSavepointSQL)
+	_, err = st.tx.ExecContext(context.WithoutCancel(ctx), releaseSavepointSQL)
 	turn := st.turn
 	st.turn = nil
 	st.mu.Unlock()
@@ -136,14 +132,10 @@ func (s *Storage) ClientsVersion() uint64 { return s.clientsVersion.Load() }
 // Rolling back a transaction that already ended is not an error, so callers
 // may defer it unconditionally.
 func (s *Storage) Rollback(ctx context.Context) error {
-	h := s.txFrom(ctx)
-	switch {
-	case h == nil:
-		return errNoTx
-	case h.nested:
-		return nil
+	st, err := s.ownTx(ctx)
+	if st == nil {
+		return err
 	}
-	st := h.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.turn == nil {
@@ -154,6 +146,20 @@ func (s *Storage) Rollback(ctx context.Context) error {
 		return fmt.Errorf("sqlite: rollback: %w", err)
 	}
 	return nil
+}
+
+// ownTx returns the transaction that Commit and Rollback end: the one ctx
+// began, or nil when ctx carries a nested one (they do nothing) and, with
+// errNoTx, when it carries none.
+func (s *Storage) ownTx(ctx context.Context) (*txState, error) {
+	h := s.txFrom(ctx)
+	switch {
+	case h == nil:
+		return nil, errNoTx
+	case h.nested:
+		return nil, nil
+	}
+	return h.st, nil
 }
 
 // abort rolls the transaction back when its context ends first.

@@ -234,7 +234,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	a.Public, err = web.NewPublicHandler(web.Config{
 		Provider:          p,
 		Keys:              km,
-		IDTokenAlgorithms: idTokenAlgs(c.Keys.Algorithms),
+		IDTokenAlgorithms: c.Keys.Algorithms,
 		Ready:             a.ready,
 		MaxBodyBytes:      c.HTTP.MaxBodyBytes,
 		Logger:            log,
@@ -293,19 +293,6 @@ func UpstreamConfig(c *config.Config, ids provider.IdentityLookup, log *slog.Log
 
 func rate(r config.Rate) ratelimit.Rate {
 	return ratelimit.Rate{Limit: r.Limit, Per: r.Per.Duration, Burst: r.Burst}
-}
-
-// idTokenAlgs lists RS256 first, as OIDC makes it the default.
-func idTokenAlgs(algs []string) []string {
-	out := []string{}
-	for _, a := range algs {
-		if a == keys.RS256 {
-			out = append([]string{a}, out...)
-		} else {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 func (a *App) ready(ctx context.Context) error {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -49,7 +48,7 @@ func newBenchStack(b testing.TB) *benchStack {
 	issuer := "http://" + srv.Listener.Addr().String()
 	c := testConfig(b, issuer, emuSrv.URL)
 	c.Keys = config.Default().Keys // production reload cadence while measuring
-	disableRates(reflect.ValueOf(c).Elem())
+	c.Limits.DisableRates()
 	c.Normalize()
 	if err := c.Validate(); err != nil {
 		b.Fatalf("config: %v", err)
@@ -86,24 +85,6 @@ func newBenchStack(b testing.TB) *benchStack {
 		}
 	}
 	return s
-}
-
-// disableRates sets Limit to 0 in every rate of the configuration.
-func disableRates(v reflect.Value) {
-	if v.Kind() != reflect.Struct {
-		return
-	}
-	if v.Type().Name() == "Rate" {
-		if f := v.FieldByName("Limit"); f.IsValid() && f.CanSet() && f.Kind() == reflect.Int {
-			f.SetInt(0)
-		}
-		return
-	}
-	for i := range v.NumField() {
-		if v.Type().Field(i).IsExported() {
-			disableRates(v.Field(i))
-		}
-	}
 }
 
 func (s *benchStack) do(req *http.Request) ([]byte, error) {
