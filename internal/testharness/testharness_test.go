@@ -31,6 +31,17 @@ func TestClock(t *testing.T) {
 	}
 }
 
+func TestEpoch(t *testing.T) {
+	// Fixed and in UTC, so that a failing test replays with the same times.
+	want := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if !testharness.Epoch.Equal(want) || testharness.Epoch.Location() != time.UTC {
+		t.Fatalf("Epoch = %v, want %v", testharness.Epoch, want)
+	}
+	if got := testharness.NewClock(testharness.Epoch).Now(); !got.Equal(want) {
+		t.Errorf("NewClock(Epoch).Now() = %v", got)
+	}
+}
+
 func TestBuffer(t *testing.T) {
 	var b testharness.Buffer
 	var wg sync.WaitGroup
