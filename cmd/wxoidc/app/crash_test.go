@@ -29,6 +29,7 @@ import (
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
 
@@ -73,12 +74,7 @@ func newCrashSetup(t *testing.T) *crashSetup {
 	emuSrv := httptest.NewServer(wr)
 	t.Cleanup(emuSrv.Close)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // the child listens here; a restart must find the same issuer
+	addr := testharness.FreeAddr(t) // the child listens here; a restart must find the same issuer
 	dir := t.TempDir()
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)

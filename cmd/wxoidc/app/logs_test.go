@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
 
@@ -26,22 +27,7 @@ import (
 // input, logs, storage leaks, shutdown) and the log test itself.
 
 // logBuffer collects log output; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ testharness.Buffer }
 
 // logger logs at debug level through the production redaction point.
 func (b *logBuffer) logger() *slog.Logger {
