@@ -31,15 +31,38 @@ type idClaims struct {
 	UnionID       string   `json:"wechat_unionid"`
 }
 
-// verifyID verifies an ID token the way a relying party does: go-oidc with
-// discovery and the JWKS, plus at_hash against the access token.
-func (s *stack) verifyID(clientID string, tr tokenResponse) idClaims {
+// discover finds the stack's provider with go-oidc, as a relying party or a
+// resource server does.
+func (s *stack) discover() (context.Context, *oidc.Provider) {
 	s.t.Helper()
 	ctx := oidc.ClientContext(context.Background(), s.client)
 	p, err := oidc.NewProvider(ctx, s.URL)
 	if err != nil {
-		s.t.Fatalf("discovery: %v", err)
+		s.t.Fatalf("go-oidc discovery: %v", err)
 	}
+	return ctx, p
+}
+
+// userInfo fetches accessToken's UserInfo with go-oidc.
+func (s *stack) userInfo(accessToken string) (*oidc.UserInfo, idClaims) {
+	s.t.Helper()
+	ctx, p := s.discover()
+	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken, TokenType: "Bearer"}))
+	if err != nil {
+		s.t.Fatalf("userinfo via go-oidc: %v", err)
+	}
+	var c idClaims
+	if err := ui.Claims(&c); err != nil {
+		s.t.Fatalf("userinfo claims: %v", err)
+	}
+	return ui, c
+}
+
+// verifyID verifies an ID token the way a relying party does: go-oidc with
+// discovery and the JWKS, plus at_hash against the access token.
+func (s *stack) verifyID(clientID string, tr tokenResponse) idClaims {
+	s.t.Helper()
+	ctx, p := s.discover()
 	tok, err := p.Verifier(&oidc.Config{ClientID: clientID}).Verify(ctx, tr.IDToken)
 	if err != nil {
 		s.t.Fatalf("go-oidc rejected the ID token: %v", err)
@@ -97,11 +120,7 @@ func TestAccessTokenIsRFC9068JWT(t *testing.T) {
 	if hdr["typ"] != "at+jwt" || hdr["kid"] == nil || hdr["kid"] == "" {
 		t.Errorf("header = %v", hdr)
 	}
-	ctx := oidc.ClientContext(context.Background(), s.client)
-	p, err := oidc.NewProvider(ctx, s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, p := s.discover()
 	// A resource server verifies through the JWKS with a stock library.
 	tok, err := p.Verifier(&oidc.Config{ClientID: resource}).Verify(ctx, tr.AccessToken)
 	if err != nil {
@@ -395,17 +414,7 @@ func TestUserInfo(t *testing.T) {
 	ph := s.phone(appA, "olivia", "+8613400000000")
 	tr := mustToken(t, s.token(wechatForm(miniA, s.login(appA, "olivia"), "phone_code", ph.Code, "scope", "openid phone")))
 	sub := s.verifyID(miniA, tr).Subject
-	ctx := oidc.ClientContext(context.Background(), s.client)
-	p, err := oidc.NewProvider(ctx, s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tr.AccessToken, TokenType: "Bearer"}))
-	if err != nil {
-		t.Fatalf("userinfo via go-oidc: %v", err)
-	}
-	var c idClaims
-	_ = ui.Claims(&c)
+	ui, c := s.userInfo(tr.AccessToken)
 	if ui.Subject != sub || c.PhoneNumber != "+8613400000000" || !c.PhoneVerified {
 		t.Errorf("userinfo = %+v / %+v", ui, c)
 	}
@@ -432,7 +441,7 @@ func TestUserInfo(t *testing.T) {
 	noOIDC := mustToken(t, s.token(wechatForm(miniA, s.login(appA, "olivia"), "scope", "phone")))
 	req, _ := http.NewRequest("GET", s.URL+"/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+noOIDC.AccessToken)
-	resp, err = s.client.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
