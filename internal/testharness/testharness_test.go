@@ -1,6 +1,7 @@
 package testharness_test
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -54,6 +55,42 @@ func TestBuffer(t *testing.T) {
 	wg.Wait()
 	if got := b.String(); got != strings.Repeat("x", 10) {
 		t.Errorf("String = %q", got)
+	}
+}
+
+// fakeT records what Secrets.Check reports instead of failing the test.
+type fakeT struct {
+	testing.TB
+	errors []string
+}
+
+func (f *fakeT) Helper() {}
+func (f *fakeT) Errorf(format string, args ...any) {
+	f.errors = append(f.errors, fmt.Sprintf(format, args...))
+}
+
+func TestSecrets(t *testing.T) {
+	var s testharness.Secrets
+	var wg sync.WaitGroup
+	for _, v := range []string{"app-secret-123", "", "code-456"} {
+		wg.Go(func() { s.Add(v) })
+	}
+	wg.Wait()
+
+	clean := &fakeT{}
+	s.Check(clean, "logs", "level=INFO msg=ok appid=wx1")
+	if len(clean.errors) != 0 {
+		t.Errorf("clean output reported: %q (the empty value must not count)", clean.errors)
+	}
+	leaky := &fakeT{}
+	s.Check(leaky, "error", "bad code code-456 for app-secret-123")
+	if len(leaky.errors) != 2 {
+		t.Fatalf("two leaked values, %d reports: %q", len(leaky.errors), leaky.errors)
+	}
+	for _, e := range leaky.errors {
+		if !strings.HasPrefix(e, "error leak a secret value (") {
+			t.Errorf("report %q does not name the output", e)
+		}
 	}
 }
 
