@@ -122,19 +122,7 @@ func testConcurrentResolveWeChatLogin(t *testing.T, s storage.Storage) {
 			t.Errorf("login %d resolved to %q, login 0 to %q", i, id, accountIDs[0])
 		}
 	}
-	created := 0
-	for i := range concurrency {
-		_, err := s.GetAccount(ctx, fmt.Sprintf("account-%d", i))
-		switch {
-		case err == nil:
-			created++
-		case !errors.Is(err, storage.ErrNotFound):
-			t.Errorf("get account-%d: %v", i, err)
-		}
-	}
-	if created != 1 {
-		t.Errorf("%d accounts created, want 1", created)
-	}
+	mustCreateOneAccount(t, s)
 	ids, err := s.ListWeChatIdentities(ctx, accountIDs[0])
 	mustNoErr(t, "list identities", err)
 	if len(ids) != 1 {
@@ -167,9 +155,16 @@ func testConcurrentResolveSameUnionID(t *testing.T, s storage.Storage) {
 	if len(ids) != concurrency {
 		t.Errorf("account has %d identities, want %d", len(ids), concurrency)
 	}
+	mustCreateOneAccount(t, s)
+}
+
+// mustCreateOneAccount checks that of the racers' candidate accounts
+// "account-0" … "account-N" exactly one was created.
+func mustCreateOneAccount(t *testing.T, s storage.Storage) {
+	t.Helper()
 	created := 0
 	for i := range concurrency {
-		_, err := s.GetAccount(ctx, fmt.Sprintf("account-%d", i))
+		_, err := s.GetAccount(t.Context(), fmt.Sprintf("account-%d", i))
 		switch {
 		case err == nil:
 			created++
