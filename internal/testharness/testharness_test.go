@@ -1,6 +1,7 @@
 package testharness_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -90,6 +91,31 @@ func TestSecrets(t *testing.T) {
 	for _, e := range leaky.errors {
 		if !strings.HasPrefix(e, "error leak a secret value (") {
 			t.Errorf("report %q does not name the output", e)
+		}
+	}
+}
+
+func TestJSONStringsEqual(t *testing.T) {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(`{"aud":["a","b"],"one":"a","nums":[1],"empty":[]}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		v    any
+		want []string
+		ok   bool
+	}{
+		{"same", v["aud"], []string{"a", "b"}, true},
+		{"other order", v["aud"], []string{"b", "a"}, false},
+		{"shorter", v["aud"], []string{"a"}, false},
+		{"a string, not an array", v["one"], []string{"a"}, false},
+		{"not strings", v["nums"], []string{"1"}, false},
+		{"absent", v["missing"], nil, false},
+		{"empty", v["empty"], nil, true},
+	} {
+		if got := testharness.JSONStringsEqual(tc.v, tc.want...); got != tc.ok {
+			t.Errorf("%s: JSONStringsEqual(%v, %q) = %v", tc.name, tc.v, tc.want, got)
 		}
 	}
 }

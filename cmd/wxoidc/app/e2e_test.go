@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
@@ -147,7 +148,7 @@ func decodeSegment(t *testing.T, seg string, v interface{}) {
 func TestDefaultAudienceAndAudienceChecks(t *testing.T) {
 	s := newStack(t)
 	tr := mustToken(t, s.token(wechatForm(miniA, s.login(appA, "carol"))))
-	if got := s.introspect(tr.AccessToken)["aud"]; !sameStrings(got, []string{s.URL}) {
+	if got := s.introspect(tr.AccessToken)["aud"]; !testharness.JSONStringsEqual(got, s.URL) {
 		t.Errorf("default aud = %v, want [%s]", got, s.URL)
 	}
 	bad := s.token(wechatForm(miniA, s.login(appA, "carol"), "audience", "https://evil.example.com"))
@@ -158,19 +159,6 @@ func TestDefaultAudienceAndAudienceChecks(t *testing.T) {
 	if badScope.Status != http.StatusBadRequest || badScope.Error != "invalid_scope" {
 		t.Errorf("unknown scope: %d %s", badScope.Status, badScope.Error)
 	}
-}
-
-func sameStrings(v interface{}, want []string) bool {
-	list, ok := v.([]interface{})
-	if !ok || len(list) != len(want) {
-		return false
-	}
-	for i := range list {
-		if list[i] != want[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // The classic race (docs/wechat.md §4.3): the phone data is encrypted under the
@@ -460,7 +448,7 @@ func TestClientCredentials(t *testing.T) {
 		t.Fatalf("client_secret_basic: %v", err)
 	}
 	got := s.introspect(tok.AccessToken)
-	if got["active"] != true || got["sub"] != backend || got["client_id"] != backend || !sameStrings(got["aud"], []string{resource}) {
+	if got["active"] != true || got["sub"] != backend || got["client_id"] != backend || !testharness.JSONStringsEqual(got["aud"], resource) {
 		t.Errorf("introspection = %v", got)
 	}
 	post := clientcredentials.Config{ClientID: postCli, ClientSecret: backendPw, TokenURL: s.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/examples/resource-server/rs"
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
 )
@@ -113,7 +114,7 @@ func TestPrivateKeyJWTClientCredentials(t *testing.T) {
 			good := c.assertion(t, tokenURL, "jti-"+c.id+"-1", time.Now().Add(time.Minute))
 			tr := mustToken(t, s.token(form(good)))
 			got := s.introspect(tr.AccessToken)
-			if got["active"] != true || got["client_id"] != c.id || got["sub"] != c.id || !sameStrings(got["aud"], []string{resource}) {
+			if got["active"] != true || got["client_id"] != c.id || got["sub"] != c.id || !testharness.JSONStringsEqual(got["aud"], resource) {
 				t.Errorf("introspection = %v", got)
 			}
 			// The access token verifies at a resource server like any other.
@@ -179,7 +180,7 @@ func TestOpaqueAccessTokens(t *testing.T) {
 	// The ID token is still a JWT, and at_hash covers the opaque token.
 	c := s.verifyID(miniA, tr)
 	got := s.introspect(tr.AccessToken)
-	if got["active"] != true || got["sub"] != c.Subject || got["client_id"] != miniA || got["scope"] != "openid phone offline_access" || !sameStrings(got["aud"], []string{resource}) {
+	if got["active"] != true || got["sub"] != c.Subject || got["client_id"] != miniA || got["scope"] != "openid phone offline_access" || !testharness.JSONStringsEqual(got["aud"], resource) {
 		t.Errorf("introspection = %v", got)
 	}
 	// UserInfo works with the opaque token.
