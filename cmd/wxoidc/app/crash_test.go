@@ -16,7 +16,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -70,9 +69,7 @@ func newCrashSetup(t *testing.T) *crashSetup {
 	t.Helper()
 	emu := wechattest.New(wechattest.Options{})
 	emu.RegisterApp(wechattest.App{AppID: appA, Secret: secretA, OpenPlatformID: platform, PhoneAPI: true})
-	wr := &wire{next: emu.Handler(), secrets: map[string]string{}}
-	emuSrv := httptest.NewServer(wr)
-	t.Cleanup(emuSrv.Close)
+	wr, emuURL := serveWire(t, emu)
 
 	addr := testharness.FreeAddr(t) // the child listens here; a restart must find the same issuer
 	dir := t.TempDir()
@@ -105,7 +102,7 @@ clients:
   secret_hash_cost: 10000
 log:
   level: info
-`, addr, filepath.Join(dir, "wxoidc.db"), emuSrv.URL, appA)
+`, addr, filepath.Join(dir, "wxoidc.db"), emuURL, appA)
 	path := filepath.Join(dir, "wxoidc.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -44,6 +44,16 @@ type wire struct {
 	onRequest func(path string)
 }
 
+// serveWire serves emu behind a new wire until the test ends, and returns
+// the wire and its URL.
+func serveWire(t *testing.T, emu *wechattest.Emulator) (*wire, string) {
+	t.Helper()
+	wr := &wire{next: emu.Handler(), secrets: map[string]string{}}
+	srv := httptest.NewServer(wr)
+	t.Cleanup(srv.Close)
+	return wr, srv.URL
+}
+
 func (wr *wire) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wr.mu.Lock()
 	hook := wr.onRequest
@@ -127,16 +137,14 @@ func newHardStack(t *testing.T, o hardOptions) *hardStack {
 	emu := wechattest.New(o.emu)
 	emu.RegisterApp(wechattest.App{AppID: appA, Secret: secretA, OpenPlatformID: platform, PhoneAPI: true})
 	emu.RegisterApp(wechattest.App{AppID: appB, Secret: secretB, OpenPlatformID: platform, PhoneAPI: true})
-	wr := &wire{next: emu.Handler(), secrets: map[string]string{}}
-	emuSrv := httptest.NewServer(wr)
-	t.Cleanup(emuSrv.Close)
+	wr, emuURL := serveWire(t, emu)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	c := testConfig(t, issuer, emuSrv.URL)
+	c := testConfig(t, issuer, emuURL)
 	for _, f := range o.config {
 		f(c)
 	}
