@@ -14,29 +14,10 @@ import (
 
 	"github.com/wxoidc/wxoidc/internal/breaker"
 	"github.com/wxoidc/wxoidc/internal/ratelimit"
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/wechat"
 )
-
-// testClock is a manual clock for the limits and the breaker.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func TestClassify(t *testing.T) {
 	for _, tc := range []struct {
@@ -99,7 +80,7 @@ func wantAnswer(t *testing.T, err error, status int, code string, retryAfter tim
 var appX = wechat.App{AppID: "wxxxxxxxxxxxxxxxxx", Secret: "s"}
 
 func TestUpstreamPerAppLimit(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	u, err := NewUpstream(&fakeWeChat{}, UpstreamConfig{PerApp: ratelimit.Rate{Limit: 1, Per: 2 * time.Second, Burst: 2}, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +100,7 @@ func TestUpstreamPerAppLimit(t *testing.T) {
 }
 
 func TestUpstreamPerUserLimit(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	calls := 0
 	wc := &fakeWeChat{code2Session: func(context.Context, wechat.App, string) (wechat.Session, error) {
 		calls++
@@ -161,7 +142,7 @@ func (m identities) GetWeChatIdentity(_ context.Context, appID, openID string) (
 }
 
 func TestUpstreamPhoneCapPerAccount(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	lookups := 0
 	wc := &fakeWeChat{phone: func(context.Context, wechat.App, string, string) (wechat.Phone, error) {
 		lookups++
@@ -193,7 +174,7 @@ func TestUpstreamPhoneCapPerAccount(t *testing.T) {
 }
 
 func TestUpstreamBreakerFailsFastAndRecovers(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	var mu sync.Mutex
 	down := true
 	calls := 0
@@ -309,7 +290,7 @@ func TestUpstreamDeadlineAndPanic(t *testing.T) {
 func upstreamTestLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestUpstreamPhoneCapBeforeTheAccountExists(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	ids := identities{}
 	u, err := NewUpstream(&fakeWeChat{}, UpstreamConfig{PhonePerAccount: ratelimit.Rate{Limit: 2, Per: 24 * time.Hour, Burst: 2}, Identities: ids, Now: clk.Now})
 	if err != nil {

@@ -8,11 +8,11 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wxoidc/wxoidc/internal/ratelimit"
+	"github.com/wxoidc/wxoidc/internal/testharness"
 )
 
 func mustPrefixes(t *testing.T, cidrs ...string) []netip.Prefix {
@@ -113,24 +113,6 @@ func TestParseTrustedProxies(t *testing.T) {
 	}
 }
 
-// limitClock is a manual clock for the token limiter tests.
-type limitClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *limitClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *limitClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func limitedServer(t *testing.T, lim TokenRateLimits, trusted ...string) *server {
 	t.Helper()
 	l, err := newTokenLimiter(lim)
@@ -158,8 +140,8 @@ func checkSlowDown(t *testing.T, rec *httptest.ResponseRecorder, retryAfter stri
 }
 
 func TestTokenLimitPerIP(t *testing.T) {
-	clk := &limitClock{t: time.Unix(1_700_000_000, 0)}
-	s := limitedServer(t, TokenRateLimits{PerIP: ratelimit.Rate{Limit: 1, Per: 10 * time.Second, Burst: 2}, Now: clk.now}, "10.0.0.0/8")
+	clk := testharness.NewClock(time.Unix(1_700_000_000, 0))
+	s := limitedServer(t, TokenRateLimits{PerIP: ratelimit.Rate{Limit: 1, Per: 10 * time.Second, Burst: 2}, Now: clk.Now}, "10.0.0.0/8")
 	request := func(remote, xff string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, PathToken, nil)
 		r.RemoteAddr = remote
@@ -188,17 +170,17 @@ func TestTokenLimitPerIP(t *testing.T) {
 	checkSlowDown(t, request("198.51.100.1:3", "203.0.113.77"), "10")
 	// ...and behind a trusted proxy, forged entries left of it are ignored.
 	checkSlowDown(t, request("10.0.0.1:1", "203.0.113.77, 198.51.100.1"), "10")
-	clk.advance(4 * time.Second)
+	clk.Advance(4 * time.Second)
 	checkSlowDown(t, request("198.51.100.1:2", ""), "6")
-	clk.advance(6 * time.Second)
+	clk.Advance(6 * time.Second)
 	if rec := request("198.51.100.1:2", ""); rec.Body.Len() != 0 {
 		t.Fatalf("refused after the refill: %d", rec.Code)
 	}
 }
 
 func TestTokenLimitPerClient(t *testing.T) {
-	clk := &limitClock{t: time.Unix(1_700_000_000, 0)}
-	s := limitedServer(t, TokenRateLimits{PerClient: ratelimit.Rate{Limit: 1, Per: time.Second, Burst: 1}, Now: clk.now})
+	clk := testharness.NewClock(time.Unix(1_700_000_000, 0))
+	s := limitedServer(t, TokenRateLimits{PerClient: ratelimit.Rate{Limit: 1, Per: time.Second, Burst: 1}, Now: clk.Now})
 	request := func(form url.Values, basicUser string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

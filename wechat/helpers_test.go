@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,9 +36,7 @@ type env struct {
 	client *wechat.Client
 	app    wechat.App
 	logs   *testharness.Buffer
-
-	mu        sync.Mutex
-	sensitive []string
+	leaks  testharness.Secrets
 }
 
 type envOption func(*wechattest.Options, *wechat.Config)
@@ -70,9 +67,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	e := &env{
 		t: t, emu: emu, srv: srv, clock: clock, cfg: cfg, client: c, logs: logs,
-		app:       wechat.App{AppID: testAppID, Secret: testSecret},
-		sensitive: []string{testSecret, otherSecr},
+		app: wechat.App{AppID: testAppID, Secret: testSecret},
 	}
+	e.secret(testSecret, otherSecr)
 	t.Cleanup(func() { e.assertNoLeak("logs", logs.String()) })
 	return e
 }
@@ -87,23 +84,14 @@ func (e *env) newClient() *wechat.Client {
 	return c
 }
 
-func (e *env) secret(s ...string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.sensitive = append(e.sensitive, s...)
-}
+// secret adds values the logs and errors must never contain.
+func (e *env) secret(s ...string) { e.leaks.Add(s...) }
 
 // assertNoLeak fails if s contains a secret, code, key, token, encrypted data
 // or phone number the test has seen.
 func (e *env) assertNoLeak(what, s string) {
 	e.t.Helper()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, v := range e.sensitive {
-		if v != "" && strings.Contains(s, v) {
-			e.t.Errorf("%s leak a secret value (%.6s…): %s", what, v, s)
-		}
-	}
+	e.leaks.Check(e.t, what, s)
 }
 
 func (e *env) login(appID, user string) string {

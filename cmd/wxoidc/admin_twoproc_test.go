@@ -5,54 +5,31 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wxoidc/wxoidc/internal/testharness"
 )
 
 // serveProc is one `wxoidc serve` process.
 type serveProc struct {
 	name, public, admin string
 	cmd                 *exec.Cmd
-	logs                *bytes.Buffer
-	mu                  *sync.Mutex
+	logs                *testharness.Buffer
 	done                chan error
-}
-
-// pickAddr returns a loopback address that was free a moment ago.
-func pickAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func startServe(t *testing.T, bin, name string, e adminTestEnv) *serveProc {
 	t.Helper()
-	p := &serveProc{name: name, public: pickAddr(t), admin: pickAddr(t), logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
+	p := &serveProc{name: name, public: testharness.FreeAddr(t), admin: testharness.FreeAddr(t), logs: &testharness.Buffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, "serve", "--config", e.configPath)
 	p.cmd.Env = append(os.Environ(), "WXOIDC_HTTP_ADDR="+p.public, "WXOIDC_ADMIN_ADDR="+p.admin)
-	p.cmd.Stdout = lockedWriter{p.mu, p.logs}
-	p.cmd.Stderr = lockedWriter{p.mu, p.logs}
+	p.cmd.Stdout = p.logs
+	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +40,7 @@ func startServe(t *testing.T, bin, name string, e adminTestEnv) *serveProc {
 			<-p.done
 		}
 		if t.Failed() {
-			p.mu.Lock()
 			t.Logf("%s logs:\n%s", p.name, p.logs.String())
-			p.mu.Unlock()
 		}
 	})
 	return p
@@ -166,16 +141,6 @@ func (p *serveProc) publishedJWKS(t *testing.T) []cliKey {
 	return set.Keys
 }
 
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "wxoidc")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestTwoProcessesOneSQLiteFile: two `wxoidc serve` processes share one
 // SQLite file. A rotation made through A's admin API is served by B's JWKS
 // within the reload interval, and concurrent rotations through both leave
@@ -186,8 +151,8 @@ func TestTwoProcessesOneSQLiteFile(t *testing.T) {
 		t.Skip("builds the binary and runs two processes")
 	}
 	const reload = time.Second
-	bin := buildBinary(t)
-	e := writeAdminConfig(t, "http://"+pickAddr(t), "127.0.0.1:1", "127.0.0.1:2", reload)
+	bin := testharness.BuildWxoidc(t)
+	e := writeAdminConfig(t, "http://"+testharness.FreeAddr(t), "127.0.0.1:1", "127.0.0.1:2", reload)
 	a := startServe(t, bin, "A", e)
 	b := startServe(t, bin, "B", e)
 	ready := time.Now().Add(30 * time.Second)

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,58 +19,27 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/provider"
 )
 
-// syncBuffer is an io.Writer the dev goroutine writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // runCLI runs one command in-process.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errb syncBuffer
-	code = run(context.Background(), &cliEnv{stdout: &out, stderr: &errb}, args)
-	return code, out.String(), errb.String()
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
+	return runCLIEnv(t, nil, args...)
 }
 
 // devInstance is a `wxoidc dev` running in-process.
 type devInstance struct {
 	dir, addr, adminAddr string
-	stdout, stderr       *syncBuffer
+	stdout, stderr       *testharness.Buffer
 	stop                 func() int
 }
 
 func startDev(t *testing.T, dir string) *devInstance {
 	t.Helper()
-	addr, adminAddr := freeAddr(t), freeAddr(t)
+	addr, adminAddr := testharness.FreeAddr(t), testharness.FreeAddr(t)
 	return startDevWith(t, addr, adminAddr, nil, "dev", "--addr", addr, "--admin-addr", adminAddr, "--data", dir)
 }
 
@@ -80,7 +47,7 @@ func startDev(t *testing.T, dir string) *devInstance {
 // and adminAddr) with environ, and waits until it serves.
 func startDevWith(t *testing.T, addr, adminAddr string, environ []string, args ...string) *devInstance {
 	t.Helper()
-	d := &devInstance{addr: addr, adminAddr: adminAddr, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	d := &devInstance{addr: addr, adminAddr: adminAddr, stdout: &testharness.Buffer{}, stderr: &testharness.Buffer{}}
 	for i, a := range args {
 		if a == "--data" && i+1 < len(args) {
 			d.dir = args[i+1]
@@ -470,7 +437,7 @@ func tokenStatus(t *testing.T, issuer string) int {
 // per-IP limit of one token request, visible as a 429 on the second one
 // (the built-in limit allows a burst of 200).
 func TestDevAppliesEnvOverrides(t *testing.T) {
-	addr, adminAddr := freeAddr(t), freeAddr(t)
+	addr, adminAddr := testharness.FreeAddr(t), testharness.FreeAddr(t)
 	d := startDevWith(t, addr, adminAddr,
 		[]string{"WXOIDC_LIMITS_TOKEN_PER_IP_LIMIT=1", "WXOIDC_LIMITS_TOKEN_PER_IP_PER=1h", "WXOIDC_LIMITS_TOKEN_PER_IP_BURST=1"},
 		"dev", "--addr", addr, "--admin-addr", adminAddr, "--data", filepath.Join(t.TempDir(), "data"))
@@ -486,7 +453,7 @@ func TestDevAppliesEnvOverrides(t *testing.T) {
 	}
 
 	// Without overrides the second request passes.
-	addr, adminAddr = freeAddr(t), freeAddr(t)
+	addr, adminAddr = testharness.FreeAddr(t), testharness.FreeAddr(t)
 	d = startDevWith(t, addr, adminAddr, nil, "dev", "--addr", addr, "--admin-addr", adminAddr, "--data", filepath.Join(t.TempDir(), "data"))
 	for range 2 {
 		if s := tokenStatus(t, "http://"+addr); s == http.StatusTooManyRequests {
@@ -516,7 +483,7 @@ func TestDevConfigEnv(t *testing.T) {
 		t.Errorf("a non-loopback WXOIDC_HTTP_ADDR: %v", err)
 	}
 	// A typo fails loudly, through the command too.
-	code, out, errOut := runCLIEnv(t, []string{"WXOIDC_LIMITS_TOKEN_PER_IP_LIMT=0"}, "dev", "--addr", freeAddr(t), "--admin-addr", freeAddr(t), "--data", dir)
+	code, out, errOut := runCLIEnv(t, []string{"WXOIDC_LIMITS_TOKEN_PER_IP_LIMT=0"}, "dev", "--addr", testharness.FreeAddr(t), "--admin-addr", testharness.FreeAddr(t), "--data", dir)
 	if code != 1 || !strings.Contains(errOut, "WXOIDC_LIMITS_TOKEN_PER_IP_LIMT") || strings.Contains(out, "Walkthrough") {
 		t.Errorf("typo: exit %d\n%s%s", code, out, errOut)
 	}
@@ -529,7 +496,7 @@ func TestDevConfigEnv(t *testing.T) {
 // runCLIEnv runs one command in-process with environ.
 func runCLIEnv(t *testing.T, environ []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb testharness.Buffer
 	code = run(context.Background(), &cliEnv{stdout: &out, stderr: &errb, environ: environ}, args)
 	return code, out.String(), errb.String()
 }
@@ -583,7 +550,7 @@ const fileAppID = "wxf11ef11ef11ef11e"
 // mode's rules: the emulator plays WeChat for the file's app too (the file
 // names WeChat's real URL), and the demo clients are seeded.
 func TestDevFromConfigFile(t *testing.T) {
-	addr, adminAddr := freeAddr(t), freeAddr(t)
+	addr, adminAddr := testharness.FreeAddr(t), testharness.FreeAddr(t)
 	path, adminToken := writeDevFile(t, "http://"+addr, addr, adminAddr)
 	d := startDevWith(t, addr, adminAddr, nil, "dev", "--config", path)
 	issuer := "http://" + addr

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wxoidc/wxoidc/internal/testharness"
 )
 
 func TestUsageAndExitCodes(t *testing.T) {
@@ -172,7 +174,7 @@ func TestClientsRoundTrip(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &shown); err != nil || len(shown) != 1 {
 		t.Fatalf("show --json: %v\n%s", err, out)
 	}
-	if shown[0]["name"] != "Renamed" || !sameList(shown[0]["scopes"], "reports") || !sameList(shown[0]["audiences"], "https://api.example.com") || shown[0]["token_endpoint_auth_method"] != "client_secret_basic" {
+	if shown[0]["name"] != "Renamed" || !testharness.JSONStringsEqual(shown[0]["scopes"], "reports") || !testharness.JSONStringsEqual(shown[0]["audiences"], "https://api.example.com") || shown[0]["token_endpoint_auth_method"] != "client_secret_basic" {
 		t.Errorf("after update: %v", shown[0])
 	}
 	if status, _ := cc("svc", secret); status != http.StatusOK {
@@ -232,19 +234,6 @@ func TestClientsRoundTrip(t *testing.T) {
 	if code := d.stop(); code != 0 {
 		t.Errorf("dev exit %d", code)
 	}
-}
-
-func sameList(v interface{}, want ...string) bool {
-	list, _ := v.([]interface{})
-	if len(list) != len(want) {
-		return false
-	}
-	for i := range list {
-		if list[i] != want[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // migrate --data creates a fresh dev data directory's schema, and the

@@ -1,32 +1,13 @@
 package breaker
 
 import (
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wxoidc/wxoidc/internal/testharness"
 )
 
-// testClock is a manual clock for breaker tests.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func testBreaker(clk *testClock) *Breaker {
+func testBreaker(clk *testharness.Clock) *Breaker {
 	return New("test", Config{Window: 10 * time.Second, MinRequests: 4, FailurePercent: 50, OpenFor: 5 * time.Second, Probes: 2}, clk.Now, nil)
 }
 
@@ -40,7 +21,7 @@ func record(t *testing.T, b *Breaker, o Outcome) {
 }
 
 func TestBreakerOpensOnFailureRate(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	b := testBreaker(clk)
 	// Below MinRequests nothing opens, even at 100 % failures.
 	for range 3 {
@@ -77,7 +58,7 @@ func TestBreakerOpensOnFailureRate(t *testing.T) {
 	}
 }
 
-func tripped(t *testing.T, clk *testClock) *Breaker {
+func tripped(t *testing.T, clk *testharness.Clock) *Breaker {
 	t.Helper()
 	b := testBreaker(clk)
 	for range 4 {
@@ -91,7 +72,7 @@ func tripped(t *testing.T, clk *testClock) *Breaker {
 }
 
 func TestBreakerHalfOpenCloses(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	b := tripped(t, clk)
 	if b.State() != "half-open" {
 		t.Fatalf("state = %s after open_for, want half-open", b.State())
@@ -126,7 +107,7 @@ func TestBreakerHalfOpenCloses(t *testing.T) {
 }
 
 func TestBreakerProbeFailureReopens(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	b := tripped(t, clk)
 	old, _, _ := b.Admit()
 	p, _, _ := b.Admit()

@@ -5,27 +5,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wxoidc/wxoidc/internal/testharness"
 )
-
-// testClock is a manual clock for limiter tests.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func mustLimiter(t *testing.T, r Rate, maxKeys int, now func() time.Time) *Limiter {
 	t.Helper()
@@ -37,7 +19,7 @@ func mustLimiter(t *testing.T, r Rate, maxKeys int, now func() time.Time) *Limit
 }
 
 func TestLimiterBurstAndRefill(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	l := mustLimiter(t, Rate{Limit: 60, Per: time.Minute, Burst: 3}, 10, clk.Now)
 	for i := range 3 {
 		if ok, _ := l.Allow("a"); !ok {
@@ -78,7 +60,7 @@ func TestLimiterBurstAndRefill(t *testing.T) {
 }
 
 func TestLimiterForgetsLeastRecentlyUsed(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	l := mustLimiter(t, Rate{Limit: 1, Per: time.Hour, Burst: 1}, 2, clk.Now)
 	l.Allow("a")
 	l.Allow("b")
@@ -96,7 +78,7 @@ func TestLimiterForgetsLeastRecentlyUsed(t *testing.T) {
 }
 
 func TestLimiterHashesLongKeys(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	l := mustLimiter(t, Rate{Limit: 1, Per: time.Hour, Burst: 1}, 10, clk.Now)
 	long := strings.Repeat("x", 10_000)
 	if ok, _ := l.Allow(long); !ok {
@@ -133,7 +115,7 @@ func TestLimiterDisabledAndInvalid(t *testing.T) {
 }
 
 func TestLimiterConcurrent(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	l := mustLimiter(t, Rate{Limit: 1, Per: time.Hour, Burst: 50}, 1000, clk.Now)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -156,7 +138,7 @@ func TestLimiterConcurrent(t *testing.T) {
 }
 
 func TestLimiterAllowAllTakesAllOrNothing(t *testing.T) {
-	clk := newTestClock()
+	clk := testharness.NewClock(testharness.Epoch)
 	l := mustLimiter(t, Rate{Limit: 1, Per: 10 * time.Second, Burst: 1}, 10, clk.Now)
 	l.Allow("a")
 	if ok, wait := l.AllowAll("b", "a"); ok || wait != 10*time.Second {

@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// Epoch is where a test's manual clock starts when the instant itself does
+// not matter. It is fixed, so a failure replays with the same times.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Clock is a clock that moves only when told, for code that takes a
 // `func() time.Time`: pass its Now method value. Safe for concurrent use.
 type Clock struct {

@@ -40,9 +40,7 @@ type sharedEnv struct {
 	db     *sqlite.Storage
 	dir    string
 	cipher *keys.Cipher
-
-	mu        sync.Mutex
-	sensitive []string
+	leaks  testharness.Secrets
 }
 
 func newSharedEnv(t *testing.T) *sharedEnv {
@@ -71,10 +69,10 @@ func newSharedEnv(t *testing.T) *sharedEnv {
 			RetryBackoff: time.Millisecond,
 			CallTimeout:  5 * time.Second,
 		},
-		app:       wechat.App{AppID: testAppID, Secret: testSecret},
-		sensitive: []string{testSecret, otherSecr},
+		app: wechat.App{AppID: testAppID, Secret: testSecret},
 	}
-	t.Cleanup(e.assertLogsClean)
+	e.secret(testSecret, otherSecr)
+	t.Cleanup(func() { e.leaks.Check(t, "logs", logs.String()) })
 	return e
 }
 
@@ -109,22 +107,7 @@ func (e *sharedEnv) token(c *wechat.Client) string {
 }
 
 // secret adds values the logs must never contain.
-func (e *sharedEnv) secret(s ...string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.sensitive = append(e.sensitive, s...)
-}
-
-func (e *sharedEnv) assertLogsClean() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	logs := e.logs.String()
-	for _, v := range e.sensitive {
-		if v != "" && strings.Contains(logs, v) {
-			e.t.Errorf("logs leak a secret value (%.6s…)", v)
-		}
-	}
-}
+func (e *sharedEnv) secret(s ...string) { e.leaks.Add(s...) }
 
 func (e *sharedEnv) phone(appID, user, number string) wechattest.PhoneGrant {
 	e.t.Helper()

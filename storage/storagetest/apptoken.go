@@ -66,25 +66,19 @@ func testAppTokenPutGet(t *testing.T, s storage.Storage) {
 		t.Fatal("first lease refused")
 	}
 	mustNoErr(t, "put first token", s.PutAppToken(ctx, first))
-	got, err := s.GetAppToken(ctx, "wx-app")
-	mustNoErr(t, "get first token", err)
-	checkRecord(t, "first token", got, first)
+	checkStoredAppToken(ctx, t, s, "first token", "wx-app", first)
 	// Put ended instance-a's lease: another instance may refresh at once.
 	if !acquire(t, s, "wx-app", "instance-b", t0.Add(time.Second)) {
 		t.Error("lease refused after Put")
 	}
 	// The lease does not hide the stored token.
-	got, err = s.GetAppToken(ctx, "wx-app")
-	mustNoErr(t, "get token during a refresh", err)
-	checkRecord(t, "token during a refresh", got, first)
+	checkStoredAppToken(ctx, t, s, "token during a refresh", "wx-app", first)
 
 	// A slow refresh that returns an older token does not replace the
 	// newer one, but its lease ends all the same.
 	older := storage.AppToken{AppID: "wx-app", TokenEncrypted: []byte("sealed-older"), ExpiresAt: first.ExpiresAt.Add(-time.Minute)}
 	mustNoErr(t, "put older token", s.PutAppToken(ctx, older))
-	got, err = s.GetAppToken(ctx, "wx-app")
-	mustNoErr(t, "get after older put", err)
-	checkRecord(t, "token after an older Put", got, first)
+	checkStoredAppToken(ctx, t, s, "token after an older Put", "wx-app", first)
 	if !acquire(t, s, "wx-app", "instance-c", t0.Add(2*time.Second)) {
 		t.Error("lease refused after a Put that kept the stored token")
 	}
@@ -92,24 +86,16 @@ func testAppTokenPutGet(t *testing.T, s storage.Storage) {
 	// A later expiry replaces; so does an equal one (the same token fetched twice).
 	newer := storage.AppToken{AppID: "wx-app", TokenEncrypted: []byte("sealed-2"), ExpiresAt: first.ExpiresAt.Add(time.Hour)}
 	mustNoErr(t, "put newer token", s.PutAppToken(ctx, newer))
-	got, err = s.GetAppToken(ctx, "wx-app")
-	mustNoErr(t, "get newer token", err)
-	checkRecord(t, "token after a newer Put", got, newer)
+	checkStoredAppToken(ctx, t, s, "token after a newer Put", "wx-app", newer)
 	same := storage.AppToken{AppID: "wx-app", TokenEncrypted: []byte("sealed-2-again"), ExpiresAt: newer.ExpiresAt}
 	mustNoErr(t, "put token with the same expiry", s.PutAppToken(ctx, same))
-	got, err = s.GetAppToken(ctx, "wx-app")
-	mustNoErr(t, "get token after same-expiry put", err)
-	checkRecord(t, "token after a same-expiry Put", got, same)
+	checkStoredAppToken(ctx, t, s, "token after a same-expiry Put", "wx-app", same)
 
 	// A Put without a lease stores too (an operator's force refresh), per appid.
 	other := storage.AppToken{AppID: "wx-other", TokenEncrypted: []byte("sealed-other"), ExpiresAt: t0.Add(time.Hour)}
 	mustNoErr(t, "put other appid", s.PutAppToken(ctx, other))
-	got, err = s.GetAppToken(ctx, "wx-other")
-	mustNoErr(t, "get other appid", err)
-	checkRecord(t, "other appid's token", got, other)
-	got, err = s.GetAppToken(ctx, "wx-app")
-	mustNoErr(t, "get first appid again", err)
-	checkRecord(t, "first appid's token after another appid's Put", got, same)
+	checkStoredAppToken(ctx, t, s, "other appid's token", "wx-other", other)
+	checkStoredAppToken(ctx, t, s, "first appid's token after another appid's Put", "wx-app", same)
 }
 
 // testAppTokenRelease: only the holder's release ends a lease.
@@ -135,9 +121,7 @@ func testAppTokenRelease(t *testing.T, s storage.Storage) {
 		t.Fatal("lease refused after Put")
 	}
 	mustNoErr(t, "release after put", s.ReleaseAppTokenLease(ctx, "wx-app", "instance-a"))
-	got, err := s.GetAppToken(ctx, "wx-app")
-	mustNoErr(t, "get after release", err)
-	checkRecord(t, "token after a release", got, tok)
+	checkStoredAppToken(ctx, t, s, "token after a release", "wx-app", tok)
 }
 
 // testAppTokenValidation: malformed calls are refused, not stored.

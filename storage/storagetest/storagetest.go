@@ -125,6 +125,24 @@ func mustNoErr(t *testing.T, what string, err error) {
 	}
 }
 
+// checkStoredSession reads the session stored under kind and signature,
+// which must exist, and compares it with want.
+func checkStoredSession(ctx context.Context, t *testing.T, s storage.Storage, what string, kind storage.SessionKind, signature string, want storage.TokenSession) {
+	t.Helper()
+	got, err := s.GetTokenSession(ctx, kind, signature)
+	mustNoErr(t, "get "+what, err)
+	checkRecord(t, what, got, want)
+}
+
+// checkStoredAppToken reads appID's stored app access token, which must
+// exist, and compares it with want.
+func checkStoredAppToken(ctx context.Context, t *testing.T, s storage.Storage, what, appID string, want storage.AppToken) {
+	t.Helper()
+	got, err := s.GetAppToken(ctx, appID)
+	mustNoErr(t, "get "+what, err)
+	checkRecord(t, what, got, want)
+}
+
 // checkTime reports whether got is what a backend may return for want: zero
 // for zero, otherwise UTC and within a millisecond.
 func checkTime(got, want time.Time) bool {

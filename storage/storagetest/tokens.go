@@ -41,14 +41,12 @@ func testTokenSessionCRUD(t *testing.T, s storage.Storage) {
 			mustErrIs(t, "get before create", err, storage.ErrNotFound)
 
 			mustNoErr(t, "create", s.CreateTokenSession(ctx, ts))
-			got, err := s.GetTokenSession(ctx, kind, ts.Signature)
-			mustNoErr(t, "get", err)
-			checkRecord(t, "get", got, ts)
+			checkStoredSession(ctx, t, s, "get", kind, ts.Signature, ts)
 
 			dup := ts
 			dup.RequestID = "req-other"
 			mustErrIs(t, "create duplicate", s.CreateTokenSession(ctx, dup), storage.ErrAlreadyExists)
-			got, err = s.GetTokenSession(ctx, kind, ts.Signature)
+			got, err := s.GetTokenSession(ctx, kind, ts.Signature)
 			mustNoErr(t, "get after duplicate", err)
 			if got.RequestID != ts.RequestID {
 				t.Errorf("duplicate create overwrote the row: RequestID = %q", got.RequestID)
@@ -142,21 +140,13 @@ func testTokenSessionRoundTrip(t *testing.T, s storage.Storage) {
 	wantEmpty.RequestedScopes, wantEmpty.GrantedScopes = nil, nil
 	wantEmpty.RequestedAudience, wantEmpty.GrantedAudience = nil, nil
 	wantEmpty.SessionData = nil
-	got, err = s.GetTokenSession(ctx, emptySlices.Kind, emptySlices.Signature)
-	mustNoErr(t, "get empty", err)
-	checkRecord(t, "empty slices", got, wantEmpty)
+	checkStoredSession(ctx, t, s, "empty slices", emptySlices.Kind, emptySlices.Signature, wantEmpty)
 
-	got, err = s.GetTokenSession(ctx, nilSlices.Kind, nilSlices.Signature)
-	mustNoErr(t, "get nil", err)
-	checkRecord(t, "nil slices", got, nilSlices)
+	checkStoredSession(ctx, t, s, "nil slices", nilSlices.Kind, nilSlices.Signature, nilSlices)
 
-	got, err = s.GetTokenSession(ctx, neverExpires.Kind, neverExpires.Signature)
-	mustNoErr(t, "get never-expiring", err)
-	checkRecord(t, "never-expiring", got, neverExpires)
+	checkStoredSession(ctx, t, s, "never-expiring", neverExpires.Kind, neverExpires.Signature, neverExpires)
 
-	got, err = s.GetTokenSession(ctx, utc.Kind, utc.Signature)
-	mustNoErr(t, "get utc", err)
-	checkRecord(t, "utc", got, utc)
+	checkStoredSession(ctx, t, s, "utc", utc.Kind, utc.Signature, utc)
 }
 
 func testRevokeTokenSessions(t *testing.T, s storage.Storage) {
@@ -195,12 +185,8 @@ func testRevokeTokenSessions(t *testing.T, s storage.Storage) {
 					mustErrIs(t, "get revoked", err, storage.ErrNotFound)
 				}
 			}
-			got, err := s.GetTokenSession(ctx, kind, b1.Signature)
-			mustNoErr(t, "get other request", err)
-			checkRecord(t, "other request", got, b1)
-			got, err = s.GetTokenSession(ctx, other, o1.Signature)
-			mustNoErr(t, "get other kind", err)
-			checkRecord(t, "other kind", got, o1)
+			checkStoredSession(ctx, t, s, "other request", kind, b1.Signature, b1)
+			checkStoredSession(ctx, t, s, "other kind", other, o1.Signature, o1)
 
 			if _, err := s.RevokeTokenSessions(ctx, kind, reqA); err != nil {
 				t.Errorf("revoke again: %v", err)
@@ -240,12 +226,8 @@ func testRevokeSubjectTokens(t *testing.T, s storage.Storage) {
 	want.Active = false
 	checkRecord(t, "x refresh", got, want)
 
-	got, err = s.GetTokenSession(ctx, storage.KindAccessToken, yAccess.Signature)
-	mustNoErr(t, "get y access", err)
-	checkRecord(t, "y access", got, yAccess)
-	got, err = s.GetTokenSession(ctx, storage.KindRefreshToken, yRefresh.Signature)
-	mustNoErr(t, "get y refresh", err)
-	checkRecord(t, "y refresh", got, yRefresh)
+	checkStoredSession(ctx, t, s, "y access", storage.KindAccessToken, yAccess.Signature, yAccess)
+	checkStoredSession(ctx, t, s, "y refresh", storage.KindRefreshToken, yRefresh.Signature, yRefresh)
 
 	n, err = s.RevokeSubjectTokens(ctx, "account-unknown")
 	mustNoErr(t, "revoke unknown subject", err)
@@ -320,9 +302,7 @@ func testDeleteExpiredTokenSessions(t *testing.T, s storage.Storage) {
 		mustErrIs(t, "expired row", err, storage.ErrNotFound)
 	}
 	for _, ts := range kept {
-		got, err := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
-		mustNoErr(t, "kept row "+ts.RequestID, err)
-		checkRecord(t, "kept row", got, ts)
+		checkStoredSession(ctx, t, s, "kept row "+ts.RequestID, ts.Kind, ts.Signature, ts)
 	}
 }
 
@@ -342,12 +322,10 @@ func testRotateRefreshToken(t *testing.T, s storage.Storage) {
 		s.RotateRefreshToken(ctx, "req-2", rt.Signature, now, 0), storage.ErrNotFound)
 	mustErrIs(t, "rotate absent",
 		s.RotateRefreshToken(ctx, "req-1", hashSig("absent"), now, 0), storage.ErrNotFound)
-	got, err := s.GetTokenSession(ctx, storage.KindRefreshToken, rt.Signature)
-	mustNoErr(t, "failed rotations leave the token active", err)
-	checkRecord(t, "after failed rotations", got, rt)
+	checkStoredSession(ctx, t, s, "after failed rotations", storage.KindRefreshToken, rt.Signature, rt)
 
 	mustNoErr(t, "rotate", s.RotateRefreshToken(ctx, "req-1", rt.Signature, now, 0))
-	got, err = s.GetTokenSession(ctx, storage.KindRefreshToken, rt.Signature)
+	got, err := s.GetTokenSession(ctx, storage.KindRefreshToken, rt.Signature)
 	mustErrIs(t, "get rotated", err, storage.ErrInactive)
 	want := rt
 	want.Active = false
@@ -358,9 +336,7 @@ func testRotateRefreshToken(t *testing.T, s storage.Storage) {
 		_, err := s.GetTokenSession(ctx, storage.KindAccessToken, ts.Signature)
 		mustErrIs(t, "access token of the rotated request", err, storage.ErrNotFound)
 	}
-	got, err = s.GetTokenSession(ctx, storage.KindAccessToken, otherAT.Signature)
-	mustNoErr(t, "access token of another request", err)
-	checkRecord(t, "other access token", got, otherAT)
+	checkStoredSession(ctx, t, s, "other access token", storage.KindAccessToken, otherAT.Signature, otherAT)
 
 	mustErrIs(t, "second rotation",
 		s.RotateRefreshToken(ctx, "req-1", rt.Signature, now.Add(time.Second), 0), storage.ErrInactive)

@@ -185,9 +185,7 @@ func testTxNested(t *testing.T, s storage.Storage) {
 		mustNoErr(t, "create in outer after inner rollback", s.CreateTokenSession(outer, b))
 		mustNoErr(t, "commit outer", s.Commit(outer))
 		for _, ts := range []storage.TokenSession{a, b} {
-			got, err := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
-			mustNoErr(t, "get committed "+string(ts.Kind), err)
-			checkRecord(t, "committed", got, ts)
+			checkStoredSession(ctx, t, s, "committed "+string(ts.Kind), ts.Kind, ts.Signature, ts)
 		}
 	})
 }
@@ -208,9 +206,7 @@ func testTxIsolation(t *testing.T, s storage.Storage) {
 	mustNoErr(t, "token read inside the tx", err)
 
 	mustNoErr(t, "commit", s.Commit(txCtx))
-	got, err := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
-	mustNoErr(t, "committed token read outside", err)
-	checkRecord(t, "committed", got, ts)
+	checkStoredSession(ctx, t, s, "committed", ts.Kind, ts.Signature, ts)
 }
 
 // testTxMisuse: ending a transaction that was never begun is an error; a

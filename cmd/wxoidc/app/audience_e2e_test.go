@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
 )
@@ -22,7 +23,7 @@ func TestConfiguredDefaultAudience(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := mustToken(t, s.token(wechatForm(c.ID, s.login(appA, "quinn"))))
-	if got := s.introspect(tr.AccessToken)["aud"]; !sameStrings(got, []string{aud}) {
+	if got := s.introspect(tr.AccessToken)["aud"]; !testharness.JSONStringsEqual(got, aud) {
 		t.Errorf("aud = %v, want [%s]", got, aud)
 	}
 }

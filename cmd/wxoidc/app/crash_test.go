@@ -16,7 +16,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
 
@@ -69,16 +69,9 @@ func newCrashSetup(t *testing.T) *crashSetup {
 	t.Helper()
 	emu := wechattest.New(wechattest.Options{})
 	emu.RegisterApp(wechattest.App{AppID: appA, Secret: secretA, OpenPlatformID: platform, PhoneAPI: true})
-	wr := &wire{next: emu.Handler(), secrets: map[string]string{}}
-	emuSrv := httptest.NewServer(wr)
-	t.Cleanup(emuSrv.Close)
+	wr, emuURL := serveWire(t, emu)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // the child listens here; a restart must find the same issuer
+	addr := testharness.FreeAddr(t) // the child listens here; a restart must find the same issuer
 	dir := t.TempDir()
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
@@ -109,7 +102,7 @@ clients:
   secret_hash_cost: 10000
 log:
   level: info
-`, addr, filepath.Join(dir, "wxoidc.db"), emuSrv.URL, appA)
+`, addr, filepath.Join(dir, "wxoidc.db"), emuURL, appA)
 	path := filepath.Join(dir, "wxoidc.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

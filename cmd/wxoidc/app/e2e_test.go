@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
@@ -31,15 +32,38 @@ type idClaims struct {
 	UnionID       string   `json:"wechat_unionid"`
 }
 
-// verifyID verifies an ID token the way a relying party does: go-oidc with
-// discovery and the JWKS, plus at_hash against the access token.
-func (s *stack) verifyID(clientID string, tr tokenResponse) idClaims {
+// discover finds the stack's provider with go-oidc, as a relying party or a
+// resource server does.
+func (s *stack) discover() (context.Context, *oidc.Provider) {
 	s.t.Helper()
 	ctx := oidc.ClientContext(context.Background(), s.client)
 	p, err := oidc.NewProvider(ctx, s.URL)
 	if err != nil {
-		s.t.Fatalf("discovery: %v", err)
+		s.t.Fatalf("go-oidc discovery: %v", err)
 	}
+	return ctx, p
+}
+
+// userInfo fetches accessToken's UserInfo with go-oidc.
+func (s *stack) userInfo(accessToken string) (*oidc.UserInfo, idClaims) {
+	s.t.Helper()
+	ctx, p := s.discover()
+	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken, TokenType: "Bearer"}))
+	if err != nil {
+		s.t.Fatalf("userinfo via go-oidc: %v", err)
+	}
+	var c idClaims
+	if err := ui.Claims(&c); err != nil {
+		s.t.Fatalf("userinfo claims: %v", err)
+	}
+	return ui, c
+}
+
+// verifyID verifies an ID token the way a relying party does: go-oidc with
+// discovery and the JWKS, plus at_hash against the access token.
+func (s *stack) verifyID(clientID string, tr tokenResponse) idClaims {
+	s.t.Helper()
+	ctx, p := s.discover()
 	tok, err := p.Verifier(&oidc.Config{ClientID: clientID}).Verify(ctx, tr.IDToken)
 	if err != nil {
 		s.t.Fatalf("go-oidc rejected the ID token: %v", err)
@@ -97,11 +121,7 @@ func TestAccessTokenIsRFC9068JWT(t *testing.T) {
 	if hdr["typ"] != "at+jwt" || hdr["kid"] == nil || hdr["kid"] == "" {
 		t.Errorf("header = %v", hdr)
 	}
-	ctx := oidc.ClientContext(context.Background(), s.client)
-	p, err := oidc.NewProvider(ctx, s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, p := s.discover()
 	// A resource server verifies through the JWKS with a stock library.
 	tok, err := p.Verifier(&oidc.Config{ClientID: resource}).Verify(ctx, tr.AccessToken)
 	if err != nil {
@@ -128,7 +148,7 @@ func decodeSegment(t *testing.T, seg string, v interface{}) {
 func TestDefaultAudienceAndAudienceChecks(t *testing.T) {
 	s := newStack(t)
 	tr := mustToken(t, s.token(wechatForm(miniA, s.login(appA, "carol"))))
-	if got := s.introspect(tr.AccessToken)["aud"]; !sameStrings(got, []string{s.URL}) {
+	if got := s.introspect(tr.AccessToken)["aud"]; !testharness.JSONStringsEqual(got, s.URL) {
 		t.Errorf("default aud = %v, want [%s]", got, s.URL)
 	}
 	bad := s.token(wechatForm(miniA, s.login(appA, "carol"), "audience", "https://evil.example.com"))
@@ -139,19 +159,6 @@ func TestDefaultAudienceAndAudienceChecks(t *testing.T) {
 	if badScope.Status != http.StatusBadRequest || badScope.Error != "invalid_scope" {
 		t.Errorf("unknown scope: %d %s", badScope.Status, badScope.Error)
 	}
-}
-
-func sameStrings(v interface{}, want []string) bool {
-	list, ok := v.([]interface{})
-	if !ok || len(list) != len(want) {
-		return false
-	}
-	for i := range list {
-		if list[i] != want[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // The classic race (docs/wechat.md §4.3): the phone data is encrypted under the
@@ -395,17 +402,7 @@ func TestUserInfo(t *testing.T) {
 	ph := s.phone(appA, "olivia", "+8613400000000")
 	tr := mustToken(t, s.token(wechatForm(miniA, s.login(appA, "olivia"), "phone_code", ph.Code, "scope", "openid phone")))
 	sub := s.verifyID(miniA, tr).Subject
-	ctx := oidc.ClientContext(context.Background(), s.client)
-	p, err := oidc.NewProvider(ctx, s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tr.AccessToken, TokenType: "Bearer"}))
-	if err != nil {
-		t.Fatalf("userinfo via go-oidc: %v", err)
-	}
-	var c idClaims
-	_ = ui.Claims(&c)
+	ui, c := s.userInfo(tr.AccessToken)
 	if ui.Subject != sub || c.PhoneNumber != "+8613400000000" || !c.PhoneVerified {
 		t.Errorf("userinfo = %+v / %+v", ui, c)
 	}
@@ -432,7 +429,7 @@ func TestUserInfo(t *testing.T) {
 	noOIDC := mustToken(t, s.token(wechatForm(miniA, s.login(appA, "olivia"), "scope", "phone")))
 	req, _ := http.NewRequest("GET", s.URL+"/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+noOIDC.AccessToken)
-	resp, err = s.client.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +448,7 @@ func TestClientCredentials(t *testing.T) {
 		t.Fatalf("client_secret_basic: %v", err)
 	}
 	got := s.introspect(tok.AccessToken)
-	if got["active"] != true || got["sub"] != backend || got["client_id"] != backend || !sameStrings(got["aud"], []string{resource}) {
+	if got["active"] != true || got["sub"] != backend || got["client_id"] != backend || !testharness.JSONStringsEqual(got["aud"], resource) {
 		t.Errorf("introspection = %v", got)
 	}
 	post := clientcredentials.Config{ClientID: postCli, ClientSecret: backendPw, TokenURL: s.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -231,7 +232,7 @@ func checkTokenError(t *testing.T, s *stack, c errorCase, form url.Values) {
 		for _, call := range s.Emu.CallsTo(c.callsAPI) {
 			got = append(got, call.Outcome)
 		}
-		if !equalInts(got, c.wantCalls) {
+		if !slices.Equal(got, c.wantCalls) {
 			t.Errorf("%s calls = %v, want %v", c.callsAPI, got, c.wantCalls)
 		}
 	}
@@ -298,18 +299,6 @@ func assertNoLeak(t *testing.T, body []byte, form url.Values) {
 			t.Errorf("error answer leaks %q: %q", digits, body)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // A wrong app secret is an operator's mistake: 500 with a generic

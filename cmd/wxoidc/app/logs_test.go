@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
 
@@ -26,22 +27,7 @@ import (
 // input, logs, storage leaks, shutdown) and the log test itself.
 
 // logBuffer collects log output; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ testharness.Buffer }
 
 // logger logs at debug level through the production redaction point.
 func (b *logBuffer) logger() *slog.Logger {
@@ -56,6 +42,16 @@ type wire struct {
 	mu        sync.Mutex
 	secrets   map[string]string // value → JSON field it came in
 	onRequest func(path string)
+}
+
+// serveWire serves emu behind a new wire until the test ends, and returns
+// the wire and its URL.
+func serveWire(t *testing.T, emu *wechattest.Emulator) (*wire, string) {
+	t.Helper()
+	wr := &wire{next: emu.Handler(), secrets: map[string]string{}}
+	srv := httptest.NewServer(wr)
+	t.Cleanup(srv.Close)
+	return wr, srv.URL
 }
 
 func (wr *wire) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -141,16 +137,14 @@ func newHardStack(t *testing.T, o hardOptions) *hardStack {
 	emu := wechattest.New(o.emu)
 	emu.RegisterApp(wechattest.App{AppID: appA, Secret: secretA, OpenPlatformID: platform, PhoneAPI: true})
 	emu.RegisterApp(wechattest.App{AppID: appB, Secret: secretB, OpenPlatformID: platform, PhoneAPI: true})
-	wr := &wire{next: emu.Handler(), secrets: map[string]string{}}
-	emuSrv := httptest.NewServer(wr)
-	t.Cleanup(emuSrv.Close)
+	wr, emuURL := serveWire(t, emu)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	c := testConfig(t, issuer, emuSrv.URL)
+	c := testConfig(t, issuer, emuURL)
 	for _, f := range o.config {
 		f(c)
 	}

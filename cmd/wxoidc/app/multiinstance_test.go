@@ -1,14 +1,12 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/storage/postgres/pgtest"
@@ -35,7 +34,7 @@ import (
 // up a key rotation, and killing one under load loses no token it issued.
 func TestMultiInstancePostgres(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
-	bin := buildWxoidc(t)
+	bin := testharness.BuildWxoidc(t)
 
 	emu, emuSrv := wechattest.NewServer(t, wechattest.Options{})
 	emu.RegisterApp(wechattest.App{AppID: appA, Secret: secretA, OpenPlatformID: platform, PhoneAPI: true})
@@ -47,7 +46,7 @@ func TestMultiInstancePostgres(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "app-secret"), secretA+"\n")
 	// The issuer is the load balancer's address; the test talks to each
 	// instance directly.
-	issuer := "http://" + freeAddr(t)
+	issuer := "http://" + testharness.FreeAddr(t)
 	cfgPath := filepath.Join(dir, "wxoidc.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`issuer: %s
 http:
@@ -266,21 +265,6 @@ func accessTokenKID(t *testing.T, jwt string) string {
 	return h.KID
 }
 
-// buildWxoidc builds the binary once per test into a temporary directory.
-func buildWxoidc(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build wxoidc: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "wxoidc")
-	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/wxoidc/wxoidc/cmd/wxoidc")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // runCLI runs one wxoidc command to completion.
 func runCLI(t *testing.T, bin string, args ...string) {
 	t.Helper()
@@ -340,7 +324,7 @@ type instance struct {
 	name string
 	url  string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testharness.Buffer
 	done chan struct{} // closed when the process has exited
 }
 
@@ -348,8 +332,8 @@ type instance struct {
 // until /readyz answers 200.
 func startInstance(t *testing.T, bin, cfgPath, name string) *instance {
 	t.Helper()
-	addr := freeAddr(t)
-	in := &instance{name: name, url: "http://" + addr, out: &lockedBuffer{}, done: make(chan struct{})}
+	addr := testharness.FreeAddr(t)
+	in := &instance{name: name, url: "http://" + addr, out: &testharness.Buffer{}, done: make(chan struct{})}
 	in.cmd = exec.Command(bin, "serve", "--config", cfgPath)
 	in.cmd.Env = append(os.Environ(), "WXOIDC_HTTP_ADDR="+addr)
 	in.cmd.Stdout, in.cmd.Stderr = in.out, in.out
@@ -400,39 +384,9 @@ func (in *instance) kill(t *testing.T) {
 	<-in.done
 }
 
-// freeAddr returns a loopback address with a port nobody listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
-}
-
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// lockedBuffer collects a process's output safely for concurrent reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

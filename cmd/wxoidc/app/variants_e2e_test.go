@@ -21,10 +21,10 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
-	"golang.org/x/oauth2"
 
 	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/examples/resource-server/rs"
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
 )
@@ -114,7 +114,7 @@ func TestPrivateKeyJWTClientCredentials(t *testing.T) {
 			good := c.assertion(t, tokenURL, "jti-"+c.id+"-1", time.Now().Add(time.Minute))
 			tr := mustToken(t, s.token(form(good)))
 			got := s.introspect(tr.AccessToken)
-			if got["active"] != true || got["client_id"] != c.id || got["sub"] != c.id || !sameStrings(got["aud"], []string{resource}) {
+			if got["active"] != true || got["client_id"] != c.id || got["sub"] != c.id || !testharness.JSONStringsEqual(got["aud"], resource) {
 				t.Errorf("introspection = %v", got)
 			}
 			// The access token verifies at a resource server like any other.
@@ -156,11 +156,7 @@ func TestPrivateKeyJWTClientCredentials(t *testing.T) {
 // a resource server does.
 func verifyAccessToken(t *testing.T, s *stack, aud, token string) map[string]interface{} {
 	t.Helper()
-	ctx := oidc.ClientContext(context.Background(), s.client)
-	p, err := oidc.NewProvider(ctx, s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, p := s.discover()
 	tok, err := p.Verifier(&oidc.Config{ClientID: aud, SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256, oidc.EdDSA}}).Verify(ctx, token)
 	if err != nil {
 		t.Fatalf("access token rejected: %v", err)
@@ -184,21 +180,11 @@ func TestOpaqueAccessTokens(t *testing.T) {
 	// The ID token is still a JWT, and at_hash covers the opaque token.
 	c := s.verifyID(miniA, tr)
 	got := s.introspect(tr.AccessToken)
-	if got["active"] != true || got["sub"] != c.Subject || got["client_id"] != miniA || got["scope"] != "openid phone offline_access" || !sameStrings(got["aud"], []string{resource}) {
+	if got["active"] != true || got["sub"] != c.Subject || got["client_id"] != miniA || got["scope"] != "openid phone offline_access" || !testharness.JSONStringsEqual(got["aud"], resource) {
 		t.Errorf("introspection = %v", got)
 	}
 	// UserInfo works with the opaque token.
-	ctx := oidc.ClientContext(context.Background(), s.client)
-	p, err := oidc.NewProvider(ctx, s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tr.AccessToken, TokenType: "Bearer"}))
-	if err != nil {
-		t.Fatalf("userinfo: %v", err)
-	}
-	var uc idClaims
-	_ = ui.Claims(&uc)
+	ui, uc := s.userInfo(tr.AccessToken)
 	if ui.Subject != c.Subject || uc.PhoneNumber != "+8613811112222" {
 		t.Errorf("userinfo = %+v", uc)
 	}
@@ -269,11 +255,7 @@ func TestIDTokenAlgorithmsPerClient(t *testing.T) {
 			if alg == "RS256" {
 				other = "ES256"
 			}
-			ctx := oidc.ClientContext(context.Background(), s.client)
-			p, err := oidc.NewProvider(ctx, s.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ctx, p := s.discover()
 			if _, err := p.Verifier(&oidc.Config{ClientID: id, SupportedSigningAlgs: []string{other}}).Verify(ctx, tr.IDToken); err == nil {
 				t.Errorf("an %s-only verifier accepted an %s ID token", other, alg)
 			}
@@ -286,11 +268,7 @@ func verifyIDWithAlg(t *testing.T, s *stack, clientID, alg, idToken, accessToken
 	if got, kid, _ := jwsHeader(t, idToken); got != alg || kid == "" {
 		t.Fatalf("ID token header alg=%q kid=%q, want alg %s", got, kid, alg)
 	}
-	ctx := oidc.ClientContext(context.Background(), s.client)
-	p, err := oidc.NewProvider(ctx, s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, p := s.discover()
 	tok, err := p.Verifier(&oidc.Config{ClientID: clientID, SupportedSigningAlgs: []string{alg}}).Verify(ctx, idToken)
 	if err != nil {
 		t.Fatalf("go-oidc rejected the %s ID token: %v", alg, err)
@@ -461,11 +439,7 @@ func TestDiscoveryDocument(t *testing.T) {
 		t.Errorf("RS256 should come first (OIDC default): %v", list)
 	}
 	// Stock libraries accept it.
-	ctx := oidc.ClientContext(context.Background(), s.client)
-	p, err := oidc.NewProvider(ctx, s.URL)
-	if err != nil {
-		t.Fatalf("go-oidc discovery: %v", err)
-	}
+	_, p := s.discover()
 	if p.Endpoint().TokenURL != s.URL+"/oauth2/token" || p.UserInfoEndpoint() != s.URL+"/userinfo" {
 		t.Errorf("go-oidc endpoints: %+v %s", p.Endpoint(), p.UserInfoEndpoint())
 	}
