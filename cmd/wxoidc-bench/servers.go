@@ -18,6 +18,7 @@ import (
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/internal/logredact"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
 )
 
@@ -118,7 +119,7 @@ func runInprocServer(ctx context.Context, stderr io.Writer, args []string) error
 	}
 	emu := newBenchEmulator(*appID, secret)
 	emuHandler := http.StripPrefix(emulatorPrefix, emu.Handler())
-	log := slog.New(app.RedactingHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	log := slog.New(logredact.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	a, err := app.New(ctx, app.Options{Config: cfg, Logger: log, Mount: func(r chi.Router) {
 		r.Handle(emulatorPrefix+"/*", emuHandler)
 	}})

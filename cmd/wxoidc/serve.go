@@ -12,6 +12,7 @@ import (
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/internal/logredact"
 )
 
 func newServeCmd(env *cliEnv) *cobra.Command {
@@ -82,7 +83,7 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 	} else {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(app.RedactingHandler(h))
+	return slog.New(logredact.New(h))
 }
 
 func newMigrateCmd(env *cliEnv) *cobra.Command {

@@ -24,6 +24,7 @@ import (
 	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/internal/breaker"
+	"github.com/wxoidc/wxoidc/internal/metrics"
 	"github.com/wxoidc/wxoidc/internal/ratelimit"
 	"github.com/wxoidc/wxoidc/internal/wechatstore"
 	"github.com/wxoidc/wxoidc/keys"
@@ -61,7 +62,7 @@ type App struct {
 	// Metrics is the instance's private Prometheus registry (served on the
 	// admin listener); Audit writes the audit log; Ops is the admin service
 	// behind /admin/v1/.
-	Metrics *Metrics
+	Metrics *metrics.Metrics
 	Audit   *admin.Auditor
 	Ops     *admin.Service
 	log     *slog.Logger
@@ -158,15 +159,15 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	// automatic rotation, cleanup) are audited as "rotation"; admin changes
 	// go through Ops, which audits them with the admin's name.
 	auditor := admin.NewAuditor(store, log, now)
-	var metrics *Metrics
+	var mx *metrics.Metrics
 	kc := KeysConfig(c, store, cipher, log, now)
-	kc.OnChange = auditor.KeyChangeHook(admin.ActorRotation, func(event string, k keys.KeyInfo) { metrics.ObserveKeyChange(event, k) })
+	kc.OnChange = auditor.KeyChangeHook(admin.ActorRotation, func(event string, k keys.KeyInfo) { mx.ObserveKeyChange(event, k) })
 	km, err := keys.NewManager(kc)
 	if err != nil {
 		return nil, err
 	}
-	metrics = NewMetrics(km, now)
-	auditor.OnStoreFailure(metrics.auditFailed)
+	mx = metrics.New(km, now)
+	auditor.OnStoreFailure(mx.AuditFailed)
 	if err := km.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -186,7 +187,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		HTTPClient:       opts.HTTPClient,
 		Now:              now,
 		Logger:           log,
-		Observer:         metrics,
+		Observer:         mx,
 		// Instances on one database share each app access token (one
 		// stable_token call between them), sealed under the KEK.
 		TokenStore: wechatstore.New(store, cipher),
@@ -221,7 +222,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		SecretHasher:         hasher,
 		Now:                  now,
 		Logger:               log,
-		Metrics:              metrics,
+		Metrics:              mx,
 	})
 	if err != nil {
 		return nil, err
@@ -239,7 +240,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		MaxBodyBytes:      c.HTTP.MaxBodyBytes,
 		Logger:            log,
 		Mount:             opts.Mount,
-		Metrics:           metrics.Listener("public"),
+		Metrics:           mx.Listener("public"),
 		TrustedProxies:    trusted,
 		TokenRateLimits: web.TokenRateLimits{
 			PerIP:     rate(c.Limits.TokenPerIP),
@@ -251,10 +252,10 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Metrics, a.Audit = metrics, auditor
+	a.Metrics, a.Audit = mx, auditor
 	a.Ops, err = NewAdminService(AdminServiceConfig{
 		Config: c, Store: store, Cipher: cipher, Auditor: auditor, Manager: km,
-		KeyChanged: metrics.ObserveKeyChange, ClientChanged: p.InvalidateClient, Logger: log, Now: now, FollowUps: true,
+		KeyChanged: mx.ObserveKeyChange, ClientChanged: p.InvalidateClient, Logger: log, Now: now, FollowUps: true,
 	})
 	if err != nil {
 		return nil, err

@@ -1,4 +1,6 @@
-package app
+// Package logredact is the single point that keeps secrets out of logs: a
+// slog.Handler that replaces the values of secret-like attributes.
+package logredact
 
 import (
 	"context"
@@ -8,15 +10,15 @@ import (
 
 // sensitiveKeys are attribute names whose values never reach a log sink.
 // Code paths already avoid logging such values; this is the single point
-// that catches a mistake (issue: nothing secret in logs).
+// that catches a mistake.
 var sensitiveKeys = []string{
 	"secret", "token", "code", "session_key", "sessionkey", "password",
 	"phone", "authorization", "kek", "encrypted_data", "encrypteddata", "iv", "assertion", "cookie",
 }
 
-// RedactingHandler wraps h so that attributes named like secrets are
+// New wraps h so that attributes named like secrets are
 // replaced by "[redacted]", in groups too.
-func RedactingHandler(h slog.Handler) slog.Handler { return redactor{h} }
+func New(h slog.Handler) slog.Handler { return redactor{h} }
 
 type redactor struct{ next slog.Handler }
 

@@ -1,4 +1,7 @@
-package app
+// Package metrics holds an instance's Prometheus metrics: HTTP requests per
+// listener, tokens issued, WeChat calls, signing-key changes and gauges, and
+// audit events that could not be stored.
+package metrics
 
 import (
 	"net/http"
@@ -28,9 +31,9 @@ type Metrics struct {
 	auditFailures  prometheus.Counter
 }
 
-// NewMetrics registers every metric, the Go runtime and process collectors,
+// New registers every metric, the Go runtime and process collectors,
 // and, when km is set, the signing-key gauges computed at scrape time.
-func NewMetrics(km *keys.Manager, now func() time.Time) *Metrics {
+func New(km *keys.Manager, now func() time.Time) *Metrics {
 	if now == nil {
 		now = time.Now
 	}
@@ -118,8 +121,9 @@ func (m *Metrics) ObserveKeyChange(event string, k keys.KeyInfo) {
 	m.keyChanges.WithLabelValues(event, k.Algorithm).Inc()
 }
 
-// auditFailed counts an audit event that was not stored.
-func (m *Metrics) auditFailed() { m.auditFailures.Inc() }
+// AuditFailed counts an audit event that was not stored
+// (admin.Auditor.OnStoreFailure).
+func (m *Metrics) AuditFailed() { m.auditFailures.Inc() }
 
 var (
 	keyAgeDesc = prometheus.NewDesc("wxoidc_signing_key_age_seconds",

@@ -1,4 +1,4 @@
-package app
+package metrics
 
 import (
 	"bytes"
@@ -64,8 +64,8 @@ func (failingAudit) AppendAudit(context.Context, storage.AuditEvent) error {
 func TestAuditFailureIsLoggedAndCounted(t *testing.T) {
 	var logs bytes.Buffer
 	a := admin.NewAuditor(failingAudit{}, slog.New(slog.NewJSONHandler(&logs, nil)), nil)
-	m := NewMetrics(nil, nil)
-	a.OnStoreFailure(m.auditFailed)
+	m := New(nil, nil)
+	a.OnStoreFailure(m.AuditFailed)
 	err := a.Record(context.Background(), admin.ActorCLI, "clients.delete", "svc", map[string]any{"why": "test"})
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("err = %v", err)
