@@ -318,9 +318,15 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 }
 
 func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string]interface{}, error) {
-	_, req, err := p.oauth.IntrospectToken(ctx, accessToken, fosite.AccessToken, newSession())
+	tu, req, err := p.oauth.IntrospectToken(ctx, accessToken, fosite.AccessToken, newSession())
 	if err != nil {
 		return nil, err
+	}
+	// fosite's validator falls back to a refresh-token lookup whatever use
+	// it is asked for; refresh tokens go only to the token endpoint (RFC
+	// 6749 §10.4), so anything but an access token is an invalid token here.
+	if tu != fosite.AccessToken {
+		return nil, fosite.ErrRequestUnauthorized.WithHint("Only access tokens are accepted.")
 	}
 	if !req.GetGrantedScopes().Has(ScopeOpenID) {
 		return nil, errInsufficientScope.WithHint("The access token was not granted the 'openid' scope.")
