@@ -63,8 +63,12 @@ func TestOnlyAccessTokensAreBearerTokens(t *testing.T) {
 			if _, err := refresh(s, miniA, tr.AccessToken); oauthErrorCode(err) != "invalid_grant" {
 				t.Errorf("access token as refresh token: %v", err)
 			}
-			if _, err := refresh(s, miniA, tr.RefreshToken); err != nil {
-				t.Errorf("refresh token at the token endpoint: %v", err)
+			refreshed, err := refresh(s, miniA, tr.RefreshToken)
+			if err != nil {
+				t.Fatalf("refresh token at the token endpoint: %v", err)
+			}
+			if status, _, body := s.userInfoStatus(refreshed.AccessToken); status != http.StatusOK || !strings.Contains(body, "+8613812345678") {
+				t.Errorf("refreshed access token at userinfo: %d %s", status, body)
 			}
 		})
 	}
