@@ -63,6 +63,17 @@ func (a accountCrypto) sealSessionKey(appID, openID string, key []byte) []byte {
 	return a.sealer.Seal(key, sessionKeyAAD(appID, openID))
 }
 
+// sessionKeyHash is the keyed hash stored beside a sealed session key: it
+// tells the storage whether a login brought a new key, which the sealed
+// bytes cannot (every seal has a fresh nonce). Keyed, so the database alone
+// cannot test guesses; domain-separated from the phone index.
+func (a accountCrypto) sessionKeyHash(appID, openID string, key []byte) []byte {
+	m := hmac.New(sha256.New, a.phoneKey)
+	m.Write([]byte("sessionkey-hash\x00" + appID + "\x00" + openID + "\x00"))
+	m.Write(key)
+	return m.Sum(nil)
+}
+
 func (a accountCrypto) openSessionKey(appID, openID string, sealed []byte) ([]byte, error) {
 	if len(sealed) == 0 {
 		return nil, nil

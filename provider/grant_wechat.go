@@ -219,6 +219,7 @@ func (g *wechatGrant) resolveAccount(ctx context.Context, client *fositeClient, 
 		OpenID:              sess.OpenID,
 		UnionID:             sess.UnionID,
 		SessionKeyEncrypted: g.accounts.sealSessionKey(app.AppID, sess.OpenID, sess.SessionKey.Bytes()),
+		SessionKeyHash:      g.accounts.sessionKeyHash(app.AppID, sess.OpenID, sess.SessionKey.Bytes()),
 		NewAccountID:        newAccountID(),
 		Now:                 now,
 	})

@@ -169,7 +169,7 @@ func New(cfg Config) (*Provider, error) {
 			Config:                 fc,
 		},
 		&refreshIDToken{issuer: issuer, lifespan: cfg.IDTokenLifetime},
-		&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc},
+		&clientCredentialsGrant{&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc}},
 	}
 	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{
 		&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
@@ -246,12 +246,6 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 		// RFC 9068 §2.2: for client credentials the subject is the client.
 		sess.ClientID = client.ID
 		sess.setSubject(client.ID)
-		// fosite validates but never grants the audience (ory/fosite#749).
-		if len(req.GetGrantedAudience()) == 0 {
-			if err := grantAudience(req, client); err != nil {
-				return err
-			}
-		}
 	case req.GetGrantTypes().ExactOne(GrantTypeRefreshToken):
 		return p.refreshAccount(ctx, req, sess, client)
 	}
@@ -318,9 +312,15 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 }
 
 func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string]interface{}, error) {
-	_, req, err := p.oauth.IntrospectToken(ctx, accessToken, fosite.AccessToken, newSession())
+	tu, req, err := p.oauth.IntrospectToken(ctx, accessToken, fosite.AccessToken, newSession())
 	if err != nil {
 		return nil, err
+	}
+	// fosite's validator falls back to a refresh-token lookup whatever use
+	// it is asked for; refresh tokens go only to the token endpoint (RFC
+	// 6749 §10.4), so anything but an access token is an invalid token here.
+	if tu != fosite.AccessToken {
+		return nil, fosite.ErrRequestUnauthorized.WithHint("Only access tokens are accepted.")
 	}
 	if !req.GetGrantedScopes().Has(ScopeOpenID) {
 		return nil, errInsufficientScope.WithHint("The access token was not granted the 'openid' scope.")
@@ -328,6 +328,11 @@ func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string
 	sess, ok := req.GetSession().(*session)
 	if !ok {
 		return nil, fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	// A client's own token (client_credentials) names the client as its
+	// subject; it must not be read as an account id that happens to match.
+	if !sess.authenticatedUser() {
+		return nil, fosite.ErrRequestUnauthorized.WithHint("The access token was not issued to a user.")
 	}
 	acc, err := p.store.db.GetAccount(ctx, sess.GetSubject())
 	if errors.Is(err, storage.ErrNotFound) {

@@ -83,3 +83,9 @@ func (s *session) setSubject(sub string) {
 	s.Subject = sub
 	s.Claims.Subject = sub
 }
+
+// authenticatedUser reports whether a user signed in for this session (the
+// WeChat grant records how in amr); a client's own token has no amr.
+func (s *session) authenticatedUser() bool {
+	return s.DefaultSession != nil && s.Claims != nil && len(s.Claims.AuthenticationMethodsReferences) > 0
+}

@@ -9,6 +9,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -177,9 +178,12 @@ type WeChatIdentity struct {
 	// Encrypted session keys: the latest from jscode2session and the one before.
 	SessionKeyEncrypted         []byte
 	PreviousSessionKeyEncrypted []byte
-	SessionKeyAt                time.Time
-	CreatedAt                   time.Time
-	UpdatedAt                   time.Time
+	// SessionKeyHash is the caller's keyed hash of the current session key
+	// (WeChatLogin.SessionKeyHash); nil for identities stored without one.
+	SessionKeyHash []byte
+	SessionKeyAt   time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // WeChatLogin is what a successful jscode2session tells us.
@@ -188,6 +192,10 @@ type WeChatLogin struct {
 	OpenID              string
 	UnionID             string
 	SessionKeyEncrypted []byte
+	// SessionKeyHash is a keyed hash of the plaintext session key. Sealing
+	// is randomized (a fresh nonce each time), so the sealed bytes of the same
+	// key never match; the hash is what tells an unchanged key from a new one.
+	SessionKeyHash []byte
 	// NewAccountID is used only when neither the identity nor its unionid is known.
 	NewAccountID string
 	Now          time.Time
@@ -197,8 +205,8 @@ type WeChatLogin struct {
 type AccountStore interface {
 	// ResolveWeChatLogin finds or creates, atomically, the account for a login
 	// (docs/contract.md §3): an existing (appid, openid) keeps its account, records a
-	// newly learned unionid and rotates its session keys (current → previous,
-	// unless the key is unchanged); a new (appid, openid) whose unionid is known
+	// newly learned unionid and rotates its session keys as RotateSessionKey
+	// says (current → previous, unless the key is unchanged); a new (appid, openid) whose unionid is known
 	// joins that account; otherwise an account NewAccountID is created. It
 	// returns the identity as stored after the update and the account.
 	ResolveWeChatLogin(ctx context.Context, l WeChatLogin) (WeChatIdentity, Account, error)
@@ -301,4 +309,22 @@ type Storage interface {
 	// Ping reports whether the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// RotateSessionKey is the session-key rule every backend applies when a
+// known identity logs in again: a new key becomes current and the current
+// one previous; the same key again (equal SessionKeyHash, or identical
+// sealed bytes) changes nothing, so the previous key survives any number of
+// logins that keep the key (docs/contract.md §1.1). A login without a key
+// leaves the keys alone.
+func RotateSessionKey(id WeChatIdentity, l WeChatLogin) (current, previous, hash []byte) {
+	current, previous, hash = id.SessionKeyEncrypted, id.PreviousSessionKeyEncrypted, id.SessionKeyHash
+	if len(l.SessionKeyEncrypted) == 0 {
+		return current, previous, hash
+	}
+	sameHash := len(l.SessionKeyHash) > 0 && bytes.Equal(l.SessionKeyHash, id.SessionKeyHash)
+	if sameHash || bytes.Equal(l.SessionKeyEncrypted, id.SessionKeyEncrypted) {
+		return current, previous, hash
+	}
+	return l.SessionKeyEncrypted, id.SessionKeyEncrypted, l.SessionKeyHash
 }

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,13 +31,13 @@ func scanAccount(row pgx.Row) (storage.Account, error) {
 }
 
 const identityColumns = `app_id, open_id, account_id, union_id, session_key_encrypted,
-	previous_session_key_encrypted, session_key_at, created_at, updated_at`
+	previous_session_key_encrypted, session_key_hash, session_key_at, created_at, updated_at`
 
 func scanIdentity(row pgx.Row) (storage.WeChatIdentity, error) {
 	var id storage.WeChatIdentity
 	var keyAt pgtype.Timestamptz
 	err := row.Scan(&id.AppID, &id.OpenID, &id.AccountID, &id.UnionID, &id.SessionKeyEncrypted,
-		&id.PreviousSessionKeyEncrypted, &keyAt, &id.CreatedAt, &id.UpdatedAt)
+		&id.PreviousSessionKeyEncrypted, &id.SessionKeyHash, &keyAt, &id.CreatedAt, &id.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return id, storage.ErrNotFound
 	}
@@ -109,23 +108,20 @@ func (s *Storage) ResolveWeChatLogin(ctx context.Context, l storage.WeChatLogin)
 }
 
 // updateIdentity records a newly learned unionid and rotates session keys
-// (current → previous) unless the key is unchanged or absent. SessionKeyAt
-// records the latest login, even when the key is unchanged.
+// (storage.RotateSessionKey). SessionKeyAt records the latest login, even
+// when the key is unchanged.
 func updateIdentity(ctx context.Context, q querier, old storage.WeChatIdentity, l storage.WeChatLogin, now time.Time) (storage.WeChatIdentity, error) {
 	unionID := old.UnionID
 	if unionID == "" {
 		unionID = l.UnionID
 	}
-	cur, prev := old.SessionKeyEncrypted, old.PreviousSessionKeyEncrypted
-	if len(l.SessionKeyEncrypted) > 0 && !bytes.Equal(l.SessionKeyEncrypted, cur) {
-		cur, prev = l.SessionKeyEncrypted, cur
-	}
+	cur, prev, hash := storage.RotateSessionKey(old, l)
 	return scanIdentity(q.QueryRow(ctx, `UPDATE wechat_identities
 		SET union_id = $3, session_key_encrypted = $4, previous_session_key_encrypted = $5,
-			session_key_at = $6, updated_at = $7
+			session_key_hash = $6, session_key_at = $7, updated_at = $8
 		WHERE app_id = $1 AND open_id = $2
 		RETURNING `+identityColumns,
-		old.AppID, old.OpenID, unionID, nilIfEmpty(cur), nilIfEmpty(prev), now, now))
+		old.AppID, old.OpenID, unionID, nilIfEmpty(cur), nilIfEmpty(prev), nilIfEmpty(hash), now, now))
 }
 
 // createIdentity adds the identity to the account of its unionid, or to a new
@@ -153,10 +149,14 @@ func createIdentity(ctx context.Context, q querier, l storage.WeChatLogin, now t
 		}
 		accountID = l.NewAccountID
 	}
+	var keyHash []byte
+	if len(l.SessionKeyEncrypted) > 0 {
+		keyHash = l.SessionKeyHash
+	}
 	return scanIdentity(q.QueryRow(ctx, `INSERT INTO wechat_identities (`+identityColumns+`)
-		VALUES ($1, $2, $3, $4, $5, NULL, $6, $6, $6)
+		VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $7, $7)
 		RETURNING `+identityColumns,
-		l.AppID, l.OpenID, accountID, l.UnionID, nilIfEmpty(l.SessionKeyEncrypted), now))
+		l.AppID, l.OpenID, accountID, l.UnionID, nilIfEmpty(l.SessionKeyEncrypted), nilIfEmpty(keyHash), now))
 }
 
 // GetAccount returns one account.

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -13,7 +12,7 @@ import (
 const accountColumns = `id, disabled, created_at, updated_at, phone_encrypted, phone_hash, phone_source, phone_verified_at`
 
 const identityColumns = `appid, openid, account_id, unionid, session_key_encrypted,
-	previous_session_key_encrypted, session_key_at, created_at, updated_at`
+	previous_session_key_encrypted, session_key_hash, session_key_at, created_at, updated_at`
 
 var (
 	insertAccountSQL = writeSQL(`INSERT INTO accounts (` + accountColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -24,12 +23,12 @@ var (
 	updateAccountSQL = writeSQL(`UPDATE accounts SET disabled = ?, created_at = ?, updated_at = ?, phone_encrypted = ?,
 	phone_hash = ?, phone_source = ?, phone_verified_at = ? WHERE id = ?`)
 
-	insertIdentitySQL = writeSQL(`INSERT INTO wechat_identities (` + identityColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	insertIdentitySQL = writeSQL(`INSERT INTO wechat_identities (` + identityColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	selectIdentitySQL = readSQL(`SELECT ` + identityColumns + ` FROM wechat_identities WHERE appid = ? AND openid = ?`)
 	listIdentitiesSQL = readSQL(`SELECT ` + identityColumns + ` FROM wechat_identities
 	WHERE account_id = ? ORDER BY appid, openid`)
 	updateIdentityLoginSQL = writeSQL(`UPDATE wechat_identities SET unionid = ?, session_key_encrypted = ?,
-	previous_session_key_encrypted = ?, session_key_at = ?, updated_at = ? WHERE appid = ? AND openid = ?`)
+	previous_session_key_encrypted = ?, session_key_hash = ?, session_key_at = ?, updated_at = ? WHERE appid = ? AND openid = ?`)
 	// The earliest identity wins should a unionid ever span two accounts.
 	accountByUnionIDSQL = readSQL(`SELECT account_id FROM wechat_identities
 	WHERE unionid = ? AND unionid <> '' ORDER BY created_at, appid, openid LIMIT 1`)
@@ -42,7 +41,7 @@ func accountDest(a *storage.Account) []any {
 
 func identityDest(w *storage.WeChatIdentity) []any {
 	return []any{&w.AppID, &w.OpenID, &w.AccountID, &w.UnionID, bytesCol{&w.SessionKeyEncrypted},
-		bytesCol{&w.PreviousSessionKeyEncrypted}, timeCol{&w.SessionKeyAt}, timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt}}
+		bytesCol{&w.PreviousSessionKeyEncrypted}, bytesCol{&w.SessionKeyHash}, timeCol{&w.SessionKeyAt}, timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt}}
 }
 
 // ResolveWeChatLogin finds or creates the account for a login in one
@@ -82,20 +81,17 @@ func (s *Storage) ResolveWeChatLogin(ctx context.Context, l storage.WeChatLogin)
 }
 
 // updateLogin records a login of a known identity: a newly learned unionid,
-// and the session key (current → previous unless unchanged).
+// and the session key (storage.RotateSessionKey).
 func (s *Storage) updateLogin(ctx context.Context, id storage.WeChatIdentity, l storage.WeChatLogin) error {
 	if id.UnionID == "" {
 		id.UnionID = l.UnionID
 	}
+	id.SessionKeyEncrypted, id.PreviousSessionKeyEncrypted, id.SessionKeyHash = storage.RotateSessionKey(id, l)
 	if len(l.SessionKeyEncrypted) > 0 {
-		if !bytes.Equal(l.SessionKeyEncrypted, id.SessionKeyEncrypted) {
-			id.PreviousSessionKeyEncrypted = id.SessionKeyEncrypted
-			id.SessionKeyEncrypted = l.SessionKeyEncrypted
-		}
 		id.SessionKeyAt = l.Now
 	}
 	_, err := s.exec(ctx, updateIdentityLoginSQL, id.UnionID, bytesArg(id.SessionKeyEncrypted),
-		bytesArg(id.PreviousSessionKeyEncrypted), timeArg(id.SessionKeyAt), timeArg(l.Now), l.AppID, l.OpenID)
+		bytesArg(id.PreviousSessionKeyEncrypted), bytesArg(id.SessionKeyHash), timeArg(id.SessionKeyAt), timeArg(l.Now), l.AppID, l.OpenID)
 	return err
 }
 
@@ -120,11 +116,13 @@ func (s *Storage) createIdentity(ctx context.Context, l storage.WeChatLogin) err
 		}
 	}
 	var keyAt any
+	var keyHash []byte
 	if len(l.SessionKeyEncrypted) > 0 {
 		keyAt = timeArg(l.Now)
+		keyHash = l.SessionKeyHash
 	}
 	_, err := s.exec(ctx, insertIdentitySQL, l.AppID, l.OpenID, accountID, l.UnionID,
-		bytesArg(l.SessionKeyEncrypted), nil, keyAt, timeArg(l.Now), timeArg(l.Now))
+		bytesArg(l.SessionKeyEncrypted), nil, bytesArg(keyHash), keyAt, timeArg(l.Now), timeArg(l.Now))
 	if err != nil {
 		return fmt.Errorf("create identity: %w", err)
 	}

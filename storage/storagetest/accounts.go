@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -118,6 +119,66 @@ func testResolveExistingIdentity(t *testing.T, s storage.Storage) {
 	want.SessionKeyAt = t3
 	want.UpdatedAt = t3
 	checkRecord(t, "identity after second rotation", id, want)
+}
+
+// sealedLogin is a login as the provider makes it: the session key sealed
+// afresh (a random nonce, so never the same bytes twice) and its keyed hash.
+func sealedLogin(appID, openID, key string, seal int, now time.Time) storage.WeChatLogin {
+	l := login(appID, openID, "", fmt.Sprintf("sealed(%s)#%d", key, seal), "account-1", now)
+	l.SessionKeyHash = []byte("hash(" + key + ")")
+	return l
+}
+
+// The sequence K1, K2, K2 (a wx.login that keeps the key) must leave K1 as
+// the previous key: the unchanged key is recognised by its hash, not by
+// sealed bytes that differ on every seal (docs/contract.md §1.1).
+func testResolveSameKeyFreshSeal(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	t0 := baseTime
+	k1 := sealedLogin("wx-app-1", "openid-1", "K1", 1, t0)
+	_, _, err := s.ResolveWeChatLogin(ctx, k1)
+	mustNoErr(t, "K1", err)
+	k2 := sealedLogin("wx-app-1", "openid-1", "K2", 2, t0.Add(time.Minute))
+	_, _, err = s.ResolveWeChatLogin(ctx, k2)
+	mustNoErr(t, "K2", err)
+	want := storage.WeChatIdentity{
+		AppID: "wx-app-1", OpenID: "openid-1", AccountID: "account-1",
+		SessionKeyEncrypted:         k2.SessionKeyEncrypted,
+		PreviousSessionKeyEncrypted: k1.SessionKeyEncrypted,
+		SessionKeyHash:              k2.SessionKeyHash,
+		SessionKeyAt:                t0.Add(time.Minute),
+		CreatedAt:                   t0,
+		UpdatedAt:                   t0.Add(time.Minute),
+	}
+	for i, at := range []time.Duration{2 * time.Minute, 3 * time.Minute} {
+		again := sealedLogin("wx-app-1", "openid-1", "K2", 3+i, t0.Add(at))
+		id, _, err := s.ResolveWeChatLogin(ctx, again)
+		mustNoErr(t, "K2 again", err)
+		want.SessionKeyAt, want.UpdatedAt = t0.Add(at), t0.Add(at)
+		checkRecord(t, fmt.Sprintf("identity after K2 sealed afresh (%d)", i+1), id, want)
+		got, err := s.GetWeChatIdentity(ctx, "wx-app-1", "openid-1")
+		mustNoErr(t, "get identity", err)
+		checkRecord(t, "stored identity after K2 sealed afresh", got, want)
+	}
+
+	// A new key still rotates, carrying its hash.
+	k3 := sealedLogin("wx-app-1", "openid-1", "K3", 5, t0.Add(4*time.Minute))
+	id, _, err := s.ResolveWeChatLogin(ctx, k3)
+	mustNoErr(t, "K3", err)
+	want.SessionKeyEncrypted, want.PreviousSessionKeyEncrypted, want.SessionKeyHash = k3.SessionKeyEncrypted, k2.SessionKeyEncrypted, k3.SessionKeyHash
+	want.SessionKeyAt, want.UpdatedAt = t0.Add(4*time.Minute), t0.Add(4*time.Minute)
+	checkRecord(t, "identity after K3", id, want)
+
+	// A login of a new identity stores the hash of its first key.
+	first, _, err := s.ResolveWeChatLogin(ctx, func() storage.WeChatLogin {
+		l := sealedLogin("wx-app-1", "openid-2", "K9", 6, t0)
+		l.NewAccountID = "account-2"
+		return l
+	}())
+	mustNoErr(t, "new identity", err)
+	if string(first.SessionKeyHash) != "hash(K9)" || first.PreviousSessionKeyEncrypted != nil {
+		t.Errorf("new identity: hash %q, previous %q", first.SessionKeyHash, first.PreviousSessionKeyEncrypted)
+	}
 }
 
 func testResolveKnownUnionID(t *testing.T, s storage.Storage) {

@@ -56,6 +56,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"ResolveWeChatLoginNewAccount", testResolveNewAccount},
 		{"ResolveWeChatLoginExistingIdentity", testResolveExistingIdentity},
 		{"ResolveWeChatLoginKnownUnionID", testResolveKnownUnionID},
+		{"ResolveWeChatLoginSameKeyFreshSeal", testResolveSameKeyFreshSeal},
 		{"AccountLookups", testAccountLookups},
 		{"UpdateAccount", testUpdateAccount},
 		{"SigningKeys", testSigningKeys},
