@@ -444,4 +444,3 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	}
 	t.Logf("%d log lines checked against %d secret forms", strings.Count(out, "\n"), len(sec.values))
 }
-
