@@ -211,6 +211,13 @@ type AccountStore interface {
 	// returns the identity as stored after the update and the account.
 	ResolveWeChatLogin(ctx context.Context, l WeChatLogin) (WeChatIdentity, Account, error)
 	GetAccount(ctx context.Context, id string) (Account, error)
+	// LockAccount reads the account as GetAccount does and, called inside a
+	// transaction, holds it until the transaction ends: a concurrent
+	// UpdateAccount waits, and one committed before is seen. A check of
+	// Disabled made with it therefore stays true while the caller writes
+	// what depends on it (tokens issued to the account), and a disable
+	// followed by RevokeSubjectTokens sees those tokens.
+	LockAccount(ctx context.Context, id string) (Account, error)
 	GetAccountByPhoneHash(ctx context.Context, phoneHash string) ([]Account, error)
 	GetWeChatIdentity(ctx context.Context, appID, openID string) (WeChatIdentity, error)
 	// ListWeChatIdentities returns an account's identities ordered by (appid, openid).

@@ -59,6 +59,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"ResolveWeChatLoginSameKeyFreshSeal", testResolveSameKeyFreshSeal},
 		{"AccountLookups", testAccountLookups},
 		{"UpdateAccount", testUpdateAccount},
+		{"LockAccount", testLockAccount},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysFnError", testSigningKeysFnError},
 		{"Audit", testAudit},
