@@ -106,12 +106,20 @@ func (s *Storage) UpdateClient(ctx context.Context, id string, fn func(storage.C
 	return out, nil
 }
 
-// DeleteClient removes one client.
+// DeleteClient removes one client and revokes its token sessions, in one
+// transaction; see storage.ClientStore.
 func (s *Storage) DeleteClient(ctx context.Context, id string) error {
-	n, err := s.execCount(ctx, deleteClientSQL, id)
-	if err == nil && n == 0 {
-		err = storage.ErrNotFound
-	}
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		n, err := s.execCount(ctx, deleteClientSQL, id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return storage.ErrNotFound
+		}
+		_, err = s.revokeClientTokens(ctx, id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete client %q: %w", id, err)
 	}

@@ -53,6 +53,8 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"ClientCRUD", testClientCRUD},
 		{"UpdateClient", testUpdateClient},
 		{"ClientAssertionJTI", testClientAssertionJTI},
+		{"DeleteClientRevokesTokens", testDeleteClientRevokesTokens},
+		{"RevokeClientTokens", testRevokeClientTokens},
 		{"ResolveWeChatLoginNewAccount", testResolveNewAccount},
 		{"ResolveWeChatLoginExistingIdentity", testResolveExistingIdentity},
 		{"ResolveWeChatLoginKnownUnionID", testResolveKnownUnionID},
