@@ -116,3 +116,32 @@ func TestRefreshRacingDisableGetsNoToken(t *testing.T) {
 		t.Fatalf("refresh racing a disable: %+v, want a 400", got)
 	}
 }
+
+// A client deleted after the grant loaded it (from the client cache, which
+// keeps it a few seconds) but before its tokens are stored gets no tokens:
+// they would come back to life when the client ID is created again.
+func TestLoginRacingClientDeletionGetsNoToken(t *testing.T) {
+	e := newBenchEnv(t, "NORMAL", keys.ES256)
+	ctx := context.Background()
+	hooked := &betweenSteps{Store: e.store, armOnLogin: true}
+	hooked.hook = func(ctx context.Context, _ string) {
+		if err := e.store.DeleteClient(ctx, benchMini); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.p.store.db = hooked
+
+	out, err := e.p.Token(ctx, tokenRequest(e.grantForm(false), "", ""))
+	if hooked.sub == "" {
+		t.Fatal("the hook did not run")
+	}
+	if err == nil {
+		t.Fatalf("login racing the client's deletion got tokens: %v", out)
+	}
+	if got := ErrorOf(err); got.Code != "invalid_client" {
+		t.Fatalf("login racing the client's deletion: %+v, want invalid_client", got)
+	}
+	if n, err := e.store.RevokeClientTokens(ctx, benchMini); err != nil || n != 0 {
+		t.Fatalf("%d live tokens of the deleted client stored (err %v)", n, err)
+	}
+}

@@ -305,10 +305,14 @@ func (g *wechatGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 
 // tokenStoreError answers a failure to store the tokens: the account was
 // disabled since the login checked it (invalid_grant, as for a login of a
-// disabled account), or a server error.
+// disabled account), the client deleted (invalid_client), or a server
+// error.
 func tokenStoreError(err error) error {
 	if errors.Is(err, errAccountInactive) {
 		return fosite.ErrInvalidGrant.WithWrap(err).WithHint("The account is disabled.")
+	}
+	if errors.Is(err, errClientGone) {
+		return fosite.ErrInvalidClient.WithWrap(err).WithHint("The client no longer exists.")
 	}
 	return fosite.ErrServerError.WithWrap(err)
 }

@@ -217,6 +217,9 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 	if err := s.checkAccount(ctx, kind, sess); err != nil {
 		return err
 	}
+	if err := s.checkClient(ctx, kind, r.GetClient().GetID()); err != nil {
+		return err
+	}
 	key := hashSignature(signature)
 	exp := expiryFor(kind, sess, s.now())
 	rec := storage.TokenSession{
@@ -264,6 +267,29 @@ func (s *fositeStore) checkAccount(ctx context.Context, kind storage.SessionKind
 		return mapErr(err)
 	case acc.Disabled:
 		return errAccountInactive
+	}
+	return nil
+}
+
+// errClientGone refuses tokens for a client deleted or disabled since the
+// request loaded it (the client cache keeps a client for a few seconds).
+var errClientGone = fmt.Errorf("%w: the client was deleted or disabled", fosite.ErrInactiveToken)
+
+// checkClient re-reads the client, uncached and held (LockClient), where a
+// token is stored: a token stored for a deleted client would come back to
+// life when the client ID is created again.
+func (s *fositeStore) checkClient(ctx context.Context, kind storage.SessionKind, clientID string) error {
+	if kind != storage.KindAccessToken && kind != storage.KindRefreshToken {
+		return nil
+	}
+	c, err := s.db.LockClient(ctx, clientID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return errClientGone
+	case err != nil:
+		return mapErr(err)
+	case c.Disabled:
+		return errClientGone
 	}
 	return nil
 }

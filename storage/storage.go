@@ -151,6 +151,12 @@ type Client struct {
 type ClientStore interface {
 	CreateClient(ctx context.Context, c Client) error // ErrAlreadyExists
 	GetClient(ctx context.Context, id string) (Client, error)
+	// LockClient reads the client as GetClient does and, called inside a
+	// transaction, holds it until the transaction ends: a concurrent
+	// DeleteClient or UpdateClient waits, and one committed before is seen.
+	// Token sessions stored in that transaction are thus either refused or
+	// revoked by a DeleteClient racing them.
+	LockClient(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error) // ordered by ID
 	// UpdateClient reads the client, applies fn and writes the result in one
 	// transaction (compare-and-swap); fn must not change the ID.

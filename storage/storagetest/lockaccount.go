@@ -68,3 +68,42 @@ func testLockAccount(t *testing.T, s storage.Storage) {
 		t.Fatal("LockAccount does not see the committed disable")
 	}
 }
+
+// testLockClient pins LockClient as testLockAccount pins LockAccount: a
+// DeleteClient racing a transaction that checked the client with it and
+// stores a token for it revokes that token.
+func testLockClient(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	_, err := s.LockClient(ctx, "client-absent")
+	mustErrIs(t, "lock absent client", err, storage.ErrNotFound)
+	mustNoErr(t, "create client", s.CreateClient(ctx, newClient("client-lock")))
+	got, err := s.LockClient(ctx, "client-lock")
+	mustNoErr(t, "lock outside a transaction", err)
+	checkRecord(t, "locked client", got, newClient("client-lock"))
+
+	tx, err := s.BeginTx(ctx)
+	mustNoErr(t, "begin", err)
+	defer func() { _ = s.Rollback(tx) }()
+	_, err = s.LockClient(tx, "client-lock")
+	mustNoErr(t, "lock in a transaction", err)
+
+	done := make(chan error, 1)
+	go func() { done <- s.DeleteClient(context.WithoutCancel(ctx), "client-lock") }()
+	// As in testLockAccount, the pause only lets a backend that does not
+	// hold the client fail visibly.
+	select {
+	case err := <-done:
+		t.Fatalf("the deletion (err %v) completed while a transaction held the client", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	ts := newSession(storage.KindAccessToken, "lock-client-at", "req-lock-client")
+	ts.ClientID = "client-lock"
+	mustNoErr(t, "create token in the locking transaction", s.CreateTokenSession(tx, ts))
+	mustNoErr(t, "commit", s.Commit(tx))
+	mustNoErr(t, "delete client", <-done)
+
+	_, err = s.GetTokenSession(ctx, storage.KindAccessToken, ts.Signature)
+	mustErrIs(t, "token stored under the lock, after the deletion", err, storage.ErrNotFound)
+	_, err = s.LockClient(ctx, "client-lock")
+	mustErrIs(t, "lock after the deletion", err, storage.ErrNotFound)
+}

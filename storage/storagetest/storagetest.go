@@ -62,6 +62,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"AccountLookups", testAccountLookups},
 		{"UpdateAccount", testUpdateAccount},
 		{"LockAccount", testLockAccount},
+		{"LockClient", testLockClient},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysFnError", testSigningKeysFnError},
 		{"Audit", testAudit},
