@@ -48,6 +48,7 @@ type Store interface {
 	storage.KeyStore
 	storage.AuditStore
 	RevokeSubjectTokens(ctx context.Context, subject string) (int64, error)
+	RevokeClientTokens(ctx context.Context, clientID string) (int64, error)
 	RevokeRefreshTokensIssued(ctx context.Context, from, to time.Time, clientIDs []string) (int64, error)
 }
 

@@ -182,7 +182,8 @@ func (s *Service) UpdateClient(ctx context.Context, id string, spec ClientSpec) 
 	return v, nil
 }
 
-// DeleteClient removes a client; its tokens stop working with it.
+// DeleteClient removes a client and revokes its tokens in the same
+// transaction, so re-creating the client ID brings none of them back.
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	actor, err := actorOf(ctx)
 	if err != nil {
@@ -194,6 +195,25 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	s.clientUpdated(id)
 	s.record(ctx, actor, "clients.delete", id, nil)
 	return nil
+}
+
+// RevokeClientTokens revokes every token issued to client id and keeps
+// the client (a leaked client credential, a compromised app release). It
+// returns how many were revoked.
+func (s *Service) RevokeClientTokens(ctx context.Context, id string) (int64, error) {
+	actor, err := actorOf(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.store.GetClient(ctx, id); err != nil {
+		return 0, clientError(id, err)
+	}
+	n, err := s.store.RevokeClientTokens(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("revoking the tokens of client %q: %w", id, err)
+	}
+	s.record(ctx, actor, "clients.revoke_tokens", id, map[string]any{"tokens_revoked": n})
+	return n, nil
 }
 
 // clientUpdated makes a client change take effect at once on this server

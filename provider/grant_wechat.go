@@ -289,18 +289,32 @@ func (g *wechatGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 			_ = fositestorage.MaybeRollbackTx(ctx, g.store)
 		}
 	}()
-	if err := g.store.CreateAccessTokenSession(ctx, atSig, stored); err != nil {
-		return fosite.ErrServerError.WithWrap(err)
+	if err = g.store.CreateAccessTokenSession(ctx, atSig, stored); err != nil {
+		return tokenStoreError(err)
 	}
 	if rtSig != "" {
-		if err := g.store.CreateRefreshTokenSession(ctx, rtSig, atSig, stored); err != nil {
-			return fosite.ErrServerError.WithWrap(err)
+		if err = g.store.CreateRefreshTokenSession(ctx, rtSig, atSig, stored); err != nil {
+			return tokenStoreError(err)
 		}
 	}
 	if err := fositestorage.MaybeCommitTx(ctx, g.store); err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
 	return nil
+}
+
+// tokenStoreError answers a failure to store the tokens: the account was
+// disabled since the login checked it (invalid_grant, as for a login of a
+// disabled account), the client deleted (invalid_client), or a server
+// error.
+func tokenStoreError(err error) error {
+	if errors.Is(err, errAccountInactive) {
+		return fosite.ErrInvalidGrant.WithWrap(err).WithHint("The account is disabled.")
+	}
+	if errors.Is(err, errClientGone) {
+		return fosite.ErrInvalidClient.WithWrap(err).WithHint("The client no longer exists.")
+	}
+	return fosite.ErrServerError.WithWrap(err)
 }
 
 // upstreamError maps a WeChat failure to the token endpoint's answer

@@ -5,11 +5,13 @@ import (
 	"errors"
 
 	"github.com/ory/fosite"
+
+	"github.com/wxoidc/wxoidc/storage"
 )
 
 // introspectToken answers RFC 7662 for a token: inactive for anything that
 // is not a live token of ours (unknown, expired, revoked, signed by a revoked
-// key), the token's metadata otherwise. An error means the server failed.
+// key, of a disabled account), the token's metadata otherwise. An error means the server failed.
 // Tokens signed by any published key introspect, so a rotation never makes
 // a valid token inactive.
 func (p *Provider) introspectToken(ctx context.Context, token, hint string) (map[string]interface{}, error) {
@@ -26,6 +28,20 @@ func (p *Provider) introspectToken(ctx context.Context, token, hint string) (map
 		return map[string]interface{}{"active": false}, nil
 	}
 	sess, _ := req.GetSession().(*session)
+	// A token of a disabled or deleted account is inactive, as refresh and
+	// UserInfo already refuse it: disabling revokes the tokens, but one
+	// stored without that revocation (or racing it) must not answer active.
+	if sess != nil && sess.authenticatedUser() {
+		acc, err := p.store.db.GetAccount(ctx, sess.GetSubject())
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return map[string]interface{}{"active": false}, nil
+		case err != nil:
+			return nil, err
+		case acc.Disabled:
+			return map[string]interface{}{"active": false}, nil
+		}
+	}
 	out := map[string]interface{}{
 		"active":    true,
 		"client_id": req.GetClient().GetID(),

@@ -214,6 +214,12 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 	if err != nil {
 		return fmt.Errorf("store: encode session: %w", err)
 	}
+	if err := s.checkAccount(ctx, kind, sess); err != nil {
+		return err
+	}
+	if err := s.checkClient(ctx, kind, r.GetClient().GetID()); err != nil {
+		return err
+	}
 	key := hashSignature(signature)
 	exp := expiryFor(kind, sess, s.now())
 	rec := storage.TokenSession{
@@ -236,6 +242,56 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 		rec.AccessTokenSignature = hashSignature(accessSig)
 	}
 	return mapErr(s.db.CreateTokenSession(ctx, rec))
+}
+
+// errAccountInactive refuses tokens for an account that is disabled or
+// gone. It is an inactive-token error, so fosite's refresh handler answers
+// it as a refused refresh, not a server error.
+var errAccountInactive = fmt.Errorf("%w: the account is disabled or no longer exists", fosite.ErrInactiveToken)
+
+// checkAccount re-checks, in the transaction that stores a user's access or
+// refresh token, that the account is still enabled. The grant checked it
+// earlier, in another transaction; a disable-with-revoke landing in between
+// would otherwise leave a live token behind. LockAccount holds the account
+// until the tokens are committed, so a disable either is seen here or waits
+// and then revokes the tokens.
+func (s *fositeStore) checkAccount(ctx context.Context, kind storage.SessionKind, sess *session) error {
+	if (kind != storage.KindAccessToken && kind != storage.KindRefreshToken) || !sess.authenticatedUser() {
+		return nil
+	}
+	acc, err := s.db.LockAccount(ctx, sess.GetSubject())
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return errAccountInactive
+	case err != nil:
+		return mapErr(err)
+	case acc.Disabled:
+		return errAccountInactive
+	}
+	return nil
+}
+
+// errClientGone refuses tokens for a client deleted or disabled since the
+// request loaded it (the client cache keeps a client for a few seconds).
+var errClientGone = fmt.Errorf("%w: the client was deleted or disabled", fosite.ErrInactiveToken)
+
+// checkClient re-reads the client, uncached and held (LockClient), where a
+// token is stored: a token stored for a deleted client would come back to
+// life when the client ID is created again.
+func (s *fositeStore) checkClient(ctx context.Context, kind storage.SessionKind, clientID string) error {
+	if kind != storage.KindAccessToken && kind != storage.KindRefreshToken {
+		return nil
+	}
+	c, err := s.db.LockClient(ctx, clientID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return errClientGone
+	case err != nil:
+		return mapErr(err)
+	case c.Disabled:
+		return errClientGone
+	}
+	return nil
 }
 
 // expiryFor picks the row's expiry for cleanup; rows of kinds without their

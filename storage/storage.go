@@ -102,6 +102,13 @@ type TokenSessionStore interface {
 	// FirstUsedAt as RevokeTokenSessions does. An empty subject is an error:
 	// tokens without an account (client_credentials) all share it.
 	RevokeSubjectTokens(ctx context.Context, subject string) (int64, error)
+	// RevokeClientTokens makes every token session of one client unusable:
+	// access tokens, codes, PKCE and OIDC rows are deleted, refresh tokens
+	// revoked as RevokeTokenSessions does (kept inactive, FirstUsedAt
+	// cleared). It counts the rows deleted plus the refresh tokens newly
+	// deactivated. An empty clientID is an error. It scans token sessions
+	// without an index on the client: an operator's rare action.
+	RevokeClientTokens(ctx context.Context, clientID string) (int64, error)
 	// RevokeRefreshTokensIssued revokes, as RevokeTokenSessions does, every
 	// refresh token issued (RequestedAt) within [from, to] to one of clientIDs,
 	// and deletes the access tokens of those still active (issued with them;
@@ -144,10 +151,23 @@ type Client struct {
 type ClientStore interface {
 	CreateClient(ctx context.Context, c Client) error // ErrAlreadyExists
 	GetClient(ctx context.Context, id string) (Client, error)
+	// LockClient reads the client as GetClient does and, called inside a
+	// transaction, holds it until the transaction ends: a concurrent
+	// DeleteClient or UpdateClient waits, and one committed before is seen.
+	// Token sessions stored in that transaction are thus either refused or
+	// revoked by a DeleteClient racing them.
+	LockClient(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error) // ordered by ID
 	// UpdateClient reads the client, applies fn and writes the result in one
 	// transaction (compare-and-swap); fn must not change the ID.
 	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error)) (Client, error)
+	// DeleteClient removes the client and, in the same transaction, revokes
+	// its token sessions as RevokeClientTokens does: token sessions name
+	// their client by ID only, so a client re-created with the same ID
+	// must find none of them usable. ErrNotFound if absent (nothing
+	// changes). Anything stored later that names a client and grants
+	// access (consents, login-session links) must be removed or revoked
+	// here too, in the same transaction, and the conformance suite extended.
 	DeleteClient(ctx context.Context, id string) error
 	// SetClientAssertionJTI records a used assertion ID until exp;
 	// ErrAlreadyExists if it is recorded and not yet expired at now.
@@ -211,6 +231,13 @@ type AccountStore interface {
 	// returns the identity as stored after the update and the account.
 	ResolveWeChatLogin(ctx context.Context, l WeChatLogin) (WeChatIdentity, Account, error)
 	GetAccount(ctx context.Context, id string) (Account, error)
+	// LockAccount reads the account as GetAccount does and, called inside a
+	// transaction, holds it until the transaction ends: a concurrent
+	// UpdateAccount waits, and one committed before is seen. A check of
+	// Disabled made with it therefore stays true while the caller writes
+	// what depends on it (tokens issued to the account), and a disable
+	// followed by RevokeSubjectTokens sees those tokens.
+	LockAccount(ctx context.Context, id string) (Account, error)
 	GetAccountByPhoneHash(ctx context.Context, phoneHash string) ([]Account, error)
 	GetWeChatIdentity(ctx context.Context, appID, openID string) (WeChatIdentity, error)
 	// ListWeChatIdentities returns an account's identities ordered by (appid, openid).

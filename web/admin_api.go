@@ -40,6 +40,7 @@ func (h *adminAPI) routes(r chi.Router) {
 	r.Get("/clients/{id}", h.getClient)
 	r.Patch("/clients/{id}", h.updateClient)
 	r.Delete("/clients/{id}", h.deleteClient)
+	r.Post("/clients/{id}/revoke-tokens", h.revokeClientTokens)
 
 	r.Post("/accounts/search", h.searchAccounts)
 	r.Get("/accounts/{sub}", h.getAccount)
@@ -173,6 +174,16 @@ func (h *adminAPI) deleteClient(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *adminAPI) revokeClientTokens(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	n, err := h.svc.RevokeClientTokens(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"client_id": id, "tokens_revoked": n})
 }
 
 // searchAccounts takes the query in the body, not the URL: a phone number

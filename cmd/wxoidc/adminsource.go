@@ -35,6 +35,7 @@ type adminOps interface {
 	CreateClient(ctx context.Context, spec admin.ClientSpec) (admin.ClientView, error)
 	UpdateClient(ctx context.Context, id string, spec admin.ClientSpec) (admin.ClientView, error)
 	DeleteClient(ctx context.Context, id string) error
+	RevokeClientTokens(ctx context.Context, id string) (int64, error)
 	FindAccounts(ctx context.Context, q admin.AccountQuery) ([]admin.AccountView, error)
 	FindAccount(ctx context.Context, q admin.AccountQuery) (admin.AccountView, error)
 	SetAccountDisabled(ctx context.Context, sub string, disabled bool) (admin.AccountView, int64, error)

@@ -80,6 +80,10 @@ func TestAdminURLModeAgainstDev(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"client_id": "demo-miniprogram"`) {
 		t.Fatalf("clients show: exit %d: %s %s", code, out, errOut)
 	}
+	code, out, errOut = runCLIEnv(t, withToken, "clients", "revoke-tokens", "demo-miniprogram", "--json", "--admin-url", adminURL)
+	if code != 0 || !strings.Contains(out, `"tokens_revoked": 0`) {
+		t.Fatalf("clients revoke-tokens: exit %d: %s %s", code, out, errOut)
+	}
 	code, _, errOut = runCLIEnv(t, withToken, "accounts", "show", "--sub", "no-such-account", "--admin-url", adminURL)
 	if code != 1 || !strings.Contains(errOut, "no account") {
 		t.Fatalf("accounts show unknown: exit %d: %s", code, errOut)

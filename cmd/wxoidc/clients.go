@@ -29,11 +29,11 @@ func (l *listFlag) Set(v string) error {
 }
 
 func newClientsCmd(env *cliEnv) *cobra.Command {
-	return newGroupCmd("clients", "Create, list, show, update or delete OAuth clients",
+	return newGroupCmd("clients", "Create, list, show, update or delete OAuth clients, or revoke their tokens",
 		`Manage the OAuth clients in storage. A confidential client's secret is printed
 once, when it is made (create, update --rotate-secret); only its hash is stored.`,
 		newClientsCreateCmd(env), newClientsListCmd(env), newClientsShowCmd(env),
-		newClientsUpdateCmd(env), newClientsDeleteCmd(env))
+		newClientsUpdateCmd(env), newClientsDeleteCmd(env), newClientsRevokeTokensCmd(env))
 }
 
 func newClientsCreateCmd(env *cliEnv) *cobra.Command {
@@ -131,8 +131,10 @@ func newClientWriteCmd(env *cliEnv, c *cobra.Command, update bool,
 func newClientsDeleteCmd(env *cliEnv) *cobra.Command {
 	var f adminFlags
 	c := &cobra.Command{
-		Use:     "delete ID",
-		Short:   "Delete a client",
+		Use:   "delete ID",
+		Short: "Delete a client and revoke its tokens",
+		Long: `Delete a client. Its tokens are revoked with it, in one transaction, so a
+client created again with the same ID starts with none.`,
 		Example: `  wxoidc clients delete ID --data DIR`,
 		Args:    exactArgs(1, "one client ID"),
 		RunE: withOps(env, &f, func(ctx context.Context, ops adminOps, args []string) error {
@@ -146,6 +148,38 @@ func newClientsDeleteCmd(env *cliEnv) *cobra.Command {
 			fmt.Fprintf(env.stdout, "client %s deleted\n", id)
 			return nil
 		}),
+	}
+	f.register(c)
+	return c
+}
+
+func newClientsRevokeTokensCmd(env *cliEnv) *cobra.Command {
+	var f adminFlags
+	c := &cobra.Command{
+		Use:   "revoke-tokens ID",
+		Short: "Revoke every token of a client and keep the client",
+		Long: `Revoke every access and refresh token issued to a client; the client stays
+registered and can get new tokens at once. Deleting a client revokes its
+tokens too.`,
+		Example: `  wxoidc clients revoke-tokens ID --data DIR`,
+		Args:    exactArgs(1, "one client ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ops, ctx, done, err := openOps(cmd.Context(), env, f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			id := args[0]
+			n, err := ops.RevokeClientTokens(ctx, id)
+			if err != nil {
+				return opError(err)
+			}
+			if f.json {
+				return printJSON(env.stdout, map[string]any{"client_id": id, "tokens_revoked": n})
+			}
+			fmt.Fprintf(env.stdout, "client %s: %d tokens revoked\n", id, n)
+			return nil
+		},
 	}
 	f.register(c)
 	return c

@@ -220,6 +220,15 @@ func (c *Client) DeleteClient(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, "/clients/"+url.PathEscape(id), nil, nil, nil)
 }
 
+// RevokeClientTokens revokes every token of a client and keeps the client.
+func (c *Client) RevokeClientTokens(ctx context.Context, id string) (int64, error) {
+	var out struct {
+		TokensRevoked int64 `json:"tokens_revoked"`
+	}
+	err := c.do(ctx, http.MethodPost, "/clients/"+url.PathEscape(id)+"/revoke-tokens", nil, nil, &out)
+	return out.TokensRevoked, err
+}
+
 // FindAccounts looks accounts up. The query travels in a POST body: a
 // phone number must not end up in a URL or an access log.
 func (c *Client) FindAccounts(ctx context.Context, q admin.AccountQuery) ([]admin.AccountView, error) {

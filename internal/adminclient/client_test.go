@@ -144,11 +144,17 @@ func TestClientsAndErrorClasses(t *testing.T) {
 	if _, err := c.GetClient(ctx, "svc-1/../x"); !errors.Is(err, admin.ErrNotFound) {
 		t.Fatalf("get with slash: %v", err)
 	}
+	if n, err := c.RevokeClientTokens(ctx, "svc-1"); err != nil || n != 0 {
+		t.Fatalf("revoke tokens of a client without tokens: %d %v", n, err)
+	}
 	if err := c.DeleteClient(ctx, "svc-1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.GetClient(ctx, "svc-1"); !errors.Is(err, admin.ErrNotFound) {
 		t.Fatalf("get after delete: %v", err)
+	}
+	if _, err := c.RevokeClientTokens(ctx, "svc-1"); !errors.Is(err, admin.ErrNotFound) {
+		t.Fatalf("revoke tokens after delete: %v", err)
 	}
 }
 

@@ -173,6 +173,22 @@ func (s *Storage) GetAccount(ctx context.Context, id string) (storage.Account, e
 	return a, nil
 }
 
+// LockAccount reads the account FOR SHARE: inside a transaction,
+// UpdateAccount (FOR UPDATE) waits for it to end, and the locking read
+// returns the latest committed version, not the statement's snapshot.
+func (s *Storage) LockAccount(ctx context.Context, id string) (storage.Account, error) {
+	var a storage.Account
+	err := s.run(ctx, "lock account", func(q querier) error {
+		var err error
+		a, err = scanAccount(q.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1 FOR SHARE`, id))
+		return err
+	})
+	if err != nil {
+		return storage.Account{}, err
+	}
+	return a, nil
+}
+
 // GetAccountByPhoneHash returns the accounts with that phone hash, oldest
 // first (numbers are recycled, so there may be several). An empty hash
 // matches nothing.

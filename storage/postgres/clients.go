@@ -67,6 +67,21 @@ func (s *Storage) GetClient(ctx context.Context, id string) (storage.Client, err
 	return c, nil
 }
 
+// LockClient reads the client FOR SHARE: inside a transaction,
+// DeleteClient and UpdateClient wait for it to end.
+func (s *Storage) LockClient(ctx context.Context, id string) (storage.Client, error) {
+	var c storage.Client
+	err := s.run(ctx, "lock client", func(q querier) error {
+		var err error
+		c, err = scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1 FOR SHARE`, id))
+		return err
+	})
+	if err != nil {
+		return storage.Client{}, err
+	}
+	return c, nil
+}
+
 // ListClients returns every client ordered by ID.
 func (s *Storage) ListClients(ctx context.Context) ([]storage.Client, error) {
 	var cs []storage.Client
@@ -111,10 +126,11 @@ func (s *Storage) UpdateClient(ctx context.Context, id string, fn func(storage.C
 	return out, nil
 }
 
-// DeleteClient removes one client. Its token sessions stay until they expire
-// or are revoked; they can no longer be used, as every use loads the client.
+// DeleteClient removes one client and revokes its token sessions, in one
+// transaction: a client re-created with the same ID must not bring them
+// back (see storage.ClientStore).
 func (s *Storage) DeleteClient(ctx context.Context, id string) error {
-	return s.run(ctx, "delete client", func(q querier) error {
+	return s.inTx(ctx, "delete client", func(q querier) error {
 		tag, err := q.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 		if err != nil {
 			return err
@@ -122,7 +138,8 @@ func (s *Storage) DeleteClient(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return storage.ErrNotFound
 		}
-		return nil
+		_, err = revokeClientTokens(ctx, q, id)
+		return err
 	})
 }
 

@@ -234,6 +234,33 @@ func (s *Storage) RevokeSubjectTokens(ctx context.Context, subject string) (int6
 	return n, err
 }
 
+// RevokeClientTokens deletes the sessions of one client and revokes its
+// refresh tokens (as RevokeTokenSessions does), in one statement. It counts
+// rows deleted or newly deactivated.
+func (s *Storage) RevokeClientTokens(ctx context.Context, clientID string) (int64, error) {
+	if clientID == "" {
+		return 0, errors.New("storage/postgres: revoke client tokens: empty client ID")
+	}
+	var n int64
+	err := s.run(ctx, "revoke client tokens", func(q querier) error {
+		var err error
+		n, err = revokeClientTokens(ctx, q, clientID)
+		return err
+	})
+	return n, err
+}
+
+func revokeClientTokens(ctx context.Context, q querier, clientID string) (int64, error) {
+	var n int64
+	err := q.QueryRow(ctx, `WITH deleted AS (
+			DELETE FROM token_sessions WHERE client_id = $1 AND kind <> 'refresh_token'
+			RETURNING 1
+		), `+revokeRefreshCTE("client_id")+`
+		SELECT (SELECT count(*) FROM deleted) + (SELECT count(*) FROM revoked WHERE was_active)`,
+		clientID).Scan(&n)
+	return n, err
+}
+
 // DeleteExpiredTokenSessions deletes up to limit sessions that expired before
 // now, oldest first (sessions without expiry stay). SKIP LOCKED lets several
 // instances collect at once without waiting on each other or on live

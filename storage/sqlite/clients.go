@@ -59,6 +59,17 @@ func (s *Storage) GetClient(ctx context.Context, id string) (storage.Client, err
 	return c, nil
 }
 
+// LockClient reads the client. Inside a transaction nothing more is
+// needed: a transaction holds the single writer, so no DeleteClient or
+// UpdateClient can run until it ends.
+func (s *Storage) LockClient(ctx context.Context, id string) (storage.Client, error) {
+	var c storage.Client
+	if err := s.queryRow(ctx, selectClientSQL, []any{id}, clientDest(&c)...); err != nil {
+		return storage.Client{}, fmt.Errorf("sqlite: lock client %q: %w", id, err)
+	}
+	return c, nil
+}
+
 // ListClients returns every client ordered by ID.
 func (s *Storage) ListClients(ctx context.Context) ([]storage.Client, error) {
 	var out []storage.Client
@@ -106,9 +117,17 @@ func (s *Storage) UpdateClient(ctx context.Context, id string, fn func(storage.C
 	return out, nil
 }
 
-// DeleteClient removes one client.
+// DeleteClient removes one client and revokes its token sessions, in one
+// transaction; see storage.ClientStore.
 func (s *Storage) DeleteClient(ctx context.Context, id string) error {
-	if err := s.execFound(ctx, deleteClientSQL, id); err != nil {
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.execFound(ctx, deleteClientSQL, id); err != nil {
+			return err
+		}
+		_, err := s.revokeClientTokens(ctx, id)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("sqlite: delete client %q: %w", id, err)
 	}
 	return nil

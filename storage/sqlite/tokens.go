@@ -31,7 +31,12 @@ var (
 	// grace window can bring a token of a revoked chain back.
 	endGraceRequestSQL = writeSQL(`UPDATE token_sessions SET first_used_at = NULL WHERE kind = ? AND request_id = ? AND first_used_at IS NOT NULL`)
 	endGraceSubjectSQL = writeSQL(`UPDATE token_sessions SET first_used_at = NULL WHERE subject = ? AND kind = ? AND first_used_at IS NOT NULL`)
-	deleteExpiredSQL   = writeSQL(`DELETE FROM token_sessions WHERE id IN (
+	// A deleted client's sessions: all but refresh tokens go, refresh
+	// tokens are revoked (kept inactive, no grace window).
+	deleteClientTokensSQL     = writeSQL(`DELETE FROM token_sessions WHERE client_id = ? AND kind <> 'refresh_token'`)
+	deactivateClientTokensSQL = writeSQL(`UPDATE token_sessions SET active = 0 WHERE client_id = ? AND kind = 'refresh_token' AND active = 1`)
+	endGraceClientSQL         = writeSQL(`UPDATE token_sessions SET first_used_at = NULL WHERE client_id = ? AND kind = 'refresh_token' AND first_used_at IS NOT NULL`)
+	deleteExpiredSQL          = writeSQL(`DELETE FROM token_sessions WHERE id IN (
 	SELECT id FROM token_sessions WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`)
 )
 
@@ -188,6 +193,40 @@ func (s *Storage) RevokeSubjectTokens(ctx context.Context, subject string) (int6
 		return 0, fmt.Errorf("sqlite: revoke subject tokens: %w", err)
 	}
 	return total, nil
+}
+
+// RevokeClientTokens deletes the sessions of one client and revokes its
+// refresh tokens, in one write transaction.
+func (s *Storage) RevokeClientTokens(ctx context.Context, clientID string) (int64, error) {
+	if clientID == "" {
+		return 0, errors.New("sqlite: revoke client tokens: empty client ID")
+	}
+	var n int64
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		n, err = s.revokeClientTokens(ctx, clientID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke client tokens: %w", err)
+	}
+	return n, nil
+}
+
+// revokeClientTokens is RevokeClientTokens inside the caller's transaction.
+func (s *Storage) revokeClientTokens(ctx context.Context, clientID string) (int64, error) {
+	n, err := s.execCount(ctx, deleteClientTokensSQL, clientID)
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.execCount(ctx, deactivateClientTokensSQL, clientID)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.exec(ctx, endGraceClientSQL, clientID); err != nil {
+		return 0, err
+	}
+	return n + m, nil
 }
 
 // DeleteExpiredTokenSessions deletes up to limit sessions that expired

@@ -1,0 +1,147 @@
+package provider
+
+import (
+	"context"
+	"net/url"
+	"testing"
+
+	"github.com/wxoidc/wxoidc/keys"
+	"github.com/wxoidc/wxoidc/storage"
+)
+
+// betweenSteps is a Store that runs hook once, right before the transaction
+// that follows the step it arms on: the interleaving of an admin action
+// between a grant's account check and the transaction storing its tokens,
+// made deterministic.
+type betweenSteps struct {
+	Store
+	armOnLogin, armOnGetAccount bool
+	armed                       bool
+	sub                         string
+	hook                        func(ctx context.Context, sub string)
+}
+
+func (b *betweenSteps) ResolveWeChatLogin(ctx context.Context, l storage.WeChatLogin) (storage.WeChatIdentity, storage.Account, error) {
+	id, acc, err := b.Store.ResolveWeChatLogin(ctx, l)
+	if err == nil && b.armOnLogin {
+		b.armed, b.sub = true, acc.ID
+	}
+	return id, acc, err
+}
+
+func (b *betweenSteps) GetAccount(ctx context.Context, id string) (storage.Account, error) {
+	acc, err := b.Store.GetAccount(ctx, id)
+	if err == nil && b.armOnGetAccount {
+		b.armed, b.sub = true, acc.ID
+	}
+	return acc, err
+}
+
+func (b *betweenSteps) BeginTx(ctx context.Context) (context.Context, error) {
+	if b.armed {
+		b.armed = false
+		b.hook(ctx, b.sub)
+	}
+	return b.Store.BeginTx(ctx)
+}
+
+// An account disabled (and its tokens revoked) after the WeChat grant
+// checked it but before its tokens are stored gets no tokens: the check is
+// repeated in the transaction that stores them.
+func TestLoginRacingDisableGetsNoToken(t *testing.T) {
+	e := newBenchEnv(t, "NORMAL", keys.ES256)
+	ctx := context.Background()
+	hooked := &betweenSteps{Store: e.store, armOnLogin: true}
+	hooked.hook = func(ctx context.Context, sub string) {
+		if _, err := e.store.UpdateAccount(ctx, sub, func(a storage.Account) (storage.Account, error) {
+			a.Disabled = true
+			return a, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.RevokeSubjectTokens(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.p.store.db = hooked
+
+	out, err := e.p.Token(ctx, tokenRequest(e.grantForm(false), "", ""))
+	if hooked.sub == "" {
+		t.Fatal("the hook did not run")
+	}
+	if err == nil {
+		t.Fatalf("login racing a disable got tokens: %v", out)
+	}
+	if got := ErrorOf(err); got.Code != "invalid_grant" {
+		t.Fatalf("login racing a disable: %+v, want invalid_grant", got)
+	}
+	// Nothing was stored that a revocation would still have to catch.
+	if n, err := e.store.RevokeSubjectTokens(ctx, hooked.sub); err != nil || n != 0 {
+		t.Fatalf("%d live tokens of the disabled account stored (err %v)", n, err)
+	}
+}
+
+// The refresh grant checks the account before fosite's handler opens the
+// transaction that rotates the token; a disable landing in between (here
+// without the revocation that would also stop the rotation) must not let
+// new tokens be stored.
+func TestRefreshRacingDisableGetsNoToken(t *testing.T) {
+	e := newBenchEnv(t, "NORMAL", keys.ES256)
+	ctx := context.Background()
+	first := e.token(t, tokenRequest(e.grantForm(false), "", ""))
+	rt, _ := first["refresh_token"].(string)
+	if rt == "" {
+		t.Fatalf("no refresh token: %v", first)
+	}
+	hooked := &betweenSteps{Store: e.store, armOnGetAccount: true}
+	hooked.hook = func(ctx context.Context, sub string) {
+		if _, err := e.store.UpdateAccount(ctx, sub, func(a storage.Account) (storage.Account, error) {
+			a.Disabled = true
+			return a, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.p.store.db = hooked
+
+	form := url.Values{"grant_type": {GrantTypeRefreshToken}, "client_id": {benchMini}, "refresh_token": {rt}}
+	out, err := e.p.Token(ctx, tokenRequest(form, "", ""))
+	if hooked.sub == "" {
+		t.Fatal("the hook did not run")
+	}
+	if err == nil {
+		t.Fatalf("refresh racing a disable got tokens: %v", out)
+	}
+	if got := ErrorOf(err); got.Status != 400 {
+		t.Fatalf("refresh racing a disable: %+v, want a 400", got)
+	}
+}
+
+// A client deleted after the grant loaded it (from the client cache, which
+// keeps it a few seconds) but before its tokens are stored gets no tokens:
+// they would come back to life when the client ID is created again.
+func TestLoginRacingClientDeletionGetsNoToken(t *testing.T) {
+	e := newBenchEnv(t, "NORMAL", keys.ES256)
+	ctx := context.Background()
+	hooked := &betweenSteps{Store: e.store, armOnLogin: true}
+	hooked.hook = func(ctx context.Context, _ string) {
+		if err := e.store.DeleteClient(ctx, benchMini); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.p.store.db = hooked
+
+	out, err := e.p.Token(ctx, tokenRequest(e.grantForm(false), "", ""))
+	if hooked.sub == "" {
+		t.Fatal("the hook did not run")
+	}
+	if err == nil {
+		t.Fatalf("login racing the client's deletion got tokens: %v", out)
+	}
+	if got := ErrorOf(err); got.Code != "invalid_client" {
+		t.Fatalf("login racing the client's deletion: %+v, want invalid_client", got)
+	}
+	if n, err := e.store.RevokeClientTokens(ctx, benchMini); err != nil || n != 0 {
+		t.Fatalf("%d live tokens of the deleted client stored (err %v)", n, err)
+	}
+}
