@@ -89,7 +89,8 @@ func newKeysRevokeCmd(env *cliEnv) *cobra.Command {
 the command then waits until every running instance has reloaded its keys and
 revokes the tokens issued meanwhile (--no-wait skips the wait).
 
-A KID that starts with '-' goes after '--', which ends the flags:
+New KIDs never start with '-'; one made by an earlier version may, and then
+goes after '--', which ends the flags:
 wxoidc keys revoke --data DIR -- -AbC…`,
 		Example: `  wxoidc keys revoke KID --data DIR
   wxoidc keys revoke KID --config FILE --revoke-tokens`,
