@@ -66,9 +66,16 @@ type HTTP struct {
 
 // Admin configures the admin listener (/admin/*, /metrics, health).
 type Admin struct {
-	// Addr is the admin listen address; "" disables the listener.
-	Addr   string       `yaml:"addr"`
-	Tokens []AdminToken `yaml:"tokens"`
+	// Addr is the admin listen address; "" disables the listener. It must
+	// be a loopback address unless AllowRemote is set.
+	Addr string `yaml:"addr"`
+	// AllowRemote lets Addr be a non-loopback address. The admin listener
+	// speaks plain HTTP and every request carries an admin bearer token, so
+	// set it only when TLS (a terminating proxy, a service mesh) or a
+	// private network protects the path; the server then still warns at
+	// start.
+	AllowRemote bool         `yaml:"allow_remote"`
+	Tokens      []AdminToken `yaml:"tokens"`
 }
 
 // AdminToken is a bearer token accepted by the admin API.
