@@ -66,9 +66,16 @@ type HTTP struct {
 
 // Admin configures the admin listener (/admin/*, /metrics, health).
 type Admin struct {
-	// Addr is the admin listen address; "" disables the listener.
-	Addr   string       `yaml:"addr"`
-	Tokens []AdminToken `yaml:"tokens"`
+	// Addr is the admin listen address; "" disables the listener. It must
+	// be a loopback address unless AllowRemote is set.
+	Addr string `yaml:"addr"`
+	// AllowRemote lets Addr be a non-loopback address. The admin listener
+	// speaks plain HTTP and every request carries an admin bearer token, so
+	// set it only when TLS (a terminating proxy, a service mesh) or a
+	// private network protects the path; the server then still warns at
+	// start.
+	AllowRemote bool         `yaml:"allow_remote"`
+	Tokens      []AdminToken `yaml:"tokens"`
 }
 
 // AdminToken is a bearer token accepted by the admin API.
@@ -119,7 +126,12 @@ type Limits struct {
 	// client counts per /64). The IP is the peer address, or the
 	// X-Forwarded-For entry added by the nearest http.trusted_proxies hop.
 	TokenPerIP Rate `yaml:"token_per_ip"`
-	// TokenPerClient limits token-endpoint requests per client_id.
+	// TokenPerClient limits token-endpoint requests per client, counted only
+	// once the client has authenticated, so that nobody can spend another
+	// client's bucket by naming it: a confidential client has one bucket; a
+	// public client (auth method none), which anyone can name, has one per
+	// caller network (IPv4 address, IPv6 /64). Failed authentications count
+	// against TokenPerIP only.
 	TokenPerClient Rate `yaml:"token_per_client"`
 	// WeChatPerUser limits WeChat calls per (appid, openid). It must stay
 	// below WeChat's 100 calls per user per minute, so that we answer 429

@@ -142,6 +142,16 @@ func IsLoopbackHost(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
+// AdminIsRemote reports whether the admin listener (admin.addr) is set and
+// not on loopback, which admin.allow_remote permits: the server warns at start.
+func (c *Config) AdminIsRemote() bool {
+	if c.Admin.Addr == "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(c.Admin.Addr)
+	return err != nil || !IsLoopbackHost(host)
+}
+
 // CheckLoopbackAddr returns an error unless the listen address addr
 // (host:port) has a loopback host (IsLoopbackHost). Dev mode and the bench
 // harness run with well-known credentials and listen nowhere else.
@@ -234,6 +244,9 @@ func (c *Config) checkAdmin(ck *checker, revealed map[string]string) {
 	if a.Addr != "" {
 		ck.addr("admin.addr", a.Addr)
 		ck.when(a.Addr == c.HTTP.Addr, "admin.addr", "must differ from http.addr: the admin API must not share the public listener")
+		if host, _, err := net.SplitHostPort(a.Addr); err == nil && !a.AllowRemote {
+			ck.when(!IsLoopbackHost(host), "admin.addr", "must be a loopback address (127.0.0.1:PORT, [::1]:PORT, localhost:PORT): the admin listener speaks plain HTTP and carries admin bearer tokens; set admin.allow_remote: true only when TLS or a private network protects it")
+		}
 		ck.when(len(a.Tokens) == 0, "admin.tokens", `at least one token is required while admin.addr is set (set admin.addr to "" to disable the admin listener)`)
 	}
 	names := map[string]int{}

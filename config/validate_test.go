@@ -48,6 +48,10 @@ func TestValidateRules(t *testing.T) {
 		{"admin addr malformed", func(c *Config) { c.Admin.Addr = "127.0.0.1" }, "admin.addr", "host:port"},
 		{"admin addr equals http addr", func(c *Config) { c.Admin.Addr = c.HTTP.Addr }, "admin.addr", "must differ"},
 		{"admin tokens required", func(c *Config) { c.Admin.Tokens = nil }, "admin.tokens", "at least one token"},
+		{"admin on all interfaces", func(c *Config) { c.Admin.Addr = ":8081" }, "admin.addr", "must be a loopback address"},
+		{"admin on 0.0.0.0", func(c *Config) { c.Admin.Addr = "0.0.0.0:8081" }, "admin.addr", "admin.allow_remote"},
+		{"admin on a LAN address", func(c *Config) { c.Admin.Addr = "10.1.2.3:8081" }, "admin.addr", "must be a loopback address"},
+		{"admin on a host name", func(c *Config) { c.Admin.Addr = "admin.internal:8081" }, "admin.addr", "must be a loopback address"},
 		{"admin token name required", func(c *Config) { c.Admin.Tokens[0].Name = "" }, "admin.tokens[0].name", "required"},
 		{"admin token name duplicate", func(c *Config) {
 			c.Admin.Tokens = append(c.Admin.Tokens, AdminToken{Name: "ops", Token: c.Admin.Tokens[0].Token})
@@ -166,6 +170,9 @@ func TestValidateAccepts(t *testing.T) {
 		{"no fallbacks", func(c *Config) { c.WeChat.FallbackBaseURLs = nil }},
 		{"no wechat apps", func(c *Config) { c.WeChat.Apps = nil }},
 		{"admin disabled without tokens", func(c *Config) { c.Admin.Addr, c.Admin.Tokens = "", nil }},
+		{"admin on ipv6 loopback", func(c *Config) { c.Admin.Addr = "[::1]:8081" }},
+		{"admin on localhost", func(c *Config) { c.Admin.Addr = "localhost:8081" }},
+		{"admin remote when allowed", func(c *Config) { c.Admin.Addr, c.Admin.AllowRemote = "0.0.0.0:8081", true }},
 		{"postgres dsn", func(c *Config) { c.Storage.DSN = "postgres://wxoidc:pw@db:5432/wxoidc?sslmode=require" }},
 		{"postgresql dsn", func(c *Config) { c.Storage.DSN = "postgresql:///wxoidc?host=/run/postgresql" }},
 		{"relative sqlite path", func(c *Config) { c.Storage.DSN = "sqlite://wxoidc.db" }},

@@ -15,10 +15,19 @@ import (
 // package for an expired or not-yet-valid assertion (rendered as a 500
 // "error"), and the non-standard "jti_known" for a replayed assertion.
 // Both are invalid_client (RFC 7523 §3, RFC 6749 §5.2).
+//
+// A client that authenticated is then charged to the ClientLimit in ctx
+// (WithClientLimit), before any grant handler runs.
 func clientAuthStrategy(f *fosite.Fosite) fosite.ClientAuthenticationStrategy {
 	return func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 		c, err := f.DefaultClientAuthenticationStrategy(ctx, r, form)
-		return c, clientAuthError(err)
+		if err != nil {
+			return nil, clientAuthError(err)
+		}
+		if err := chargeClient(ctx, c.GetID(), c.IsPublic()); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 }
 

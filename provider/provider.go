@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -199,6 +200,9 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (map[string]inter
 	if err := checkGrantType(r); err != nil {
 		return nil, err
 	}
+	if err := checkIDTokenParams(r.PostForm); err != nil {
+		return nil, err
+	}
 	req, err := p.oauth.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
 		return nil, answer(err)
@@ -227,6 +231,39 @@ func checkGrantType(r *http.Request) error {
 	}
 	if !slices.Contains(grantTypes, gt) {
 		return &Error{Status: http.StatusBadRequest, Code: "unsupported_grant_type", Description: "The grant type is not supported by this server."}
+	}
+	return nil
+}
+
+// authorizationOnlyParams are OIDC authorization-request parameters that
+// fosite's ID-token signer acts on when a token request carries them. The
+// WeChat grant refuses them: it has no authorization request they could
+// refer to, prompt and max_age ask for a re-authentication it cannot
+// offer, and fosite would check them only when it signs the ID token, after
+// the WeChat code is spent (a junk id_token_hint answered 500 there).
+var authorizationOnlyParams = []string{"id_token_hint", "prompt", "max_age"}
+
+// checkIDTokenParams validates, before anything has a side effect, the
+// token-request parameters that fosite checks only when it signs the ID
+// token, at the very end: by then the WeChat grant has spent the one-use
+// wx.login code and committed the account, and the refresh grant has
+// rotated the refresh token, so a client could not retry with the same
+// credential. A nonce must have fosite's minimum length
+// (fosite.MinParameterEntropy, 8 characters).
+func checkIDTokenParams(form url.Values) error {
+	gt := form.Get("grant_type")
+	if gt != GrantTypeWeChat && gt != GrantTypeRefreshToken {
+		return nil // no ID token
+	}
+	if n := form.Get("nonce"); n != "" && len(n) < fosite.MinParameterEntropy {
+		return answer(fosite.ErrInsufficientEntropy.WithHintf("Parameter 'nonce' is set but does not satisfy the minimum entropy of %d characters.", fosite.MinParameterEntropy))
+	}
+	if gt == GrantTypeWeChat {
+		for _, k := range authorizationOnlyParams {
+			if form.Has(k) {
+				return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The '" + k + "' parameter belongs to an authorization request; the token endpoint does not accept it with this grant."}
+			}
+		}
 	}
 	return nil
 }

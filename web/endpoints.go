@@ -131,10 +131,11 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !s.allowTokenIP(w, r) {
 		return
 	}
-	if !s.readClientForm(w, r) || !s.allowTokenClient(w, r) {
+	if !s.readClientForm(w, r) {
 		return
 	}
-	out, err := s.cfg.Provider.Token(r.Context(), r)
+	ctx := provider.WithClientLimit(r.Context(), s.clientLimit(r, clientIP(r, s.cfg.TrustedProxies)))
+	out, err := s.cfg.Provider.Token(ctx, r)
 	s.writeProviderAnswer(w, r, out, err)
 }
 

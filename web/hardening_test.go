@@ -178,36 +178,54 @@ func TestTokenLimitPerIP(t *testing.T) {
 	}
 }
 
+// TestTokenLimitPerClient checks the per-client keying: a confidential
+// client (which the provider charges only once it has authenticated) has one
+// bucket wherever it calls from; a public client, which anyone can name, has
+// one per network (an IPv4 address, an IPv6 /64).
 func TestTokenLimitPerClient(t *testing.T) {
 	clk := testharness.NewClock(time.Unix(1_700_000_000, 0))
 	s := limitedServer(t, TokenRateLimits{PerClient: ratelimit.Rate{Limit: 1, Per: time.Second, Burst: 1}, Now: clk.Now})
-	request := func(form url.Values, basicUser string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(form.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if basicUser != "" {
-			r.SetBasicAuth(basicUser, "secret")
+	r := httptest.NewRequest(http.MethodPost, PathToken, nil)
+	charge := func(ip, clientID string, public bool) bool {
+		t.Helper()
+		ok, wait := s.clientLimit(r, netip.MustParseAddr(ip))(clientID, public)
+		if ok != (wait == 0) || !ok && wait != time.Second {
+			t.Fatalf("charge(%s, %s, %v) = %v, %v", ip, clientID, public, ok, wait)
 		}
-		if err := r.ParseForm(); err != nil {
-			t.Fatal(err)
+		return ok
+	}
+	for _, tc := range []struct {
+		ip, client string
+		public     bool
+		want       bool
+		why        string
+	}{
+		{"198.51.100.1", "backend", false, true, "first confidential request"},
+		{"203.0.113.9", "backend", false, false, "a confidential client's bucket is shared by all its addresses"},
+		{"198.51.100.1", "backend-2", false, true, "another confidential client"},
+		{"198.51.100.1", "mini", true, true, "first public request"},
+		{"198.51.100.1", "mini", true, false, "a second public request from the same address"},
+		{"198.51.100.2", "mini", true, true, "a public client from another IPv4 address"},
+		{"::ffff:198.51.100.3", "mini", true, true, "an IPv4-mapped address is its IPv4 address"},
+		{"198.51.100.3", "mini", true, false, "...the same one"},
+		{"2001:db8:1:2::1", "mini", true, true, "a public client from an IPv6 /64"},
+		{"2001:db8:1:2:ffff::9", "mini", true, false, "another address in the same /64"},
+		{"2001:db8:1:3::1", "mini", true, true, "the next /64"},
+		{"198.51.100.9", "mini", false, true, "a confidential key never meets a public one"},
+	} {
+		if got := charge(tc.ip, tc.client, tc.public); got != tc.want {
+			t.Errorf("%s: allowed = %v, want %v", tc.why, got, tc.want)
 		}
-		rec := httptest.NewRecorder()
-		s.allowTokenClient(rec, r)
-		return rec
 	}
-	if rec := request(url.Values{"client_id": {"mini"}}, ""); rec.Body.Len() != 0 {
-		t.Fatal("first request refused")
+	// A client_id with spaces cannot forge another client's key.
+	ip := netip.MustParseAddr("198.51.100.1")
+	if clientRateKey("198.51.100.1 mini", false, ip) == clientRateKey("mini", true, ip) ||
+		clientRateKey("p 198.51.100.1 mini", false, ip) == clientRateKey("mini", true, ip) {
+		t.Error("a confidential client_id reproduces a public client's key")
 	}
-	checkSlowDown(t, request(url.Values{"client_id": {"mini"}}, ""), "1")
-	// The Basic user name is the client (form-decoded per RFC 6749 §2.3.1).
-	if rec := request(nil, "back%20end"); rec.Body.Len() != 0 {
-		t.Fatal("first Basic request refused")
-	}
-	checkSlowDown(t, request(url.Values{"client_id": {"back end"}}, ""), "1")
-	// No client named: fosite answers invalid_client, not the limiter.
-	for range 3 {
-		if rec := request(url.Values{"grant_type": {"x"}}, ""); rec.Body.Len() != 0 {
-			t.Fatal("a request without client was limited")
-		}
+	clk.Advance(time.Second)
+	if !charge("203.0.113.9", "backend", false) {
+		t.Error("refused after the refill")
 	}
 }
 
@@ -216,7 +234,8 @@ func TestTokenLimitsDisabledByDefault(t *testing.T) {
 	for range 1000 {
 		r := httptest.NewRequest(http.MethodPost, PathToken, nil)
 		r.PostForm = url.Values{"client_id": {"c"}}
-		if !s.allowTokenIP(httptest.NewRecorder(), r) || !s.allowTokenClient(httptest.NewRecorder(), r) {
+		ok, _ := s.clientLimit(r, netip.MustParseAddr("198.51.100.1"))("c", true)
+		if !s.allowTokenIP(httptest.NewRecorder(), r) || !ok {
 			t.Fatal("zero rates limited a request")
 		}
 	}

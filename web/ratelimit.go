@@ -3,14 +3,16 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"net/url"
+	"net/netip"
 	"time"
 
 	"github.com/wxoidc/wxoidc/internal/ratelimit"
+	"github.com/wxoidc/wxoidc/provider"
 )
 
 // TokenRateLimits limits the token endpoint per client IP (before the body
-// is read) and per client_id (after). Refusals answer 429 with Retry-After
+// is read) and per client (once the client has authenticated: see
+// server.clientLimit). Refusals answer 429 with Retry-After
 // and {"error":"slow_down"}: RFC 8628 §3.5 registers slow_down for the token
 // endpoint, and it keeps our limits apart from WeChat outages, which answer
 // 503 temporarily_unavailable.
@@ -49,32 +51,32 @@ func (s *server) allowTokenIP(w http.ResponseWriter, r *http.Request) bool {
 	return ok
 }
 
-// allowTokenClient applies the per-client limit once the form is parsed. The
-// client is not authenticated yet: the limit counts what the request claims,
-// which is what a public mini-program client is anyway.
-func (s *server) allowTokenClient(w http.ResponseWriter, r *http.Request) bool {
-	id := requestClientID(r)
-	if id == "" {
-		return true // the provider answers invalid_client
+// clientLimit is the per-client limit of one token request from ip, which
+// the provider charges once the client has authenticated
+// (provider.WithClientLimit). Nobody can spend a confidential client's
+// bucket without its credential, so it is keyed by client_id alone. A
+// public client has no credential: anyone can name it, so its bucket is
+// also keyed by the caller's network (rateKey: the IPv4 address or IPv6
+// /64), and a flood from one network leaves the others alone. What bounds a
+// public client globally is the WeChat per-appid limit.
+func (s *server) clientLimit(r *http.Request, ip netip.Addr) provider.ClientLimit {
+	return func(clientID string, public bool) (bool, time.Duration) {
+		ok, wait := s.limits.perClient.Allow(clientRateKey(clientID, public, ip))
+		if !ok {
+			s.log.DebugContext(r.Context(), "token request rate limited", "limit", "per_client", "retry_after", wait)
+		}
+		return ok, wait
 	}
-	ok, wait := s.limits.perClient.Allow(id)
-	if !ok {
-		s.log.DebugContext(r.Context(), "token request rate limited", "limit", "per_client", "retry_after", wait)
-		writeSlowDown(w, wait, "Too many token requests for this client.")
-	}
-	return ok
 }
 
-// requestClientID is the client_id a request names: the Basic user name
-// (form-encoded, RFC 6749 §2.3.1) or the client_id parameter.
-func requestClientID(r *http.Request) string {
-	if user, _, ok := r.BasicAuth(); ok {
-		if id, err := url.QueryUnescape(user); err == nil {
-			return id
-		}
-		return user
+// clientRateKey is the per-client limiter key: "c " and the client_id for a
+// confidential client, "p ", the network and the client_id for a public
+// one (rateKey has no space, so the two parts cannot run together).
+func clientRateKey(clientID string, public bool, ip netip.Addr) string {
+	if public {
+		return "p " + rateKey(ip) + " " + clientID
 	}
-	return r.PostForm.Get("client_id")
+	return "c " + clientID
 }
 
 // writeSlowDown answers 429 with a Retry-After of wait.

@@ -60,6 +60,11 @@ func serve(ctx context.Context, env *cliEnv, cfg *config.Config, opts app.Option
 			return fmt.Errorf("listen %s: %w", cfg.Admin.Addr, err)
 		}
 	}
+	if cfg.AdminIsRemote() {
+		// Validation refuses this without admin.allow_remote; with it, say at
+		// every start what the operator accepted.
+		log.Warn("the admin listener is not on loopback and speaks plain HTTP: admin bearer tokens cross the network in clear unless TLS or a private network protects the path (admin.allow_remote is set)", "admin_addr", cfg.Admin.Addr)
+	}
 	log.Info("wxoidc serving", "issuer", cfg.Issuer, "addr", pub.Addr().String(), "admin_addr", cfg.Admin.Addr, "version", version)
 	return a.Run(ctx, pub, adm)
 }

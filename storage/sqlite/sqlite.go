@@ -39,8 +39,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -144,6 +146,9 @@ func Open(ctx context.Context, dsnOrPath string, opts Options) (*Storage, error)
 	if opts, err = opts.normalize(); err != nil {
 		return nil, fmt.Errorf("sqlite: options: %w", err)
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
 
 	writer, err := sql.Open("sqlite", connDSN(path, opts, true))
 	if err != nil {
@@ -207,6 +212,23 @@ func Open(ctx context.Context, dsnOrPath string, opts Options) (*Storage, error)
 		return nil, err
 	}
 	return s, nil
+}
+
+// createPrivate creates the database file, when it does not exist yet,
+// readable and writable by its owner only: it holds token signatures,
+// client-secret hashes and sealed WeChat session keys. SQLite creates the
+// -wal and -shm files with the mode of the database file, so they are
+// private too; left to SQLite, all three would be 0644 under the usual
+// umask. An existing file keeps its mode (the operator chose it).
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // enableWAL switches the database to WAL mode (persistent in the file).
