@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -55,6 +56,12 @@ func (h *adminAPI) routes(r chi.Router) {
 // and answered without detail.
 func (h *adminAPI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, admin.ErrUnavailable):
+		// Temporary (a database restart): the client retries, as from the
+		// public endpoints.
+		h.log.WarnContext(r.Context(), "admin request failed: storage unavailable", "error", err.Error())
+		setRetryAfter(w.Header(), time.Second)
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Storage is temporarily unavailable; retry shortly.")
 	case errors.Is(err, admin.ErrRotationTooSoon):
 		writeOAuthError(w, http.StatusConflict, "rotation_too_soon", err.Error())
 	case errors.Is(err, admin.ErrInvalid):
