@@ -23,7 +23,8 @@ var adminOpenAPI []byte
 // adminAPI serves admin.Service as JSON under AdminAPIPrefix
 // (docs/operations.md has the reference, admin_openapi.json the schema).
 // Errors are RFC 6749-shaped: 400 invalid_request, 404 not_found, 409
-// conflict or rotation_too_soon, 500 server_error without detail.
+// conflict or rotation_too_soon, 503 temporarily_unavailable with
+// Retry-After while storage is unreachable, 500 server_error without detail.
 type adminAPI struct {
 	svc *admin.Service
 	log *slog.Logger
