@@ -36,6 +36,9 @@ var (
 	// delay and force was not given (409). It is keys.ErrRotationTooSoon, so
 	// errors.As with *keys.RotationTooSoonError gives how long to wait.
 	ErrRotationTooSoon = keys.ErrRotationTooSoon
+	// ErrUnavailable: storage is briefly unreachable (a database restart or
+	// failover); retry shortly (503). It is storage.ErrUnavailable.
+	ErrUnavailable = storage.ErrUnavailable
 	// ErrNoActor: a change was asked for without an Actor in the context.
 	// It is a programming error: every change must be attributable.
 	ErrNoActor = errors.New("admin: no actor in context")

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/wxoidc/wxoidc/storage"
 )
 
 // Error is a failed request's answer, as the HTTP layer renders it: an
@@ -20,7 +22,7 @@ type Error struct {
 	// client and carries no internal detail.
 	Description string
 	// RetryAfter, when positive, is how long the client should wait before
-	// retrying (our limits, an unavailable WeChat).
+	// retrying (our limits, an unavailable WeChat or storage).
 	RetryAfter time.Duration
 	// Cause is the server-side detail, for logs only.
 	Cause string
@@ -41,10 +43,22 @@ func ErrorOf(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		// Wherever fosite or a handler surfaced it (fosite turns a failed
+		// client lookup into invalid_client), a database that is briefly
+		// unreachable is temporary, like an unavailable WeChat.
+		return storageRetryLater(err, "The service is temporarily unavailable; retry shortly.")
+	}
 	var rfc *fosite.RFC6749Error
 	if !errors.As(err, &rfc) {
 		// fosite would call it "error", which no client understands.
 		rfc = fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if rfc.ErrorField == fosite.ErrSerializationFailure.ErrorField && errors.Is(err, storage.ErrConflict) {
+		// A write that kept losing to concurrent ones (the storage already
+		// retried): fosite's 409 "error" is no OAuth error; the client may
+		// retry, as it may after an outage.
+		return storageRetryLater(err, "Concurrent update; retry shortly.")
 	}
 	out := &Error{Status: rfc.CodeField, Code: rfc.ErrorField, Description: rfc.DescriptionField, Cause: rfc.DebugField}
 	if out.Status == 0 {
@@ -61,6 +75,22 @@ func ErrorOf(err error) *Error {
 		out.RetryAfter = retry.after
 	}
 	return out
+}
+
+// storageRetryAfter is the wait advised while storage is unavailable: a
+// database restart or failover takes about a second or less.
+const storageRetryAfter = time.Second
+
+// storageRetryLater is the answer to a temporary storage failure: 503
+// temporarily_unavailable with Retry-After.
+func storageRetryLater(err error, description string) *Error {
+	return &Error{
+		Status:      http.StatusServiceUnavailable,
+		Code:        fosite.ErrTemporarilyUnavailable.ErrorField,
+		Description: description,
+		RetryAfter:  storageRetryAfter,
+		Cause:       err.Error(),
+	}
 }
 
 // answer converts what fosite and the handlers return into an *Error, at

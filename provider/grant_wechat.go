@@ -351,10 +351,11 @@ func (g *wechatGrant) upstreamError(ctx context.Context, api string, err error) 
 	}
 }
 
-// storageError wraps a storage failure as a server error; conflicts are retryable.
+// storageError wraps a storage failure as a server error; conflicts are
+// retryable (and an unavailable storage is, whatever wraps it: ErrorOf).
 func storageError(err error) error {
 	if errors.Is(err, storage.ErrConflict) {
-		return fosite.ErrTemporarilyUnavailable.WithWrap(err).WithHint("Concurrent update; please retry.")
+		return retryLater(fosite.ErrTemporarilyUnavailable.WithWrap(err).WithHint("Concurrent update; please retry."), storageRetryAfter)
 	}
 	return fosite.ErrServerError.WithWrap(err)
 }

@@ -330,6 +330,9 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (map[string]
 		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The 'token' parameter is required."}
 	}
 	out, err := p.introspectToken(ctx, token, r.PostForm.Get("token_type_hint"))
+	if errors.Is(err, storage.ErrUnavailable) {
+		return nil, ErrorOf(err)
+	}
 	if err != nil {
 		return nil, &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "Introspection failed.", Cause: ErrorOf(err).Cause}
 	}

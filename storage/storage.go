@@ -26,8 +26,15 @@ var (
 	// request ID (refresh-token reuse detection revokes the whole chain).
 	ErrInactive = errors.New("storage: inactive")
 	// ErrConflict: a concurrent writer won (SQLITE_BUSY past the timeout,
-	// PostgreSQL serialization failure). The caller may retry.
+	// which is also ErrUnavailable; PostgreSQL serialization failure). The
+	// caller may retry.
 	ErrConflict = errors.New("storage: concurrent update conflict")
+	// ErrUnavailable: the database cannot be reached or is refusing work
+	// for now (a restart, a failover, a connection cut, another process
+	// holding the SQLite lock past the busy timeout). It is temporary: the
+	// request may succeed if retried later. A write that fails with it may
+	// or may not have been committed.
+	ErrUnavailable = errors.New("storage: temporarily unavailable")
 )
 
 // SessionKind separates the token-session families that share one shape.

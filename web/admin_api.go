@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -22,7 +23,8 @@ var adminOpenAPI []byte
 // adminAPI serves admin.Service as JSON under AdminAPIPrefix
 // (docs/operations.md has the reference, admin_openapi.json the schema).
 // Errors are RFC 6749-shaped: 400 invalid_request, 404 not_found, 409
-// conflict or rotation_too_soon, 500 server_error without detail.
+// conflict or rotation_too_soon, 503 temporarily_unavailable with
+// Retry-After while storage is unreachable, 500 server_error without detail.
 type adminAPI struct {
 	svc *admin.Service
 	log *slog.Logger
@@ -55,6 +57,12 @@ func (h *adminAPI) routes(r chi.Router) {
 // and answered without detail.
 func (h *adminAPI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, admin.ErrUnavailable):
+		// Temporary (a database restart): the client retries, as from the
+		// public endpoints.
+		h.log.WarnContext(r.Context(), "admin request failed: storage unavailable", "error", err.Error())
+		setRetryAfter(w.Header(), time.Second)
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Storage is temporarily unavailable; retry shortly.")
 	case errors.Is(err, admin.ErrRotationTooSoon):
 		writeOAuthError(w, http.StatusConflict, "rotation_too_soon", err.Error())
 	case errors.Is(err, admin.ErrInvalid):

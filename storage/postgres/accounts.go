@@ -162,7 +162,7 @@ func createIdentity(ctx context.Context, q querier, l storage.WeChatLogin, now t
 // GetAccount returns one account.
 func (s *Storage) GetAccount(ctx context.Context, id string) (storage.Account, error) {
 	var a storage.Account
-	err := s.run(ctx, "get account", func(q querier) error {
+	err := s.read(ctx, "get account", func(q querier) error {
 		var err error
 		a, err = scanAccount(q.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 		return err
@@ -197,7 +197,7 @@ func (s *Storage) GetAccountByPhoneHash(ctx context.Context, phoneHash string) (
 		return nil, nil
 	}
 	var as []storage.Account
-	err := s.run(ctx, "get accounts by phone hash", func(q querier) error {
+	err := s.read(ctx, "get accounts by phone hash", func(q querier) error {
 		rows, err := q.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE phone_hash = $1
 			ORDER BY created_at, id`, phoneHash)
 		if err != nil {
@@ -212,7 +212,7 @@ func (s *Storage) GetAccountByPhoneHash(ctx context.Context, phoneHash string) (
 // GetWeChatIdentity returns one identity.
 func (s *Storage) GetWeChatIdentity(ctx context.Context, appID, openID string) (storage.WeChatIdentity, error) {
 	var id storage.WeChatIdentity
-	err := s.run(ctx, "get wechat identity", func(q querier) error {
+	err := s.read(ctx, "get wechat identity", func(q querier) error {
 		var err error
 		id, err = scanIdentity(q.QueryRow(ctx, `SELECT `+identityColumns+` FROM wechat_identities
 			WHERE app_id = $1 AND open_id = $2`, appID, openID))
@@ -227,7 +227,7 @@ func (s *Storage) GetWeChatIdentity(ctx context.Context, appID, openID string) (
 // ListWeChatIdentities returns an account's identities ordered by (appid, openid).
 func (s *Storage) ListWeChatIdentities(ctx context.Context, accountID string) ([]storage.WeChatIdentity, error) {
 	var ids []storage.WeChatIdentity
-	err := s.run(ctx, "list wechat identities", func(q querier) error {
+	err := s.read(ctx, "list wechat identities", func(q querier) error {
 		rows, err := q.Query(ctx, `SELECT `+identityColumns+` FROM wechat_identities
 			WHERE account_id = $1 ORDER BY app_id, open_id`, accountID)
 		if err != nil {

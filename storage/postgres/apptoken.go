@@ -21,7 +21,7 @@ import (
 func (s *Storage) GetAppToken(ctx context.Context, appID string) (storage.AppToken, error) {
 	t := storage.AppToken{AppID: appID}
 	var expires pgtype.Timestamptz
-	err := s.run(ctx, "get app token", func(q querier) error {
+	err := s.read(ctx, "get app token", func(q querier) error {
 		err := q.QueryRow(ctx, `SELECT token_encrypted, expires_at FROM wechat_app_tokens
 			WHERE app_id = $1 AND token_encrypted IS NOT NULL`, appID).Scan(&t.TokenEncrypted, &expires)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -31,7 +31,7 @@ func (s *Storage) ListAudit(ctx context.Context, beforeID int64, limit int) ([]s
 		return nil, fmt.Errorf("storage/postgres: list audit events: negative beforeID %d", beforeID)
 	}
 	var es []storage.AuditEvent
-	err := s.run(ctx, "list audit events", func(q querier) error {
+	err := s.read(ctx, "list audit events", func(q querier) error {
 		rows, err := q.Query(ctx, `SELECT id, at, actor, action, target, details FROM audit_events
 			WHERE $1::bigint = 0 OR id < $1::bigint ORDER BY id DESC LIMIT $2`, beforeID, limit)
 		if err != nil {

@@ -56,7 +56,7 @@ func (s *Storage) CreateClient(ctx context.Context, c storage.Client) error {
 // GetClient returns one client.
 func (s *Storage) GetClient(ctx context.Context, id string) (storage.Client, error) {
 	var c storage.Client
-	err := s.run(ctx, "get client", func(q querier) error {
+	err := s.read(ctx, "get client", func(q querier) error {
 		var err error
 		c, err = scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
 		return err
@@ -85,7 +85,7 @@ func (s *Storage) LockClient(ctx context.Context, id string) (storage.Client, er
 // ListClients returns every client ordered by ID.
 func (s *Storage) ListClients(ctx context.Context) ([]storage.Client, error) {
 	var cs []storage.Client
-	err := s.run(ctx, "list clients", func(q querier) error {
+	err := s.read(ctx, "list clients", func(q querier) error {
 		rows, err := q.Query(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
 		if err != nil {
 			return err
@@ -179,7 +179,7 @@ func (s *Storage) SetClientAssertionJTI(ctx context.Context, jti string, exp, no
 // ClientAssertionJTIUsed reports whether jti is recorded and unexpired at now.
 func (s *Storage) ClientAssertionJTIUsed(ctx context.Context, jti string, now time.Time) (bool, error) {
 	var used bool
-	err := s.run(ctx, "check client assertion jti", func(q querier) error {
+	err := s.read(ctx, "check client assertion jti", func(q querier) error {
 		return q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM client_assertion_jtis WHERE jti = $1 AND expires_at > $2)`,
 			jti, now).Scan(&used)
 	})

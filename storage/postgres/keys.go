@@ -44,7 +44,7 @@ func listSigningKeys(ctx context.Context, q querier) ([]storage.SigningKey, erro
 // ListSigningKeys returns the key set ordered by CreatedAt, then KID.
 func (s *Storage) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
 	var ks []storage.SigningKey
-	err := s.run(ctx, "list signing keys", func(q querier) error {
+	err := s.read(ctx, "list signing keys", func(q querier) error {
 		var err error
 		ks, err = listSigningKeys(ctx, q)
 		return err

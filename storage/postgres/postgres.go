@@ -15,9 +15,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -109,7 +112,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Storage, error) {
 // Ping reports whether the database answers.
 func (s *Storage) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("storage/postgres: ping: %w", err)
+		return fmt.Errorf("storage/postgres: ping: %w", mapErr(err))
 	}
 	return nil
 }
@@ -154,6 +157,12 @@ func (s *Storage) BeginTx(ctx context.Context) (context.Context, error) {
 		return context.WithValue(ctx, txKey{s}, &txHandle{tx: h.tx, nested: true}), nil
 	}
 	tx, err := s.pool.Begin(ctx)
+	if err != nil && errors.Is(mapErr(err), storage.ErrUnavailable) {
+		// A pooled connection broken by a database restart fails at BEGIN;
+		// nothing has been done yet, so another connection may take over.
+		s.logger.DebugContext(ctx, "postgres: retrying BEGIN on another connection", "err", err)
+		tx, err = s.pool.Begin(ctx)
+	}
 	if err != nil {
 		return ctx, fmt.Errorf("storage/postgres: begin transaction: %w", mapErr(err))
 	}
@@ -211,7 +220,18 @@ func (s *Storage) run(ctx context.Context, op string, fn func(q querier) error) 
 	if h := s.txFrom(ctx); h != nil {
 		return wrapErr(op, fn(h.tx))
 	}
-	return s.retry(ctx, op, func() error { return fn(s.pool) })
+	return s.retry(ctx, op, false, func() error { return fn(s.pool) })
+}
+
+// read is run for fn that only reads: outside a transaction it is also
+// retried once when the database was unavailable, since a read is safe to
+// repeat (the pool hands out connections that a restart has broken; the
+// retry gets another one, or dials anew).
+func (s *Storage) read(ctx context.Context, op string, fn func(q querier) error) error {
+	if h := s.txFrom(ctx); h != nil {
+		return wrapErr(op, fn(h.tx))
+	}
+	return s.retry(ctx, op, true, func() error { return fn(s.pool) })
 }
 
 // inTx executes fn inside the caller's transaction if ctx carries one (no
@@ -221,17 +241,27 @@ func (s *Storage) inTx(ctx context.Context, op string, fn func(q querier) error)
 	if h := s.txFrom(ctx); h != nil {
 		return wrapErr(op, fn(h.tx))
 	}
-	return s.retry(ctx, op, func() error {
+	return s.retry(ctx, op, false, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(tx) })
 	})
 }
 
 // retry runs attempt until it succeeds, fails with a non-conflict error,
 // maxAttempts is reached or ctx ends, backing off with jitter in between.
-func (s *Storage) retry(ctx context.Context, op string, attempt func() error) error {
+// An unavailable database gets one immediate retry, on another connection,
+// when attempt is idempotent or failed before sending anything; a write
+// that may have reached the server is not repeated blindly.
+func (s *Storage) retry(ctx context.Context, op string, idempotent bool, attempt func() error) error {
 	backoff := 2 * time.Millisecond
+	reconnected := false
 	for i := 1; ; i++ {
 		err := mapErr(attempt())
+		if errors.Is(err, storage.ErrUnavailable) && !reconnected && (idempotent || pgconn.SafeToRetry(err)) {
+			reconnected = true
+			s.logger.DebugContext(ctx, "postgres: retrying on another connection", "op", op, "err", err)
+			i--
+			continue
+		}
 		if err == nil || !errors.Is(err, storage.ErrConflict) || i == maxAttempts {
 			return wrapErr(op, err)
 		}
@@ -255,6 +285,17 @@ const (
 	codeLockNotAvailable     = "55P03"
 )
 
+// SQLSTATEs that mean the server is going away, starting or refusing work
+// for now, rather than rejecting the statement (see unavailable).
+const (
+	classConnectionException = "08"
+	codeAdminShutdown        = "57P01"
+	codeCrashShutdown        = "57P02"
+	codeCannotConnectNow     = "57P03"
+	codeTooManyConnections   = "53300"
+	codeReadOnlyTransaction  = "25006" // a standby, until failover promotes it
+)
+
 // conflictError is a database error that means "a concurrent writer won".
 // It matches storage.ErrConflict and unwraps to the driver error.
 type conflictError struct{ err error }
@@ -268,17 +309,28 @@ type existsError struct{ err error }
 func (e *existsError) Error() string   { return storage.ErrAlreadyExists.Error() + ": " + e.err.Error() }
 func (e *existsError) Unwrap() []error { return []error{storage.ErrAlreadyExists, e.err} }
 
+// unavailableError is a database that cannot be reached for now; it matches
+// storage.ErrUnavailable.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string {
+	return storage.ErrUnavailable.Error() + ": " + e.err.Error()
+}
+func (e *unavailableError) Unwrap() []error { return []error{storage.ErrUnavailable, e.err} }
+
 // mapErr translates driver errors into the storage sentinels (keeping the
 // driver error reachable through errors.As). Other errors pass unchanged.
 func mapErr(err error) error {
-	var pgErr *pgconn.PgError
-	if err == nil || !errors.As(err, &pgErr) {
-		return err
+	if err == nil || errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrAlreadyExists) ||
+		errors.Is(err, storage.ErrUnavailable) {
+		return err // nothing to map, or already mapped
 	}
-	var c *conflictError
-	var e *existsError
-	if errors.As(err, &c) || errors.As(err, &e) {
-		return err // already mapped
+	if unavailable(err) {
+		return &unavailableError{err: err}
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
 	}
 	switch pgErr.Code {
 	case codeSerializationFailure, codeDeadlockDetected, codeLockNotAvailable:
@@ -287,6 +339,39 @@ func mapErr(err error) error {
 		return &existsError{err: err}
 	}
 	return err
+}
+
+// unavailable reports whether err means that the database cannot be reached
+// or refuses work for now (a restart, a failover, a cut connection), as
+// opposed to rejecting the statement or the caller giving up.
+func unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false // the caller went away; the database may be fine
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Also when it ends a connection attempt: a bad password (class 28)
+		// or a missing database (3D000) is configuration, not an outage.
+		switch pgErr.Code {
+		case codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow, codeTooManyConnections, codeReadOnlyTransaction:
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, classConnectionException)
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true // refused, reset, or the connect deadline passed
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return false // a statement that ran out of time: slow, not gone
+	}
+	// A connection that broke under a statement: pgconn reports the socket
+	// error (reset, EOF), or "conn closed" for one it already knew dead,
+	// which it marks safe to retry.
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
+		pgconn.SafeToRetry(err)
 }
 
 // wrapErr maps err and prefixes it with the operation.

@@ -82,7 +82,7 @@ func scanTokenSession(row pgx.Row) (storage.TokenSession, error) {
 // storage.ErrInactive.
 func (s *Storage) GetTokenSession(ctx context.Context, kind storage.SessionKind, signature string) (storage.TokenSession, error) {
 	var ts storage.TokenSession
-	err := s.run(ctx, "get token session", func(q querier) error {
+	err := s.read(ctx, "get token session", func(q querier) error {
 		var err error
 		ts, err = scanTokenSession(q.QueryRow(ctx, `SELECT `+tokenSessionSelect+`
 			FROM token_sessions WHERE kind = $1 AND signature = $2`, kind, signature))

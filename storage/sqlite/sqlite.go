@@ -27,8 +27,8 @@
 // connection, which the transaction holds, until that context ends.
 //
 // SQLITE_BUSY and SQLITE_LOCKED (only possible across processes, past
-// busy_timeout) map to storage.ErrConflict, unique-constraint violations to
-// storage.ErrAlreadyExists.
+// busy_timeout) map to storage.ErrConflict and storage.ErrUnavailable,
+// unique-constraint violations to storage.ErrAlreadyExists.
 //
 // Storage format: times are INTEGER microseconds since the Unix epoch (NULL for
 // the zero time), string lists are JSON arrays, booleans are 0/1.
@@ -342,7 +342,9 @@ func mapErr(err error) error {
 	}
 	switch code := se.Code(); {
 	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
-		return fmt.Errorf("%w: %w", storage.ErrConflict, err)
+		// Another process held the lock past busy_timeout: a conflict the
+		// caller may retry, and for an HTTP client a temporary outage.
+		return fmt.Errorf("%w: %w: %w", storage.ErrConflict, storage.ErrUnavailable, err)
 	case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 		return fmt.Errorf("%w: %w", storage.ErrAlreadyExists, err)
 	}

@@ -310,7 +310,9 @@ func TestLoadMigrations(t *testing.T) {
 
 // TestBusyIsConflict holds the write lock from a second Storage on the same
 // file (as the CLI would from another process) and checks that a writer
-// giving up after busy_timeout reports storage.ErrConflict.
+// giving up after busy_timeout reports storage.ErrConflict, and
+// storage.ErrUnavailable: for an HTTP client it is a temporary outage (503
+// with Retry-After), as a PostgreSQL restart is.
 func TestBusyIsConflict(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "busy.db")
@@ -330,11 +332,11 @@ func TestBusyIsConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := storage.TokenSession{Kind: storage.KindAccessToken, Signature: "sig", RequestID: "r", Active: true}
-	if err := waiter.CreateTokenSession(ctx, ts); !errors.Is(err, storage.ErrConflict) {
-		t.Errorf("write while another connection holds the lock: %v, want ErrConflict", err)
+	if err := waiter.CreateTokenSession(ctx, ts); !errors.Is(err, storage.ErrConflict) || !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("write while another connection holds the lock: %v, want ErrConflict and ErrUnavailable", err)
 	}
-	if _, err := waiter.BeginTx(ctx); !errors.Is(err, storage.ErrConflict) {
-		t.Errorf("BeginTx while another connection holds the lock: %v, want ErrConflict", err)
+	if _, err := waiter.BeginTx(ctx); !errors.Is(err, storage.ErrConflict) || !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("BeginTx while another connection holds the lock: %v, want ErrConflict and ErrUnavailable", err)
 	}
 	// Readers are not blocked by the writer (WAL).
 	if _, err := waiter.GetTokenSession(ctx, ts.Kind, ts.Signature); !errors.Is(err, storage.ErrNotFound) {
