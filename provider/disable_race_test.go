@@ -45,6 +45,23 @@ func (b *betweenSteps) BeginTx(ctx context.Context) (context.Context, error) {
 	return b.Store.BeginTx(ctx)
 }
 
+// loginRacing runs a WeChat-grant login with hooked between its account
+// check and its token storage, and wants it refused with code.
+func loginRacing(t *testing.T, e *benchEnv, hooked *betweenSteps, what, code string) {
+	t.Helper()
+	e.p.store.db = hooked
+	out, err := e.p.Token(context.Background(), tokenRequest(e.grantForm(false), "", ""))
+	if hooked.sub == "" {
+		t.Fatal("the hook did not run")
+	}
+	if err == nil {
+		t.Fatalf("login racing %s got tokens: %v", what, out)
+	}
+	if got := ErrorOf(err); got.Code != code {
+		t.Fatalf("login racing %s: %+v, want %s", what, got, code)
+	}
+}
+
 // An account disabled (and its tokens revoked) after the WeChat grant
 // checked it but before its tokens are stored gets no tokens: the check is
 // repeated in the transaction that stores them.
@@ -63,18 +80,7 @@ func TestLoginRacingDisableGetsNoToken(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.p.store.db = hooked
-
-	out, err := e.p.Token(ctx, tokenRequest(e.grantForm(false), "", ""))
-	if hooked.sub == "" {
-		t.Fatal("the hook did not run")
-	}
-	if err == nil {
-		t.Fatalf("login racing a disable got tokens: %v", out)
-	}
-	if got := ErrorOf(err); got.Code != "invalid_grant" {
-		t.Fatalf("login racing a disable: %+v, want invalid_grant", got)
-	}
+	loginRacing(t, e, hooked, "a disable", "invalid_grant")
 	// Nothing was stored that a revocation would still have to catch.
 	if n, err := e.store.RevokeSubjectTokens(ctx, hooked.sub); err != nil || n != 0 {
 		t.Fatalf("%d live tokens of the disabled account stored (err %v)", n, err)
@@ -129,18 +135,7 @@ func TestLoginRacingClientDeletionGetsNoToken(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.p.store.db = hooked
-
-	out, err := e.p.Token(ctx, tokenRequest(e.grantForm(false), "", ""))
-	if hooked.sub == "" {
-		t.Fatal("the hook did not run")
-	}
-	if err == nil {
-		t.Fatalf("login racing the client's deletion got tokens: %v", out)
-	}
-	if got := ErrorOf(err); got.Code != "invalid_client" {
-		t.Fatalf("login racing the client's deletion: %+v, want invalid_client", got)
-	}
+	loginRacing(t, e, hooked, "the client's deletion", "invalid_client")
 	if n, err := e.store.RevokeClientTokens(ctx, benchMini); err != nil || n != 0 {
 		t.Fatalf("%d live tokens of the deleted client stored (err %v)", n, err)
 	}
