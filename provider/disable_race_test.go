@@ -140,3 +140,37 @@ func TestLoginRacingClientDeletionGetsNoToken(t *testing.T) {
 		t.Fatalf("%d live tokens of the deleted client stored (err %v)", n, err)
 	}
 }
+
+// lockCounter counts the account and client re-reads of token storage.
+type lockCounter struct {
+	Store
+	accounts, clients int
+}
+
+func (c *lockCounter) LockAccount(ctx context.Context, id string) (storage.Account, error) {
+	c.accounts++
+	return c.Store.LockAccount(ctx, id)
+}
+
+func (c *lockCounter) LockClient(ctx context.Context, id string) (storage.Client, error) {
+	c.clients++
+	return c.Store.LockClient(ctx, id)
+}
+
+// A grant stores its access and refresh tokens in one transaction, which
+// reads and holds the account and the client once, not once per token.
+func TestTokenStorageChecksHoldersOncePerTransaction(t *testing.T) {
+	e := newBenchEnv(t, "NORMAL", keys.ES256)
+	counter := &lockCounter{Store: e.store}
+	e.p.store.db = counter
+	out, err := e.p.Token(context.Background(), tokenRequest(e.grantForm(false), "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["refresh_token"] == nil {
+		t.Fatalf("no refresh token in %v: the test needs both tokens in one transaction", out)
+	}
+	if counter.accounts != 1 || counter.clients != 1 {
+		t.Fatalf("account read %d times, client %d times while storing the tokens; want 1 each", counter.accounts, counter.clients)
+	}
+}

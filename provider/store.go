@@ -214,10 +214,7 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 	if err != nil {
 		return fmt.Errorf("store: encode session: %w", err)
 	}
-	if err := s.checkAccount(ctx, kind, sess); err != nil {
-		return err
-	}
-	if err := s.checkClient(ctx, kind, r.GetClient().GetID()); err != nil {
+	if err := s.checkHolders(ctx, kind, sess, r.GetClient().GetID()); err != nil {
 		return err
 	}
 	key := hashSignature(signature)
@@ -244,6 +241,36 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 	return mapErr(s.db.CreateTokenSession(ctx, rec))
 }
 
+// heldInTx records, per transaction (BeginTX), the account and client
+// whose rows the transaction already read and holds: a grant stores its
+// access and refresh tokens in one transaction, and the second insert need
+// not read and lock them again.
+type heldInTx struct{ subject, clientID string }
+
+type heldInTxKey struct{}
+
+// checkHolders runs checkAccount and checkClient once per transaction for
+// the same (subject, client), on every insert outside one.
+func (s *fositeStore) checkHolders(ctx context.Context, kind storage.SessionKind, sess *session, clientID string) error {
+	if kind != storage.KindAccessToken && kind != storage.KindRefreshToken {
+		return nil
+	}
+	held, _ := ctx.Value(heldInTxKey{}).(*heldInTx)
+	if held != nil && held.clientID == clientID && held.subject == sess.GetSubject() {
+		return nil
+	}
+	if err := s.checkAccount(ctx, sess); err != nil {
+		return err
+	}
+	if err := s.checkClient(ctx, clientID); err != nil {
+		return err
+	}
+	if held != nil {
+		held.subject, held.clientID = sess.GetSubject(), clientID
+	}
+	return nil
+}
+
 // errAccountInactive refuses tokens for an account that is disabled or
 // gone. It is an inactive-token error, so fosite's refresh handler answers
 // it as a refused refresh, not a server error.
@@ -255,8 +282,8 @@ var errAccountInactive = fmt.Errorf("%w: the account is disabled or no longer ex
 // would otherwise leave a live token behind. LockAccount holds the account
 // until the tokens are committed, so a disable either is seen here or waits
 // and then revokes the tokens.
-func (s *fositeStore) checkAccount(ctx context.Context, kind storage.SessionKind, sess *session) error {
-	if (kind != storage.KindAccessToken && kind != storage.KindRefreshToken) || !sess.authenticatedUser() {
+func (s *fositeStore) checkAccount(ctx context.Context, sess *session) error {
+	if !sess.authenticatedUser() {
 		return nil
 	}
 	acc, err := s.db.LockAccount(ctx, sess.GetSubject())
@@ -278,10 +305,7 @@ var errClientGone = fmt.Errorf("%w: the client was deleted or disabled", fosite.
 // checkClient re-reads the client, uncached and held (LockClient), where a
 // token is stored: a token stored for a deleted client would come back to
 // life when the client ID is created again.
-func (s *fositeStore) checkClient(ctx context.Context, kind storage.SessionKind, clientID string) error {
-	if kind != storage.KindAccessToken && kind != storage.KindRefreshToken {
-		return nil
-	}
+func (s *fositeStore) checkClient(ctx context.Context, clientID string) error {
 	c, err := s.db.LockClient(ctx, clientID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -444,9 +468,15 @@ func (s *fositeStore) DeletePKCERequestSession(ctx context.Context, sig string) 
 }
 
 // Transactions.
-func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) { return s.db.BeginTx(ctx) }
-func (s *fositeStore) Commit(ctx context.Context) error                     { return mapErr(s.db.Commit(ctx)) }
-func (s *fositeStore) Rollback(ctx context.Context) error                   { return s.db.Rollback(ctx) }
+func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
+	ctx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return ctx, err
+	}
+	return context.WithValue(ctx, heldInTxKey{}, &heldInTx{}), nil
+}
+func (s *fositeStore) Commit(ctx context.Context) error   { return mapErr(s.db.Commit(ctx)) }
+func (s *fositeStore) Rollback(ctx context.Context) error { return s.db.Rollback(ctx) }
 
 // scopeString joins scopes for responses and logs.
 func scopeString(a []string) string { return strings.Join(a, " ") }
