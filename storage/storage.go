@@ -149,7 +149,20 @@ type Client struct {
 	// IDTokenSignedResponseAlg: RS256 (default), ES256 or EdDSA.
 	IDTokenSignedResponseAlg string
 	JWKS                     []byte // public JWK set JSON for private_key_jwt
-	Disabled                 bool
+	// Browser sign-in (docs/contract.md §1.5). RedirectURIs are matched
+	// exactly; PostLogoutRedirectURIs likewise for RP-initiated logout.
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	// SkipConsent marks a first-party client: no consent page.
+	SkipConsent bool
+	// BackchannelLogoutURI receives logout tokens (OIDC Back-Channel Logout).
+	BackchannelLogoutURI string
+	// WeChatApps are the appids of the WeChat apps (website, official
+	// account, mini-program for scan sign-in) a person may use to sign in
+	// to this client through the browser. Distinct from WeChatAppID, which
+	// binds a grant-based client (mini-program, mobile app) to one app.
+	WeChatApps []string
+	Disabled   bool
 	CreatedAt                time.Time
 	UpdatedAt                time.Time
 }
@@ -251,6 +264,100 @@ type AccountStore interface {
 	ListWeChatIdentities(ctx context.Context, accountID string) ([]WeChatIdentity, error)
 	// UpdateAccount is a read-modify-write in one transaction; fn must not change the ID.
 	UpdateAccount(ctx context.Context, id string, fn func(Account) (Account, error)) (Account, error)
+}
+
+// LoginSession is a browser's signed-in state (docs/contract.md §1.5): a
+// server-side record every instance sees, named by a cookie. ID is the
+// caller's hash of the cookie value, never the value itself.
+type LoginSession struct {
+	ID        string
+	AccountID string
+	AuthTime  time.Time // when the person last authenticated with WeChat
+	AMR       []string  // authentication methods, e.g. ["wechat"]
+	AppID     string    // the WeChat app used to sign in
+	CreatedAt time.Time
+	// LastSeenAt moves on use (idle timeout); ExpiresAt is the hard end.
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
+// LoginSessionStore persists login sessions and the clients each one has
+// signed in to (for back-channel logout).
+type LoginSessionStore interface {
+	// CreateLoginSession inserts s; a duplicate ID is ErrAlreadyExists.
+	CreateLoginSession(ctx context.Context, s LoginSession) error
+	// GetLoginSession returns the session; ErrNotFound if absent (expiry
+	// is the caller's check: the row may outlive it until cleanup).
+	GetLoginSession(ctx context.Context, id string) (LoginSession, error)
+	// TouchLoginSession sets LastSeenAt; ErrNotFound if absent.
+	TouchLoginSession(ctx context.Context, id string, now time.Time) error
+	// DeleteLoginSession removes the session and its client links;
+	// ErrNotFound if absent.
+	DeleteLoginSession(ctx context.Context, id string) error
+	// AddLoginSessionClient records that the session signed in to clientID
+	// (idempotent). ErrNotFound if the session is absent.
+	AddLoginSessionClient(ctx context.Context, id, clientID string) error
+	// ListLoginSessionClients returns the client IDs linked to the session,
+	// ordered; an absent session has none.
+	ListLoginSessionClients(ctx context.Context, id string) ([]string, error)
+	// ListAccountLoginSessions returns an account's sessions, newest first.
+	ListAccountLoginSessions(ctx context.Context, accountID string) ([]LoginSession, error)
+	// DeleteAccountLoginSessions removes every session of an account (and
+	// their links) and returns how many sessions it removed.
+	DeleteAccountLoginSessions(ctx context.Context, accountID string) (int64, error)
+	// DeleteExpiredLoginSessions deletes at most limit sessions whose
+	// ExpiresAt is before now, oldest first; callers loop while it returns limit.
+	DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int64, error)
+}
+
+// Consent is what a person allowed one client: the scopes, remembered until
+// revoked (docs/contract.md §1.5).
+type Consent struct {
+	AccountID string
+	ClientID  string
+	Scopes    []string // sorted, distinct
+	GrantedAt time.Time
+}
+
+// ConsentStore persists remembered consents.
+type ConsentStore interface {
+	// GetConsent returns the consent; ErrNotFound if none.
+	GetConsent(ctx context.Context, accountID, clientID string) (Consent, error)
+	// PutConsent creates or replaces the consent of (account, client).
+	PutConsent(ctx context.Context, c Consent) error
+	// ListAccountConsents returns an account's consents ordered by client ID.
+	ListAccountConsents(ctx context.Context, accountID string) ([]Consent, error)
+	// DeleteConsent removes one consent; ErrNotFound if absent.
+	DeleteConsent(ctx context.Context, accountID, clientID string) error
+}
+
+// AuthFlow is an authorization request waiting on the browser's trip to
+// WeChat: the state sent upstream names it, and it is bound to the browser
+// that started it. It is taken (read and deleted) exactly once.
+type AuthFlow struct {
+	ID string // the state sent to WeChat: random, [A-Za-z0-9]
+	// BrowserHash is the caller's hash of a secret held in the browser's
+	// cookie; the callback must present the same secret.
+	BrowserHash []byte
+	ClientID    string
+	AppID       string // the WeChat app the browser was sent to
+	// Request is the authorization request, URL-encoded, to resume after
+	// the person signed in.
+	Request   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AuthFlowStore persists pending authorization flows.
+type AuthFlowStore interface {
+	// CreateAuthFlow inserts f; a duplicate ID is ErrAlreadyExists.
+	CreateAuthFlow(ctx context.Context, f AuthFlow) error
+	// TakeAuthFlow deletes the flow and returns it, atomically: of several
+	// concurrent calls exactly one gets it, the others ErrNotFound. An
+	// expired flow is deleted and ErrNotFound.
+	TakeAuthFlow(ctx context.Context, id string, now time.Time) (AuthFlow, error)
+	// DeleteExpiredAuthFlows deletes at most limit flows expired at now.
+	DeleteExpiredAuthFlows(ctx context.Context, now time.Time, limit int) (int64, error)
 }
 
 // KeyState is a signing key's place in its lifecycle (docs/contract.md §4).
