@@ -163,8 +163,8 @@ type Client struct {
 	// binds a grant-based client (mini-program, mobile app) to one app.
 	WeChatApps []string
 	Disabled   bool
-	CreatedAt                time.Time
-	UpdatedAt                time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // ClientStore persists clients and private_key_jwt assertion IDs.
