@@ -38,7 +38,7 @@ var (
 
 func (c *fositeClient) GetID() string             { return c.ID }
 func (c *fositeClient) GetHashedSecret() []byte   { return []byte(c.SecretHash) }
-func (c *fositeClient) GetRedirectURIs() []string { return nil }
+func (c *fositeClient) GetRedirectURIs() []string { return c.RedirectURIs }
 func (c *fositeClient) GetGrantTypes() fosite.Arguments {
 	return fosite.Arguments(c.GrantTypes)
 }
