@@ -115,6 +115,12 @@ func ValidateClient(c storage.Client) error {
 	if grants.Has(GrantTypeWeChat) && c.WeChatAppID == "" {
 		problems = append(problems, "the WeChat grant needs a WeChat appid")
 	}
+	if grants.Has(GrantTypeWeChatApp) && c.WeChatAppID == "" {
+		problems = append(problems, "the WeChat mobile app grant needs the mobile app's appid")
+	}
+	if grants.Has(GrantTypeWeChat) && grants.Has(GrantTypeWeChatApp) {
+		problems = append(problems, "a client is bound to one WeChat app: the mini-program grant or the mobile app grant, not both")
+	}
 	if grants.Has(GrantTypeClientCredentials) && c.TokenEndpointAuthMethod == AuthMethodNone {
 		problems = append(problems, "client_credentials needs a confidential client")
 	}

@@ -200,7 +200,11 @@ func New(cfg Config) (*Provider, error) {
 		store:           store,
 		accounts:        accounts,
 		wechat:          cfg.WeChat,
+		grantType:       GrantTypeWeChat,
+		appKind:         AppKindMiniProgram,
+		web:             cfg.WeChatWeb,
 		apps:            cfg.Apps,
+		kinds:           cfg.AppKinds,
 		idTokens:        issuer,
 		lifetimes:       lifetimes{access: cfg.AccessTokenLifetime, refresh: cfg.RefreshTokenLifetime, idToken: cfg.IDTokenLifetime},
 		now:             cfg.Now,
@@ -215,8 +219,11 @@ func New(cfg Config) (*Provider, error) {
 		Config:                 fc,
 	}
 	pkceHandler := &pkce.Handler{AuthorizeCodeStrategy: hmacStrategy, Storage: store, Config: fc}
+	appGrant := *grant
+	appGrant.grantType, appGrant.appKind = GrantTypeWeChatApp, AppKindMobileApp
 	fc.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
 		grant,
+		&appGrant,
 		&oauth2.RefreshTokenGrantHandler{
 			AccessTokenStrategy:    core,
 			RefreshTokenStrategy:   core,
@@ -328,13 +335,13 @@ var authorizationOnlyParams = []string{"id_token_hint", "prompt", "max_age"}
 // (fosite.MinParameterEntropy, 8 characters).
 func checkIDTokenParams(form url.Values) error {
 	gt := form.Get("grant_type")
-	if gt != GrantTypeWeChat && gt != GrantTypeRefreshToken {
+	if gt != GrantTypeWeChat && gt != GrantTypeWeChatApp && gt != GrantTypeRefreshToken {
 		return nil // no ID token
 	}
 	if n := form.Get("nonce"); n != "" && len(n) < fosite.MinParameterEntropy {
 		return answer(fosite.ErrInsufficientEntropy.WithHintf("Parameter 'nonce' is set but does not satisfy the minimum entropy of %d characters.", fosite.MinParameterEntropy))
 	}
-	if gt == GrantTypeWeChat {
+	if gt == GrantTypeWeChat || gt == GrantTypeWeChatApp {
 		for _, k := range authorizationOnlyParams {
 			if form.Has(k) {
 				return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The '" + k + "' parameter belongs to an authorization request; the token endpoint does not accept it with this grant."}

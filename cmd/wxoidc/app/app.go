@@ -173,12 +173,17 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 
 	apps := map[string]wechat.App{}
+	appKinds := map[string]string{}
 	for _, a := range c.WeChat.Apps {
 		secret, err := a.Secret.Reveal()
 		if err != nil {
 			return nil, fmt.Errorf("wechat app %s: %w", a.AppID, err)
 		}
 		apps[a.AppID] = wechat.App{AppID: a.AppID, Secret: secret}
+		appKinds[a.AppID] = a.Kind
+		if a.Kind == "" {
+			appKinds[a.AppID] = provider.AppKindMiniProgram
+		}
 	}
 	wc, err := wechat.NewClient(wechat.Config{
 		BaseURL:          c.WeChat.BaseURL,
@@ -213,6 +218,8 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		IDTokenSigner:        km.IDTokenSigner(),
 		WeChat:               upstream,
 		Apps:                 apps,
+		AppKinds:             appKinds,
+		BrowserBaseURL:       c.WeChat.BrowserBaseURL,
 		AccessTokenFormat:    c.Tokens.AccessTokenFormat,
 		AccessTokenLifetime:  c.Tokens.AccessTokenLifetime.Duration,
 		IDTokenLifetime:      c.Tokens.IDTokenLifetime.Duration,
@@ -234,6 +241,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 	a.Public, err = web.NewPublicHandler(web.Config{
 		Provider:          p,
+		SignIn:            p,
 		Keys:              km,
 		IDTokenAlgorithms: c.Keys.Algorithms,
 		Ready:             a.ready,
