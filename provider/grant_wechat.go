@@ -46,10 +46,10 @@ type wechatGrant struct {
 	web       WeChatWeb
 	apps      map[string]wechat.App
 	kinds     map[string]string
-	idTokens        *idTokenIssuer
-	lifetimes       lifetimes
-	now             func() time.Time
-	log             *slog.Logger
+	idTokens  *idTokenIssuer
+	lifetimes lifetimes
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 type lifetimes struct {
