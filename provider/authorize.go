@@ -150,7 +150,9 @@ func (p *Provider) ParseAuthorize(ctx context.Context, form url.Values, requeste
 		return nil, &AuthorizeError{Code: ErrCodeBadRedirectURI, Description: "The 'redirect_uri' parameter is missing or is not registered for this client.", ClientName: req.ClientName}
 	}
 	req.RedirectURI = raw
-	req.State = form.Get("state")
+	if len(form["state"]) == 1 && len(form.Get("state")) <= maxStateLen {
+		req.State = form.Get("state") // echoed in error redirects too
+	}
 	fail := func(code, desc string) error {
 		return &AuthorizeError{Code: code, Description: desc, RedirectURL: p.errorRedirect(raw, req.State, code, desc), ClientName: req.ClientName}
 	}
