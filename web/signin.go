@@ -150,7 +150,7 @@ func (si *signin) authorizeFailed(w http.ResponseWriter, r *http.Request, loc pa
 	e := provider.ErrorOf(err)
 	if e.Status >= 500 {
 		if e.Status == http.StatusServiceUnavailable {
-			setRetryAfter(w, e.RetryAfter)
+			setRetryAfter(w.Header(), e.RetryAfter)
 			si.errorPage(w, r, http.StatusServiceUnavailable, "wechat_unavailable", loc, "", e.Code)
 			return
 		}
