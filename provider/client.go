@@ -108,7 +108,7 @@ func ValidateClient(c storage.Client) error {
 	}
 	grants := fosite.Arguments(c.GrantTypes)
 	for _, g := range c.GrantTypes {
-		if !slices.Contains(grantTypes, g) {
+		if !registrableGrant(g) {
 			problems = append(problems, "unknown grant type "+strconv.Quote(g))
 		}
 	}
@@ -130,6 +130,7 @@ func ValidateClient(c storage.Client) error {
 	if alg := c.IDTokenSignedResponseAlg; alg != "" && !slices.Contains(keys.SupportedAlgorithms, alg) {
 		problems = append(problems, "unsupported id_token_signed_response_alg "+strconv.Quote(alg))
 	}
+	problems = append(problems, clientURIProblems(c)...)
 	if len(problems) > 0 {
 		return errors.New("invalid client: " + strings.Join(problems, "; "))
 	}
