@@ -27,13 +27,8 @@ const (
 )
 
 // registrableGrant reports whether a client may be registered with grant
-// g: the grants the token endpoint serves (grantTypes), and
-// authorization_code, which clients are registered for ahead of its
-// handler. grantTypes itself also feeds discovery and must match the
-// handler chain, so authorization_code joins it when the handler does.
-func registrableGrant(g string) bool {
-	return slices.Contains(grantTypes, g) || g == GrantTypeAuthorizationCode
-}
+// g: the grants the token endpoint serves.
+func registrableGrant(g string) bool { return slices.Contains(grantTypes, g) }
 
 // clientURIProblems checks the browser sign-in part of a registration:
 // redirect and post-logout redirect URIs, the back-channel logout URI, the

@@ -9,10 +9,6 @@ import (
 	"github.com/ory/fosite"
 )
 
-// GrantTypeAuthorizationCode is OAuth 2.0's code grant (RFC 6749 §4.1),
-// served with PKCE (RFC 7636) for browser sign-in (docs/contract.md §1.5).
-const GrantTypeAuthorizationCode = "authorization_code"
-
 // codeIDToken issues the ID token of an authorization-code exchange in
 // place of fosite's OpenIDConnectExplicitHandler token half, so code-flow
 // ID tokens follow the same at_hash rule and claims as the other grants.
