@@ -71,7 +71,11 @@ func TestParseAuthorize(t *testing.T) {
 
 		{"no client_id", authzForm("", authzCallback), "invalid_request", false},
 		{"unknown client", authzForm("nobody", authzCallback), ErrCodeUnknownClient, false},
-		{"repeated client_id", func() url.Values { f := authzForm(authzConfidential, authzCallback); f.Add("client_id", authzPublic); return f }(), "invalid_request", false},
+		{"repeated client_id", func() url.Values {
+			f := authzForm(authzConfidential, authzCallback)
+			f.Add("client_id", authzPublic)
+			return f
+		}(), "invalid_request", false},
 		{"no redirect_uri", authzForm(authzConfidential, "", "redirect_uri", "\x00"), ErrCodeBadRedirectURI, false},
 		{"unregistered", authzForm(authzConfidential, "https://evil.example.com/callback"), ErrCodeBadRedirectURI, false},
 		{"trailing slash", authzForm(authzConfidential, authzCallback+"/"), ErrCodeBadRedirectURI, false},
@@ -84,7 +88,11 @@ func TestParseAuthorize(t *testing.T) {
 		{"confidential loopback other port", authzForm(authzConfidential, "http://127.0.0.1:9999/callback"), ErrCodeBadRedirectURI, false},
 		{"public loopback other path", authzForm(authzPublic, "http://127.0.0.1:50123/other"), ErrCodeBadRedirectURI, false},
 		{"public localhost name", authzForm(authzPublic, "http://localhost:8765/cb"), ErrCodeBadRedirectURI, false},
-		{"repeated redirect_uri", func() url.Values { f := authzForm(authzConfidential, authzCallback); f.Add("redirect_uri", authzCallback); return f }(), "invalid_request", false},
+		{"repeated redirect_uri", func() url.Values {
+			f := authzForm(authzConfidential, authzCallback)
+			f.Add("redirect_uri", authzCallback)
+			return f
+		}(), "invalid_request", false},
 		{"oversized redirect_uri", authzForm(authzConfidential, authzCallback+"?"+long), ErrCodeBadRedirectURI, false},
 
 		{"no response_type", authzForm(authzConfidential, authzCallback, "response_type", "\x00"), "invalid_request", true},
