@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -75,6 +76,28 @@ func TestPagesInBrowser(t *testing.T) {
 					})
 				}
 			}
+			// WeChat follows the phone's dark mode; the pages must stay legible.
+			t.Run("dark", func(t *testing.T) {
+				if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+					_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+						Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+					})
+					return err
+				})); err != nil {
+					t.Fatalf("emulate dark mode: %v", err)
+				}
+				for _, name := range []string{"zh-CN/consent", "en/error-flow_expired"} {
+					checkPage(t, ctx, console, srv.URL+"/"+name, Locale(strings.Split(name, "/")[0]), size.phone)
+					bg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('.page')).backgroundColor`))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if bg == "rgb(255, 255, 255)" {
+						t.Errorf("%s: white page in dark mode", name)
+					}
+					testharness.Screenshot(t, ctx, size.name+"-"+strings.ReplaceAll(name, "/", "-"))
+				}
+			})
 			t.Run("consent form posts the decision and the hidden fields", func(t *testing.T) {
 				submit(t, ctx, srv.URL+"/en/consent", `button[value="deny"]`)
 				got, _ := posted.Load("/oauth2/consent")

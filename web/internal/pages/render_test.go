@@ -174,7 +174,7 @@ func TestLoginPageMethodsAndScopes(t *testing.T) {
 		`<title>Sign in to Grafana</title>`,
 		`<a class="btn btn-primary" href="/start?m=oa&amp;x=1">Continue with WeChat</a>`,
 		`<a class="btn btn-default" href="/start?m=qr">Sign in with WeChat</a>`,
-		`<li>Your phone number</li>`, `<li>Keep you signed in after you leave</li>`,
+		`<li>Your phone number</li>`, `<li>Ongoing access, so you stay signed in</li>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("missing %s in\n%s", want, body)

@@ -32,7 +32,7 @@ var words = map[Locale]map[string]string{
 		"scope.openid":         "你的微信身份（用于识别你）",
 		"scope.phone":          "你的手机号",
 		"scope.wechat":         "你的微信用户标识（用于关联你的账号）",
-		"scope.offline_access": "在你离开后保持登录",
+		"scope.offline_access": "长期访问权限，让你保持登录",
 
 		"consent.title":    "授权{client}",
 		"consent.gets":     "{client}将获得：",
@@ -77,7 +77,7 @@ var words = map[Locale]map[string]string{
 		"scope.openid":         "Your WeChat identity (to recognise you)",
 		"scope.phone":          "Your phone number",
 		"scope.wechat":         "Your WeChat user IDs (to link your accounts)",
-		"scope.offline_access": "Keep you signed in after you leave",
+		"scope.offline_access": "Ongoing access, so you stay signed in",
 
 		"consent.title":    "Allow {client}?",
 		"consent.gets":     "{client} will get:",
