@@ -129,9 +129,10 @@ func (s *Storage) UpdateClient(ctx context.Context, id string, fn func(storage.C
 	return out, nil
 }
 
-// DeleteClient removes one client and revokes its token sessions, in one
-// transaction: a client re-created with the same ID must not bring them
-// back (see storage.ClientStore).
+// DeleteClient removes one client, revokes its token sessions and deletes
+// its consents and login-session links, in one transaction: a client
+// re-created with the same ID must not bring any of them back (see
+// storage.ClientStore).
 func (s *Storage) DeleteClient(ctx context.Context, id string) error {
 	return s.inTx(ctx, "delete client", func(q querier) error {
 		tag, err := q.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
@@ -141,7 +142,13 @@ func (s *Storage) DeleteClient(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return storage.ErrNotFound
 		}
-		_, err = revokeClientTokens(ctx, q, id)
+		if _, err := revokeClientTokens(ctx, q, id); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM consents WHERE client_id = $1`, id); err != nil {
+			return err
+		}
+		_, err = q.Exec(ctx, `DELETE FROM login_session_clients WHERE client_id = $1`, id)
 		return err
 	})
 }

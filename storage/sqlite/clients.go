@@ -122,14 +122,21 @@ func (s *Storage) UpdateClient(ctx context.Context, id string, fn func(storage.C
 	return out, nil
 }
 
-// DeleteClient removes one client and revokes its token sessions, in one
-// transaction; see storage.ClientStore.
+// DeleteClient removes one client, revokes its token sessions and deletes
+// its consents and login-session links, in one transaction; see
+// storage.ClientStore.
 func (s *Storage) DeleteClient(ctx context.Context, id string) error {
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.execFound(ctx, deleteClientSQL, id); err != nil {
 			return err
 		}
-		_, err := s.revokeClientTokens(ctx, id)
+		if _, err := s.revokeClientTokens(ctx, id); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, deleteClientConsentsSQL, id); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, deleteClientSessionLinksSQL, id)
 		return err
 	})
 	if err != nil {

@@ -196,10 +196,12 @@ func (r *Renderer) errorView(p ErrorPage) *view {
 	v.Icon = r.assets.urls[e.Icon+".svg"]
 	v.Heading = e.Title
 	v.Title = e.Title
-	v.Lines = []string{s.fill(e.Body)}
+	// What happened and whose fault it was read as one paragraph.
+	body := s.fill(e.Body)
 	if e.NotYours {
-		v.Lines = append(v.Lines, w["not_you"])
+		body += w["sentence_gap"] + w["not_you"]
 	}
+	v.Lines = []string{body}
 	v.Next = s.fill(e.Next)
 	if p.RetryURL != "" {
 		v.Links = append(v.Links, link{Text: w["retry"], URL: p.RetryURL, Primary: true})

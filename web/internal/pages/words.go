@@ -13,6 +13,7 @@ import (
 var words = map[Locale]map[string]string{
 	ZhCN: {
 		"this_app":          "该应用",
+		"sentence_gap":      "",
 		"login.title":       "登录{client}",
 		"login.subtitle":    "使用微信账号登录",
 		"login.none":        "该应用暂未开放登录，请稍后再试。",
@@ -21,17 +22,17 @@ var words = map[Locale]map[string]string{
 		"privacy":           "隐私政策",
 
 		"method.website_qr":            "微信登录",
-		"method.website_qr.hint":       "将打开微信官方登录页，用手机微信扫码",
+		"method.website_qr.hint":       "在微信官方页面扫码登录",
 		"method.official_account":      "微信快捷登录",
 		"method.official_account.hint": "在微信中确认身份",
 		"method.miniprogram_scan":      "微信扫码登录",
-		"method.miniprogram_scan.hint": "用手机微信扫一扫小程序码",
+		"method.miniprogram_scan.hint": "用手机微信扫小程序码",
 		"method.other":                 "使用微信登录",
 
 		"scope.openid":         "你的微信身份（用于识别你）",
 		"scope.phone":          "你的手机号",
-		"scope.wechat":         "你在该应用中的微信标识（openid、unionid）",
-		"scope.offline_access": "在你离开后保持登录",
+		"scope.wechat":         "你的微信用户标识（用于关联你的账号）",
+		"scope.offline_access": "长期访问权限，让你保持登录",
 
 		"consent.title":    "授权{client}",
 		"consent.gets":     "{client}将获得：",
@@ -57,6 +58,7 @@ var words = map[Locale]map[string]string{
 	},
 	En: {
 		"this_app":          "this app",
+		"sentence_gap":      " ",
 		"login.title":       "Sign in to {client}",
 		"login.subtitle":    "with your WeChat account",
 		"login.none":        "Signing in to this app isn't available yet. Please try again later.",
@@ -65,17 +67,17 @@ var words = map[Locale]map[string]string{
 		"privacy":           "Privacy policy",
 
 		"method.website_qr":            "Sign in with WeChat",
-		"method.website_qr.hint":       "Opens WeChat's own sign-in page. Scan it with WeChat on your phone",
+		"method.website_qr.hint":       "Scan a code on WeChat's own page",
 		"method.official_account":      "Continue with WeChat",
 		"method.official_account.hint": "Confirm who you are in WeChat",
 		"method.miniprogram_scan":      "Scan with WeChat",
-		"method.miniprogram_scan.hint": "Scan the Mini Program code with WeChat on your phone",
+		"method.miniprogram_scan.hint": "Scan a Mini Program code with your phone",
 		"method.other":                 "Sign in with WeChat",
 
 		"scope.openid":         "Your WeChat identity (to recognise you)",
 		"scope.phone":          "Your phone number",
-		"scope.wechat":         "Your WeChat IDs for this app (openid, unionid)",
-		"scope.offline_access": "Keep you signed in after you leave",
+		"scope.wechat":         "Your WeChat user IDs (to link your accounts)",
+		"scope.offline_access": "Ongoing access, so you stay signed in",
 
 		"consent.title":    "Allow {client}?",
 		"consent.gets":     "{client} will get:",
