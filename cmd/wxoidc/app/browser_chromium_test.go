@@ -163,30 +163,41 @@ func (rp *liveRP) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // run runs chromedp actions with a deadline.
-func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
+func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := chromedp.Run(ctx, actions...); err != nil {
-		var loc string
-		_ = chromedp.Run(ctx, chromedp.Location(&loc))
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
 		t.Fatalf("browser: %v (at %s)", err, loc)
 	}
 }
 
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	var s string
-	run(t, ctx, chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Text(sel, &s, chromedp.ByQuery))
+	run(t, ctx, chromedp.WaitVisible(sel))
+	s, err := chromedp.Run(ctx, chromedp.Text(sel))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
 	return s
+}
+
+func location(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
 
 // approveAtWeChat plays the person on the emulator's WeChat page.
 func approveAtWeChat(t *testing.T, ctx context.Context, user, shot string) {
 	t.Helper()
-	run(t, ctx, chromedp.WaitVisible(`#user`, chromedp.ByQuery))
+	run(t, ctx, chromedp.WaitVisible(`#user`))
 	testharness.Screenshot(t, ctx, shot)
-	run(t, ctx, chromedp.SetValue(`#user`, user, chromedp.ByQuery), chromedp.Click(`button.approve`, chromedp.ByQuery))
+	run(t, ctx, chromedp.SetValue(`#user`, user), chromedp.Click(`button.approve`))
 }
 
 // Desktop: the login page, WeChat's QR page (the emulator's), back signed
@@ -196,9 +207,9 @@ func TestChromiumDesktopSignIn(t *testing.T) {
 	rp := newLiveRP(t, s, "chromium-first", true)
 	ctx := testharness.NewBrowser(t, testharness.Desktop())
 
-	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(`a[href^="/oauth2/login"]`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(`a[href^="/oauth2/login"]`))
 	testharness.Screenshot(t, ctx, "login")
-	run(t, ctx, chromedp.Click(`a[href^="/oauth2/login"]`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Click(`a[href^="/oauth2/login"]`))
 	approveAtWeChat(t, ctx, "alice", "wechat-qr")
 	sub := text(t, ctx, "#sub")
 	if sub == "" || text(t, ctx, "#amr") != "wechat" {
@@ -213,9 +224,9 @@ func TestChromiumDesktopSignIn(t *testing.T) {
 	}
 
 	// Logout without a hint asks first; the confirmation signs out.
-	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/logout?nohint=1"), chromedp.WaitVisible(`form[action="/oauth2/logout"] button[type=submit]`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/logout?nohint=1"), chromedp.WaitVisible(`form[action="/oauth2/logout"] button[type=submit]`))
 	testharness.Screenshot(t, ctx, "logout-confirm")
-	run(t, ctx, chromedp.Click(`form[action="/oauth2/logout"] button[type=submit]`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Click(`form[action="/oauth2/logout"] button[type=submit]`))
 	text(t, ctx, "#home")
 
 	// Signed out: prompt=none now answers login_required.
@@ -225,10 +236,10 @@ func TestChromiumDesktopSignIn(t *testing.T) {
 	}
 
 	// Sign in again, then log out with the ID token as hint: no question.
-	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.Click(`a[href^="/oauth2/login"]`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.Click(`a[href^="/oauth2/login"]`))
 	approveAtWeChat(t, ctx, "alice", "wechat-qr-again")
 	text(t, ctx, "#sub")
-	run(t, ctx, chromedp.Click(`#logout`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Click(`#logout`))
 	text(t, ctx, "#home")
 }
 
@@ -239,18 +250,18 @@ func TestChromiumConsent(t *testing.T) {
 	rp := newLiveRP(t, s, "chromium-third", false)
 	ctx := testharness.NewBrowser(t, testharness.Desktop())
 
-	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login?ui_locales=en"), chromedp.Click(`a[href^="/oauth2/login"]`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login?ui_locales=en"), chromedp.Click(`a[href^="/oauth2/login"]`))
 	approveAtWeChat(t, ctx, "carol", "wechat-qr")
-	run(t, ctx, chromedp.WaitVisible(`form[action="/oauth2/consent"]`, chromedp.ByQuery))
+	run(t, ctx, chromedp.WaitVisible(`form[action="/oauth2/consent"]`))
 	testharness.Screenshot(t, ctx, "consent-en")
-	run(t, ctx, chromedp.Click(`button[value="deny"]`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Click(`button[value="deny"]`))
 	if got := text(t, ctx, "#error"); got != "access_denied" {
 		t.Fatalf("deny: %q", got)
 	}
 
-	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(`form[action="/oauth2/consent"]`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(`form[action="/oauth2/consent"]`))
 	testharness.Screenshot(t, ctx, "consent-zh")
-	run(t, ctx, chromedp.Click(`button[value="allow"]`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Click(`button[value="allow"]`))
 	if text(t, ctx, "#sub") == "" {
 		t.Fatal("no sub after consent")
 	}
@@ -267,7 +278,9 @@ func TestChromiumInsideWeChat(t *testing.T) {
 	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login"))
 	approveAtWeChat(t, ctx, "erin", "oa-base")
 	// A new person: sent back to WeChat for snsapi_userinfo.
-	run(t, ctx, chromedp.Poll(`location.href.includes("scope=snsapi_userinfo")`, nil, chromedp.WithPollingTimeout(10*time.Second)))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`location.href.includes("scope=snsapi_userinfo")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("a new person should be asked for snsapi_userinfo, at %s: %v", location(t, ctx), err)
+	}
 	approveAtWeChat(t, ctx, "erin", "oa-userinfo")
 	sub := text(t, ctx, "#sub")
 	testharness.Screenshot(t, ctx, "signed-in")
@@ -285,13 +298,11 @@ func TestChromiumErrorPages(t *testing.T) {
 	s := newBrowserStack(t)
 	ctx := testharness.NewBrowser(t, testharness.Phone())
 	q := url.Values{"client_id": {rpFirst}, "redirect_uri": {"https://evil.example.com/cb"}, "response_type": {"code"}, "scope": {"openid"}, "state": {"state-12345678"}}
-	run(t, ctx, chromedp.Navigate(s.URL+"/oauth2/authorize?"+q.Encode()), chromedp.WaitVisible(`body`, chromedp.ByQuery))
-	var loc string
-	run(t, ctx, chromedp.Location(&loc))
-	if !strings.HasPrefix(loc, s.URL) {
+	run(t, ctx, chromedp.Navigate(s.URL+"/oauth2/authorize?"+q.Encode()), chromedp.WaitVisible(`body`))
+	if loc := location(t, ctx); !strings.HasPrefix(loc, s.URL) {
 		t.Fatalf("an unregistered redirect URI was followed: %s", loc)
 	}
 	testharness.Screenshot(t, ctx, "bad-redirect-uri")
-	run(t, ctx, chromedp.Navigate(s.URL+"/oauth2/wechat/callback?code=x&state=forged"), chromedp.WaitVisible(`body`, chromedp.ByQuery))
+	run(t, ctx, chromedp.Navigate(s.URL+"/oauth2/wechat/callback?code=x&state=forged"), chromedp.WaitVisible(`body`))
 	testharness.Screenshot(t, ctx, "flow-expired")
 }
