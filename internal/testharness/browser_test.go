@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -110,6 +111,45 @@ func TestFileSafe(t *testing.T) {
 	} {
 		if got := fileSafe(in); got != want {
 			t.Errorf("fileSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// recordingTB stands in for a test in NewBrowser: it records whether the
+// test was skipped or failed, and ends the goroutine as testing.T does.
+type recordingTB struct {
+	testing.TB
+	skipped, failed bool
+}
+
+func (r *recordingTB) Helper()                   {}
+func (r *recordingTB) Skipf(string, ...any)      { r.skipped = true; runtime.Goexit() }
+func (r *recordingTB) Fatalf(string, ...any)     { r.failed = true; runtime.Goexit() }
+func (r *recordingTB) Cleanup(func())            {}
+func (r *recordingTB) Logf(string, ...any)       {}
+func (r *recordingTB) Name() string              { return "recording" }
+func (r *recordingTB) Errorf(f string, a ...any) { r.failed = true }
+
+func TestNewBrowserWithoutChromium(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no chromium here
+	for _, tc := range []struct {
+		ci                 string
+		wantSkip, wantFail bool
+	}{
+		{"", true, false},
+		{"false", true, false},
+		{"true", false, true}, // CI must run the browser tests
+	} {
+		t.Setenv("CI", tc.ci)
+		rec := &recordingTB{TB: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			NewBrowser(rec)
+		}()
+		<-done
+		if rec.skipped != tc.wantSkip || rec.failed != tc.wantFail {
+			t.Errorf("CI=%q: skipped %v failed %v, want %v %v", tc.ci, rec.skipped, rec.failed, tc.wantSkip, tc.wantFail)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
@@ -259,6 +260,8 @@ func (c *consoleLog) drain(t *testing.T, ctx context.Context) []chromedp.Console
 	case <-c.seen:
 	case <-ctx.Done():
 		t.Fatal(ctx.Err())
+	case <-time.After(30 * time.Second): // a guard against hanging, not a wait for correctness
+		t.Fatal("the console marker never came back")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
