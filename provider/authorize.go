@@ -351,6 +351,14 @@ func (p *Provider) CompleteAuthorize(ctx context.Context, r *AuthorizeRequest, l
 	sess.Claims.RequestedAt = r.RequestedAt.UTC().Truncate(time.Second)
 	sess.Claims.AuthenticationMethodsReferences = append([]string(nil), login.AMR...)
 	sess.Claims.Nonce = r.Query.Get("nonce")
+	ident, err := identityFor(ctx, p.store.db, acc.ID, login.AppID)
+	if err != nil {
+		return "", answer(storageError(err))
+	}
+	sess.Claims.Extra = identityClaims(fosite.Arguments(r.Scopes), r.ClientID, acc, phoneFor(p.accounts, acc), ident)
+	if login.SessionID != "" {
+		sess.Claims.Extra["sid"] = login.SessionID
+	}
 	for _, s := range r.Scopes {
 		r.ar.GrantScope(s)
 	}

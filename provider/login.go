@@ -200,17 +200,23 @@ func (p *Provider) RememberConsent(ctx context.Context, r *AuthorizeRequest, log
 	}
 	slices.Sort(scopes)
 	scopes = slices.Compact(scopes)
-	return storageError(p.store.db.PutConsent(ctx, storage.Consent{AccountID: login.AccountID, ClientID: r.ClientID, Scopes: scopes, GrantedAt: p.now().UTC()}))
+	if err := p.store.db.PutConsent(ctx, storage.Consent{AccountID: login.AccountID, ClientID: r.ClientID, Scopes: scopes, GrantedAt: p.now().UTC()}); err != nil {
+		return storageError(err)
+	}
+	return nil
 }
 
 // LinkLogin records that the login session signed in to r's client (for
 // back-channel logout).
 func (p *Provider) LinkLogin(ctx context.Context, r *AuthorizeRequest, login Login) error {
 	err := p.store.db.AddLoginSessionClient(ctx, login.SessionID, r.ClientID)
-	if errors.Is(err, storage.ErrNotFound) {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		return ErrNoLogin
+	case err != nil:
+		return storageError(err)
 	}
-	return storageError(err)
+	return nil
 }
 
 // ConsentToken is the CSRF token of a consent form: it binds the form to

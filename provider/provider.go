@@ -401,6 +401,9 @@ func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequeste
 	if req.GetGrantTypes().ExactOne(GrantTypeAuthorizationCode) {
 		// fosite grants a code's scopes only when it issues the tokens,
 		// after this; CompleteAuthorize granted every requested scope.
+		// (fosite then reloads the session stored with the code, so the
+		// claims CompleteAuthorize stored are what the tokens carry: this
+		// call's part is the account check.)
 		scopes = req.GetRequestedScopes()
 	}
 	sess.Claims.Extra = identityClaims(scopes, client.ID, acc, phoneFor(p.accounts, acc), ident)

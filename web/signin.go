@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -154,7 +155,7 @@ func (si *signin) authorizeFailed(w http.ResponseWriter, r *http.Request, loc pa
 			si.errorPage(w, r, http.StatusServiceUnavailable, "wechat_unavailable", loc, "", e.Code)
 			return
 		}
-		si.log.logError(r, "authorize", err)
+		si.log.logError(r, "browser sign-in failed", fmt.Errorf("%s: %s", e.Code, e.Cause))
 	}
 	si.errorPage(w, r, http.StatusInternalServerError, "server_error", loc, "", "server_error")
 }
@@ -370,11 +371,12 @@ func (si *signin) finish(w http.ResponseWriter, r *http.Request, req *provider.A
 			return
 		}
 		si.render(w, r, http.StatusOK, pages.ConsentPage{
-			Locale:     loc,
-			ClientName: req.ClientName,
-			Scopes:     req.Scopes,
-			Action:     PathConsent,
-			Fields:     consentFields(req, si.p.ConsentToken(req, login)),
+			Locale:      loc,
+			ClientName:  req.ClientName,
+			Scopes:      req.Scopes,
+			Action:      PathConsent,
+			Fields:      consentFields(req, si.p.ConsentToken(req, login)),
+			FormTargets: []string{req.RedirectURI},
 		})
 		return
 	}
@@ -494,7 +496,12 @@ func (si *signin) handleLogout(w http.ResponseWriter, r *http.Request) {
 				fields = append(fields, pages.Field{Name: k, Value: v[0]})
 			}
 			fields = append(fields, pages.Field{Name: fieldCSRF, Value: si.p.LogoutToken(login)})
-			si.render(w, r, http.StatusOK, pages.LogoutConfirmPage{Locale: loc, ClientName: lr.ClientName, Action: PathLogout, Fields: fields})
+			page := pages.LogoutConfirmPage{Locale: loc, ClientName: lr.ClientName, Action: PathLogout, Fields: fields}
+			if lr.RedirectURL != "" {
+				page.FormTargets = []string{lr.RedirectURL}
+				page.ReturnURL = lr.RedirectURL
+			}
+			si.render(w, r, http.StatusOK, page)
 			return
 		}
 		if _, _, err := si.p.EndLogin(r.Context(), cookie); err != nil && !errors.Is(err, provider.ErrNoLogin) {

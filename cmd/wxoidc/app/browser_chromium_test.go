@@ -168,8 +168,10 @@ func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Fatalf("browser: %v (at %s)", err, loc)
+		// Where it stopped, and what it showed, with a fresh deadline.
+		loc, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Location())
+		html, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Evaluate[string](`document.documentElement.outerHTML.slice(600, 3000)`))
+		t.Fatalf("browser: %v (at %s): %s", err, loc, html)
 	}
 }
 

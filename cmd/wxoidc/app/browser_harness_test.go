@@ -239,7 +239,7 @@ func (r *rp) start(extra ...oauth2.AuthCodeOption) (authURL, state, nonce, verif
 func callbackCode(t *testing.T, p page, state string) string {
 	t.Helper()
 	if p.Status != http.StatusSeeOther && p.Status != http.StatusFound {
-		t.Fatalf("want a redirect to the relying party, got %d %.300s", p.Status, p.Body)
+		t.Fatalf("want a redirect to the relying party, got %d %s", p.Status, p.Body)
 	}
 	u, err := url.Parse(p.Location)
 	if err != nil {

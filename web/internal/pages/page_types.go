@@ -49,6 +49,9 @@ type ConsentPage struct {
 	// DecisionField and DecisionAllow. "Deny" submits AllowName=DecisionDeny.
 	AllowName, AllowValue string
 	PrivacyURL            string // optional link to the client's privacy policy
+	// FormTargets are where the form's answer redirects (the client's
+	// redirect URI): the page's CSP form-action must allow them.
+	FormTargets []string
 }
 
 // ErrorKind says what went wrong; each kind has its own words. An unknown
@@ -98,6 +101,9 @@ type LogoutConfirmPage struct {
 	Action     string
 	Fields     []Field
 	ReturnURL  string // optional: where "Cancel" goes
+	// FormTargets are where signing out redirects (the post-logout
+	// redirect URI): the page's CSP form-action must allow them.
+	FormTargets []string
 }
 
 func (LoginPage) isPage()         {}

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 )
 
 //go:embed templates/*.html
@@ -62,11 +64,54 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, p Page) error {
 	setNoStore(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'nonce-"+nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'nonce-"+nonce+"'; form-action 'self"+formActionSources(formTargets(p))+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	_, err = w.Write(buf.Bytes())
 	return err
+}
+
+// formTargets are the URLs a page's form answer may redirect to.
+func formTargets(p Page) []string {
+	switch p := p.(type) {
+	case ConsentPage:
+		return p.FormTargets
+	case LogoutConfirmPage:
+		return p.FormTargets
+	}
+	return nil
+}
+
+// formActionSources turns redirect targets into CSP form-action sources:
+// browsers apply form-action to the redirects that follow a form's POST
+// too (CSP Level 3 §6.3.2), so the client a consent or logout form sends
+// the person back to must be listed. http(s) targets give their origin, a
+// private-use scheme (RFC 8252 §7.1) its scheme; anything else is left
+// out rather than risk a malformed policy.
+func formActionSources(targets []string) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, t := range targets {
+		u, err := url.Parse(t)
+		if err != nil || u.Scheme == "" {
+			continue
+		}
+		src := strings.ToLower(u.Scheme) + ":"
+		if u.Scheme == "http" || u.Scheme == "https" {
+			if u.Host == "" {
+				continue
+			}
+			src = strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+		}
+		if seen[src] || strings.ContainsFunc(src, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune(".+-:/[]", r))
+		}) {
+			continue
+		}
+		seen[src] = true
+		b.WriteString(" " + src)
+	}
+	return b.String()
 }
 
 // setNoStore sets the headers every response of a page carries, error or
