@@ -15,7 +15,7 @@ CREATE TABLE login_sessions (
     expires_at   timestamptz           -- NULL: never expires
 );
 -- An account's sessions, newest first; "log out everywhere".
-CREATE INDEX login_sessions_account_id ON login_sessions (account_id, created_at);
+CREATE INDEX login_sessions_account_id ON login_sessions (account_id, created_at DESC, id);
 -- Cleanup, oldest first.
 CREATE INDEX login_sessions_expires_at ON login_sessions (expires_at) WHERE expires_at IS NOT NULL;
 

@@ -15,7 +15,7 @@ CREATE TABLE login_sessions (
     expires_at   INTEGER             -- NULL: never expires
 ) STRICT;
 -- An account's sessions, newest first; "log out everywhere".
-CREATE INDEX login_sessions_account ON login_sessions (account_id, created_at);
+CREATE INDEX login_sessions_account ON login_sessions (account_id, created_at DESC, id);
 -- Cleanup, oldest first; never-expiring rows are left out.
 CREATE INDEX login_sessions_expires ON login_sessions (expires_at) WHERE expires_at IS NOT NULL;
 
