@@ -185,6 +185,22 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
+// waitLocation waits until the page's URL contains want (navigations
+// in between are expected, so a failed look is only retried).
+func waitLocation(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	var loc string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if l, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
+			loc = l
+			if strings.Contains(l, want) {
+				return
+			}
+		}
+	}
+	t.Fatalf("the browser never reached a URL with %q; at %s", want, loc)
+}
+
 func location(t *testing.T, ctx context.Context) string {
 	t.Helper()
 	loc, err := chromedp.Run(ctx, chromedp.Location())
@@ -280,9 +296,7 @@ func TestChromiumInsideWeChat(t *testing.T) {
 	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login"))
 	approveAtWeChat(t, ctx, "erin", "oa-base")
 	// A new person: sent back to WeChat for snsapi_userinfo.
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`location.href.includes("scope=snsapi_userinfo")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		t.Fatalf("a new person should be asked for snsapi_userinfo, at %s: %v", location(t, ctx), err)
-	}
+	waitLocation(t, ctx, "scope=snsapi_userinfo")
 	approveAtWeChat(t, ctx, "erin", "oa-userinfo")
 	sub := text(t, ctx, "#sub")
 	testharness.Screenshot(t, ctx, "signed-in")

@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	"log/slog"
-	"os"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -70,7 +68,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		t.Fatalf("config: %v", err)
 	}
 	ctx := context.Background()
-	a, err := app.New(ctx, app.Options{Config: c, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	a, err := app.New(ctx, app.Options{Config: c})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

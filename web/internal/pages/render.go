@@ -64,7 +64,7 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, p Page) error {
 	setNoStore(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'nonce-"+nonce+"'; form-action 'self"+formActionSources(formTargets(p))+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'nonce-"+nonce+"'; form-action 'self'"+formActionSources(formTargets(p))+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	_, err = w.Write(buf.Bytes())
