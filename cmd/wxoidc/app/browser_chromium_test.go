@@ -277,7 +277,7 @@ func TestChromiumConsent(t *testing.T) {
 		t.Fatalf("deny: %q", got)
 	}
 
-	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(`form[action="/oauth2/consent"]`))
+	run(t, ctx, chromedp.Navigate(rp.srv.URL+"/login?ui_locales=zh-CN"), chromedp.WaitVisible(`form[action="/oauth2/consent"]`))
 	testharness.Screenshot(t, ctx, "consent-zh")
 	run(t, ctx, chromedp.Click(`button[value="allow"]`))
 	if text(t, ctx, "#sub") == "" {
