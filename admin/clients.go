@@ -30,6 +30,15 @@ type ClientSpec struct {
 	IDTokenSignedResponseAlg *string          `json:"id_token_signed_response_alg,omitempty"`
 	JWKS                     *json.RawMessage `json:"jwks,omitempty"` // public JWK set for private_key_jwt
 	Disabled                 *bool            `json:"disabled,omitempty"`
+	// Browser sign-in, named as in OIDC Dynamic Client Registration 1.0
+	// §2 and OIDC Back-Channel Logout 1.0 §2.2. An empty list clears one.
+	RedirectURIs           *[]string `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris,omitempty"`
+	SkipConsent            *bool     `json:"skip_consent,omitempty"`
+	BackchannelLogoutURI   *string   `json:"backchannel_logout_uri,omitempty"`
+	// WeChatApps are the configured appids (wechat.apps) a person may sign
+	// in with through the browser.
+	WeChatApps *[]string `json:"wechat_apps,omitempty"`
 	// RotateSecret replaces the secret of a client_secret_* client (update
 	// only); the new secret is returned once.
 	RotateSecret bool `json:"rotate_secret,omitempty"`
@@ -50,6 +59,11 @@ type ClientView struct {
 	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg"`
 	JWKS                     json.RawMessage `json:"jwks,omitempty"`
 	Disabled                 bool            `json:"disabled"`
+	RedirectURIs             []string        `json:"redirect_uris"`
+	PostLogoutRedirectURIs   []string        `json:"post_logout_redirect_uris"`
+	SkipConsent              bool            `json:"skip_consent"`
+	BackchannelLogoutURI     string          `json:"backchannel_logout_uri,omitempty"`
+	WeChatApps               []string        `json:"wechat_apps"`
 	CreatedAt                time.Time       `json:"created_at"`
 	UpdatedAt                time.Time       `json:"updated_at"`
 	// ClientSecret is set only in the answer that created it.
@@ -63,11 +77,21 @@ func NewClientView(c storage.Client) ClientView {
 		GrantTypes: orEmpty(c.GrantTypes), Scopes: orEmpty(c.Scopes), Audiences: orEmpty(c.Audiences),
 		DefaultAudience: c.DefaultAudience, RequirePhone: c.RequirePhone,
 		IDTokenSignedResponseAlg: provider.IDTokenAlg(c), Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		RedirectURIs: orEmpty(c.RedirectURIs), PostLogoutRedirectURIs: orEmpty(c.PostLogoutRedirectURIs),
+		SkipConsent: c.SkipConsent, BackchannelLogoutURI: c.BackchannelLogoutURI, WeChatApps: orEmpty(c.WeChatApps),
 	}
 	if len(c.JWKS) > 0 {
 		v.JWKS = json.RawMessage(c.JWKS)
 	}
 	return v
+}
+
+// nilIfEmpty stores an emptied list as none, as a list never given is.
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 func orEmpty(s []string) []string {
@@ -231,6 +255,8 @@ func clientAuditDetails(c storage.Client, newSecret bool) map[string]any {
 		"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "wechat_appid": c.WeChatAppID,
 		"grant_types": orEmpty(c.GrantTypes), "scopes": orEmpty(c.Scopes),
 		"id_token_signed_response_alg": provider.IDTokenAlg(c), "disabled": c.Disabled, "new_secret": newSecret,
+		"redirect_uris": orEmpty(c.RedirectURIs), "post_logout_redirect_uris": orEmpty(c.PostLogoutRedirectURIs),
+		"skip_consent": c.SkipConsent, "backchannel_logout_uri": c.BackchannelLogoutURI, "wechat_apps": orEmpty(c.WeChatApps),
 	}
 }
 
@@ -331,6 +357,21 @@ func (s *Service) applyClientSpec(c *storage.Client, spec ClientSpec, creating b
 	if spec.Disabled != nil {
 		c.Disabled = *spec.Disabled
 	}
+	if spec.RedirectURIs != nil {
+		c.RedirectURIs = nilIfEmpty(*spec.RedirectURIs)
+	}
+	if spec.PostLogoutRedirectURIs != nil {
+		c.PostLogoutRedirectURIs = nilIfEmpty(*spec.PostLogoutRedirectURIs)
+	}
+	if spec.SkipConsent != nil {
+		c.SkipConsent = *spec.SkipConsent
+	}
+	if spec.BackchannelLogoutURI != nil {
+		c.BackchannelLogoutURI = *spec.BackchannelLogoutURI
+	}
+	if spec.WeChatApps != nil {
+		c.WeChatApps = nilIfEmpty(*spec.WeChatApps)
+	}
 	if spec.JWKS != nil {
 		raw := []byte(*spec.JWKS)
 		if string(raw) == "null" || len(raw) == 0 {
@@ -342,6 +383,11 @@ func (s *Service) applyClientSpec(c *storage.Client, spec ClientSpec, creating b
 	}
 	if c.WeChatAppID != "" && !slices.Contains(s.appIDs, c.WeChatAppID) {
 		return fmt.Errorf("%w: wechat_appid %q is not configured under wechat.apps", ErrInvalid, c.WeChatAppID)
+	}
+	for _, app := range c.WeChatApps {
+		if !slices.Contains(s.appIDs, app) {
+			return fmt.Errorf("%w: wechat_apps: %q is not configured under wechat.apps", ErrInvalid, app)
+		}
 	}
 	if c.IDTokenSignedResponseAlg != "" && !slices.Contains(s.Algorithms(), c.IDTokenSignedResponseAlg) {
 		return fmt.Errorf("%w: id_token_signed_response_alg %q is not one of keys.algorithms %v", ErrInvalid, c.IDTokenSignedResponseAlg, s.Algorithms())

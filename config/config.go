@@ -106,16 +106,39 @@ type Secrets struct {
 
 // WeChat configures the WeChat server API client.
 type WeChat struct {
-	BaseURL          string      `yaml:"base_url"`
-	FallbackBaseURLs []string    `yaml:"fallback_base_urls"`
-	CallTimeout      Duration    `yaml:"call_timeout"`
-	Apps             []WeChatApp `yaml:"apps"`
+	BaseURL          string   `yaml:"base_url"`
+	FallbackBaseURLs []string `yaml:"fallback_base_urls"`
+	// BrowserBaseURL is where WeChat's browser authorize pages live
+	// (/connect/qrconnect, /connect/oauth2/authorize); dev mode points it at
+	// the emulator.
+	BrowserBaseURL string      `yaml:"browser_base_url"`
+	CallTimeout    Duration    `yaml:"call_timeout"`
+	Apps           []WeChatApp `yaml:"apps"`
 }
 
-// WeChatApp is one mini-program (or other WeChat app) and its app secret.
+// WeChat app kinds (WeChatApp.Kind).
+const (
+	WeChatKindMiniProgram     = "miniprogram"      // wx.login codes (the default)
+	WeChatKindWebsite         = "website"          // open platform website app: desktop QR login
+	WeChatKindOfficialAccount = "official_account" // web OAuth inside WeChat's browser
+	WeChatKindMobileApp       = "mobile_app"       // open platform mobile app: Open SDK codes
+)
+
+// WeChatKinds lists the valid WeChatApp.Kind values.
+var WeChatKinds = []string{WeChatKindMiniProgram, WeChatKindWebsite, WeChatKindOfficialAccount, WeChatKindMobileApp}
+
+// WeChatApp is one WeChat app (mini-program, website app, official account
+// or mobile app) and its app secret.
 type WeChatApp struct {
 	AppID  string `yaml:"appid"`
 	Secret Secret `yaml:"secret"`
+	// Kind is one of WeChatKinds; Normalize turns "" into miniprogram.
+	Kind string `yaml:"kind"`
+	// OpenPlatform optionally names the WeChat open platform account the app
+	// is bound to. Apps bound to one open platform see the same unionid for a
+	// person; the label is informational (shown to operators), WeChat decides
+	// the binding.
+	OpenPlatform string `yaml:"open_platform"`
 }
 
 // Limits configures rate limits and the isolation of WeChat calls. Our own
@@ -271,6 +294,7 @@ func Default() *Config {
 		WeChat: WeChat{
 			BaseURL:          "https://api.weixin.qq.com",
 			FallbackBaseURLs: []string{"https://api2.weixin.qq.com"},
+			BrowserBaseURL:   "https://open.weixin.qq.com",
 			CallTimeout:      D(5 * time.Second),
 			Apps:             []WeChatApp{},
 		},
@@ -394,6 +418,13 @@ func (c *Config) Normalize() {
 	c.WeChat.BaseURL = trimURL(c.WeChat.BaseURL)
 	for i, u := range c.WeChat.FallbackBaseURLs {
 		c.WeChat.FallbackBaseURLs[i] = trimURL(u)
+	}
+	c.WeChat.BrowserBaseURL = trimURL(c.WeChat.BrowserBaseURL)
+	for i := range c.WeChat.Apps {
+		a := &c.WeChat.Apps[i]
+		if a.Kind = strings.ToLower(strings.TrimSpace(a.Kind)); a.Kind == "" {
+			a.Kind = WeChatKindMiniProgram
+		}
 	}
 	c.Storage.SQLiteSynchronous = strings.ToUpper(strings.TrimSpace(c.Storage.SQLiteSynchronous))
 	c.Tokens.AccessTokenFormat = strings.ToLower(strings.TrimSpace(c.Tokens.AccessTokenFormat))

@@ -181,6 +181,14 @@ keys:
 			want(t, "app secret from the given environ", v, "s3")
 			want(t, "reveal error", err, error(nil))
 		}},
+		{"browser base url", []string{"WXOIDC_WECHAT_BROWSER_BASE_URL=http://127.0.0.1:9000/wechat-emulator/"}, func(t *testing.T, c *Config) {
+			want(t, "browser base url, normalised", c.WeChat.BrowserBaseURL, "http://127.0.0.1:9000/wechat-emulator")
+		}},
+		{"app kinds and open platform in the list", []string{"WXOIDC_WECHAT_APPS=[{appid: wx1, secret: {env: APP_SECRET}}, {appid: wx2, secret: {env: APP_SECRET}, kind: Website, open_platform: op1}]"}, func(t *testing.T, c *Config) {
+			want(t, "default kind", c.WeChat.Apps[0].Kind, WeChatKindMiniProgram)
+			want(t, "kind, normalised", c.WeChat.Apps[1].Kind, WeChatKindWebsite)
+			want(t, "open platform", c.WeChat.Apps[1].OpenPlatform, "op1")
+		}},
 		{"structured list as JSON", []string{`WXOIDC_WECHAT_APPS=[{"appid":"wx9","secret":{"env":"APP_SECRET"}}]`}, func(t *testing.T, c *Config) {
 			want(t, "appid", c.WeChat.Apps[0].AppID, "wx9")
 		}},

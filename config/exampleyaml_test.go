@@ -45,7 +45,7 @@ func TestExampleMatchesDefaults(t *testing.T) {
 	want.Issuer = "https://id.example.com"
 	want.Admin.Tokens = []AdminToken{{Name: "ops", Token: c.Admin.Tokens[0].Token}}
 	want.Secrets.KEK = c.Secrets.KEK
-	want.WeChat.Apps = []WeChatApp{{AppID: "wx1234567890abcdef", Secret: EnvSecret("WXOIDC_APP_SECRET_WX1234567890ABCDEF")}}
+	want.WeChat.Apps = []WeChatApp{{AppID: "wx1234567890abcdef", Secret: EnvSecret("WXOIDC_APP_SECRET_WX1234567890ABCDEF"), Kind: WeChatKindMiniProgram}}
 	want.Normalize()
 	if !configsEqual(c, want) {
 		gotY, _ := yaml.Marshal(c)

@@ -321,9 +321,14 @@ func (c *Config) checkWeChat(ck *checker) {
 		ck.when(u == "", key, "must not be empty")
 		ck.serviceURL(key, u, false)
 	}
+	ck.serviceURL("wechat.browser_base_url", w.BrowserBaseURL, true)
 	ck.positive("wechat.call_timeout", w.CallTimeout)
 	seen := map[string]int{}
 	for i, app := range w.Apps {
+		ck.when(app.Kind != "" && !slices.Contains(WeChatKinds, app.Kind), fmt.Sprintf("wechat.apps[%d].kind", i),
+			"app %q: must be one of %s, got %q", app.AppID, strings.Join(WeChatKinds, ", "), app.Kind)
+		ck.when(app.OpenPlatform != strings.TrimSpace(app.OpenPlatform), fmt.Sprintf("wechat.apps[%d].open_platform", i),
+			"app %q: must not have surrounding spaces", app.AppID)
 		key := fmt.Sprintf("wechat.apps[%d].appid", i)
 		switch j, dup := seen[app.AppID]; {
 		case strings.TrimSpace(app.AppID) == "":

@@ -110,6 +110,16 @@ func TestValidateRules(t *testing.T) {
 		}, "wechat.apps[1].appid", "duplicate"},
 		{"app secret required", func(c *Config) { c.WeChat.Apps[0].Secret = Secret{} }, "wechat.apps[0].secret", "required"},
 		{"app secret inline", func(c *Config) { c.WeChat.Apps[0].Secret = InlineSecret("s") }, "wechat.apps[0].secret", "inline"},
+		{"app kind unknown", func(c *Config) { c.WeChat.Apps[0].Kind = "mini_program" }, "wechat.apps[0].kind", `app "wx1234567890abcdef": must be one of miniprogram, website, official_account, mobile_app, got "mini_program"`},
+		{"app kind of the emulator's spelling", func(c *Config) {
+			c.WeChat.Apps = append(c.WeChat.Apps, WeChatApp{AppID: "wx2", Secret: c.WeChat.Apps[0].Secret, Kind: "officialaccount"})
+		}, "wechat.apps[1].kind", `app "wx2"`},
+		{"open platform spaces", func(c *Config) { c.WeChat.Apps[0].OpenPlatform = " op " }, "wechat.apps[0].open_platform", "surrounding spaces"},
+		{"browser base url required", func(c *Config) { c.WeChat.BrowserBaseURL = "" }, "wechat.browser_base_url", "required"},
+		{"browser base url http", func(c *Config) { c.WeChat.BrowserBaseURL = "http://open.weixin.qq.com" }, "wechat.browser_base_url", "must use https"},
+		{"browser base url relative", func(c *Config) { c.WeChat.BrowserBaseURL = "open.weixin.qq.com" }, "wechat.browser_base_url", "must be an https URL"},
+		{"browser base url query", func(c *Config) { c.WeChat.BrowserBaseURL = "https://open.weixin.qq.com?x=1" }, "wechat.browser_base_url", "query"},
+		{"browser base url fragment", func(c *Config) { c.WeChat.BrowserBaseURL = "https://open.weixin.qq.com#wechat_redirect" }, "wechat.browser_base_url", "fragment"},
 		// tokens
 		{"access token format", func(c *Config) { c.Tokens.AccessTokenFormat = "paseto" }, "tokens.access_token_format", "jwt, opaque"},
 		{"access token lifetime", func(c *Config) { c.Tokens.AccessTokenLifetime = D(0) }, "tokens.access_token_lifetime", "must be positive"},
@@ -169,6 +179,17 @@ func TestValidateAccepts(t *testing.T) {
 		{"loopback wechat emulator", func(c *Config) { c.WeChat.BaseURL = "http://127.0.0.1:8080/wechat-emulator" }},
 		{"no fallbacks", func(c *Config) { c.WeChat.FallbackBaseURLs = nil }},
 		{"no wechat apps", func(c *Config) { c.WeChat.Apps = nil }},
+		{"every app kind", func(c *Config) {
+			sec := c.WeChat.Apps[0].Secret
+			c.WeChat.Apps = []WeChatApp{
+				{AppID: "wx1", Secret: sec, Kind: "miniprogram", OpenPlatform: "op"},
+				{AppID: "wx2", Secret: sec, Kind: "website", OpenPlatform: "op"},
+				{AppID: "wx3", Secret: sec, Kind: "official_account"},
+				{AppID: "wx4", Secret: sec, Kind: "mobile_app", OpenPlatform: "other op"},
+				{AppID: "wx5", Secret: sec}, // kind "" before Normalize: a mini-program
+			}
+		}},
+		{"loopback browser base url", func(c *Config) { c.WeChat.BrowserBaseURL = "http://127.0.0.1:8080/wechat-emulator" }},
 		{"admin disabled without tokens", func(c *Config) { c.Admin.Addr, c.Admin.Tokens = "", nil }},
 		{"admin on ipv6 loopback", func(c *Config) { c.Admin.Addr = "[::1]:8081" }},
 		{"admin on localhost", func(c *Config) { c.Admin.Addr = "localhost:8081" }},

@@ -38,7 +38,7 @@ var (
 
 func (c *fositeClient) GetID() string             { return c.ID }
 func (c *fositeClient) GetHashedSecret() []byte   { return []byte(c.SecretHash) }
-func (c *fositeClient) GetRedirectURIs() []string { return nil }
+func (c *fositeClient) GetRedirectURIs() []string { return c.RedirectURIs }
 func (c *fositeClient) GetGrantTypes() fosite.Arguments {
 	return fosite.Arguments(c.GrantTypes)
 }
@@ -108,12 +108,18 @@ func ValidateClient(c storage.Client) error {
 	}
 	grants := fosite.Arguments(c.GrantTypes)
 	for _, g := range c.GrantTypes {
-		if !slices.Contains(grantTypes, g) {
+		if !registrableGrant(g) {
 			problems = append(problems, "unknown grant type "+strconv.Quote(g))
 		}
 	}
 	if grants.Has(GrantTypeWeChat) && c.WeChatAppID == "" {
 		problems = append(problems, "the WeChat grant needs a WeChat appid")
+	}
+	if grants.Has(GrantTypeWeChatApp) && c.WeChatAppID == "" {
+		problems = append(problems, "the WeChat mobile app grant needs the mobile app's appid")
+	}
+	if grants.Has(GrantTypeWeChat) && grants.Has(GrantTypeWeChatApp) {
+		problems = append(problems, "a client is bound to one WeChat app: the mini-program grant or the mobile app grant, not both")
 	}
 	if grants.Has(GrantTypeClientCredentials) && c.TokenEndpointAuthMethod == AuthMethodNone {
 		problems = append(problems, "client_credentials needs a confidential client")
@@ -124,6 +130,7 @@ func ValidateClient(c storage.Client) error {
 	if alg := c.IDTokenSignedResponseAlg; alg != "" && !slices.Contains(keys.SupportedAlgorithms, alg) {
 		problems = append(problems, "unsupported id_token_signed_response_alg "+strconv.Quote(alg))
 	}
+	problems = append(problems, clientURIProblems(c)...)
 	if len(problems) > 0 {
 		return errors.New("invalid client: " + strings.Join(problems, "; "))
 	}

@@ -38,11 +38,18 @@ type wechatGrant struct {
 	store           *fositeStore
 	accounts        accountCrypto
 	wechat          WeChat
-	apps            map[string]wechat.App
-	idTokens        *idTokenIssuer
-	lifetimes       lifetimes
-	now             func() time.Time
-	log             *slog.Logger
+	// grantType is GrantTypeWeChat (mini-programs, jscode2session) or
+	// GrantTypeWeChatApp (mobile apps, the web OAuth code exchange);
+	// appKind is the kind of app a client of that grant is bound to.
+	grantType string
+	appKind   string
+	web       WeChatWeb
+	apps      map[string]wechat.App
+	kinds     map[string]string
+	idTokens  *idTokenIssuer
+	lifetimes lifetimes
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 type lifetimes struct {
@@ -54,7 +61,7 @@ var _ fosite.TokenEndpointHandler = (*wechatGrant)(nil)
 func (g *wechatGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
 
 func (g *wechatGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
-	return r.GetGrantTypes().ExactOne(GrantTypeWeChat)
+	return r.GetGrantTypes().ExactOne(g.grantType)
 }
 
 func (g *wechatGrant) checkRequest(ctx context.Context, r fosite.AccessRequester) (*fositeClient, wechat.App, error) {
@@ -62,12 +69,16 @@ func (g *wechatGrant) checkRequest(ctx context.Context, r fosite.AccessRequester
 		return nil, wechat.App{}, fosite.ErrUnknownRequest
 	}
 	client, ok := r.GetClient().(*fositeClient)
-	if !ok || !client.GetGrantTypes().Has(GrantTypeWeChat) {
-		return nil, wechat.App{}, fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use the WeChat mini-program grant.")
+	what := "mini-program"
+	if g.appKind == AppKindMobileApp {
+		what = "mobile app"
+	}
+	if !ok || !client.GetGrantTypes().Has(g.grantType) {
+		return nil, wechat.App{}, fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the WeChat %s grant.", what)
 	}
 	app, ok := g.apps[client.WeChatAppID]
-	if client.WeChatAppID == "" || !ok {
-		return nil, wechat.App{}, fosite.ErrUnauthorizedClient.WithHint("The client is not bound to a configured WeChat mini-program.")
+	if kind := g.kinds[client.WeChatAppID]; client.WeChatAppID == "" || !ok || (kind != "" && kind != g.appKind) {
+		return nil, wechat.App{}, fosite.ErrUnauthorizedClient.WithHintf("The client is not bound to a configured WeChat %s.", what)
 	}
 	return client, app, nil
 }
@@ -109,13 +120,16 @@ func (g *wechatGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	if err != nil {
 		return err
 	}
+	if g.grantType == GrantTypeWeChatApp && (p.phoneCode != "" || p.encryptedData != "") {
+		return fosite.ErrInvalidRequest.WithHint("The mobile app grant takes no phone parameters.")
+	}
 	if err := grantScopesAndAudience(r, client, []string{"openid"}); err != nil {
 		return err
 	}
 
-	sess, err := g.wechat.Code2Session(ctx, app, p.code)
+	sess, err := g.exchange(ctx, app, p.code)
 	if err != nil {
-		return g.upstreamError(ctx, "jscode2session", err)
+		return err
 	}
 
 	phone, source, err := g.verifyPhone(ctx, app, sess, p)
@@ -214,15 +228,13 @@ func (g *wechatGrant) resolveAccount(ctx context.Context, client *fositeClient, 
 			_ = db.Rollback(ctx)
 		}
 	}()
-	ident, acc, err = db.ResolveWeChatLogin(ctx, storage.WeChatLogin{
-		AppID:               app.AppID,
-		OpenID:              sess.OpenID,
-		UnionID:             sess.UnionID,
-		SessionKeyEncrypted: g.accounts.sealSessionKey(app.AppID, sess.OpenID, sess.SessionKey.Bytes()),
-		SessionKeyHash:      g.accounts.sessionKeyHash(app.AppID, sess.OpenID, sess.SessionKey.Bytes()),
-		NewAccountID:        newAccountID(),
-		Now:                 now,
-	})
+	ident, acc, err = db.ResolveWeChatLogin(ctx, withSessionKey(g.accounts, storage.WeChatLogin{
+		AppID:        app.AppID,
+		OpenID:       sess.OpenID,
+		UnionID:      sess.UnionID,
+		NewAccountID: newAccountID(),
+		Now:          now,
+	}, sess))
 	if err != nil {
 		return acc, ident, storageError(err)
 	}
@@ -335,8 +347,11 @@ func (g *wechatGrant) upstreamError(ctx context.Context, api string, err error) 
 		return fosite.ErrInvalidGrant.WithWrap(err).WithHint("The WeChat account is restricted by WeChat's risk control.")
 	case errors.Is(err, wechat.ErrInvalidCode), errors.Is(err, wechat.ErrCodeUsed):
 		hint := "The WeChat login code is invalid, expired or already used: call wx.login again."
-		if api == "getuserphonenumber" {
+		switch api {
+		case "getuserphonenumber":
 			hint = "The WeChat phone code is invalid, expired or already used: ask the user to tap the phone button again."
+		case "sns/oauth2/access_token":
+			hint = "The WeChat authorization code is invalid, expired or already used: ask WeChat (SendAuth) for a new one."
 		}
 		return fosite.ErrInvalidGrant.WithWrap(err).WithHint(hint)
 	case errors.Is(err, wechat.ErrRateLimited):

@@ -3,7 +3,7 @@ package provider
 // grantTypes are the grants the token endpoint serves, in the order of the
 // handler chain New builds (a test checks that the two agree). Token answers
 // unsupported_grant_type for any other.
-var grantTypes = []string{GrantTypeWeChat, GrantTypeRefreshToken, GrantTypeClientCredentials}
+var grantTypes = []string{GrantTypeWeChat, GrantTypeWeChatApp, GrantTypeRefreshToken, GrantTypeClientCredentials, GrantTypeAuthorizationCode}
 
 // authMethods are the client authentication methods fosite is set up for.
 var authMethods = []string{AuthMethodNone, AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT}

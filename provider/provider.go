@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/hmac"
 	"github.com/ory/fosite/token/jwt"
 
@@ -58,6 +60,20 @@ type Config struct {
 	Logger          *slog.Logger
 	// Metrics, if set, is told about every token issued.
 	Metrics TokenObserver
+
+	// Browser sign-in (docs/contract.md §1.5). AppKinds gives the kind
+	// (AppKind*) of every configured WeChat app; Apps must hold the secret
+	// of every app a client may sign in with. WeChatWeb exchanges web
+	// OAuth codes (nil: Config.WeChat, when it implements WeChatWeb).
+	AppKinds map[string]string
+	// BrowserBaseURL is WeChat's browser-facing host (open.weixin.qq.com,
+	// or the emulator in dev mode).
+	BrowserBaseURL string
+	WeChatWeb      WeChatWeb
+	// LoginLifetime and LoginIdleTimeout bound a browser login session
+	// (defaults 7 days and 12 hours).
+	LoginLifetime    time.Duration
+	LoginIdleTimeout time.Duration
 }
 
 // Provider is the OAuth 2.0 / OIDC engine.
@@ -70,6 +86,15 @@ type Provider struct {
 	log      *slog.Logger
 	format   string
 	metrics  TokenObserver
+
+	apps          map[string]wechat.App
+	appKinds      map[string]string
+	browserBase   string
+	web           WeChatWeb
+	loginLifetime time.Duration
+	loginIdle     time.Duration
+	csrfKey       []byte
+	idSigner      jwt.Signer
 }
 
 // New validates cfg and composes fosite with wxoidc's handlers, in a fixed,
@@ -113,6 +138,18 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.IDTokenLifetime <= 0 {
 		cfg.IDTokenLifetime = time.Hour
 	}
+	if cfg.LoginLifetime <= 0 {
+		cfg.LoginLifetime = defaultLoginLifetime
+	}
+	if cfg.LoginIdleTimeout <= 0 {
+		cfg.LoginIdleTimeout = defaultLoginIdle
+	}
+	if cfg.WeChatWeb == nil {
+		cfg.WeChatWeb, _ = cfg.WeChat.(WeChatWeb)
+	}
+	if cfg.BrowserBaseURL == "" {
+		cfg.BrowserBaseURL = "https://open.weixin.qq.com"
+	}
 	if cfg.RefreshTokenLifetime <= 0 {
 		cfg.RefreshTokenLifetime = 30 * 24 * time.Hour
 	}
@@ -121,7 +158,7 @@ func New(cfg Config) (*Provider, error) {
 		AccessTokenLifespan:      cfg.AccessTokenLifetime,
 		RefreshTokenLifespan:     cfg.RefreshTokenLifetime,
 		IDTokenLifespan:          cfg.IDTokenLifetime,
-		AuthorizeCodeLifespan:    10 * time.Minute,
+		AuthorizeCodeLifespan:    time.Minute, // docs/contract.md §1.5
 		AccessTokenIssuer:        cfg.Issuer,
 		IDTokenIssuer:            cfg.Issuer,
 		TokenURL:                 cfg.Issuer + "/oauth2/token",
@@ -133,6 +170,14 @@ func New(cfg Config) (*Provider, error) {
 		RefreshTokenScopes:       []string{ScopeOfflineAccess, "offline"},
 		MinParameterEntropy:      fosite.MinParameterEntropy,
 		TokenEntropy:             32,
+		// Public clients must use PKCE, with S256 only (RFC 9700 §2.1.1).
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		AllowedPromptValues:            []string{"login", "none", "consent"},
+		// The redirect URI is checked before fosite sees a request
+		// (ParseAuthorize); fosite's own check would allow http on any
+		// *.localhost name.
+		RedirectSecureChecker: func(context.Context, *url.URL) bool { return true },
 	}
 	if cfg.DefaultAudience == "" {
 		cfg.DefaultAudience = cfg.Issuer
@@ -155,14 +200,30 @@ func New(cfg Config) (*Provider, error) {
 		store:           store,
 		accounts:        accounts,
 		wechat:          cfg.WeChat,
+		grantType:       GrantTypeWeChat,
+		appKind:         AppKindMiniProgram,
+		web:             cfg.WeChatWeb,
 		apps:            cfg.Apps,
+		kinds:           cfg.AppKinds,
 		idTokens:        issuer,
 		lifetimes:       lifetimes{access: cfg.AccessTokenLifetime, refresh: cfg.RefreshTokenLifetime, idToken: cfg.IDTokenLifetime},
 		now:             cfg.Now,
 		log:             cfg.Logger,
 	}
+	codeGrant := &oauth2.AuthorizeExplicitGrantHandler{
+		AccessTokenStrategy:    core,
+		RefreshTokenStrategy:   core,
+		AuthorizeCodeStrategy:  hmacStrategy,
+		CoreStorage:            store,
+		TokenRevocationStorage: store,
+		Config:                 fc,
+	}
+	pkceHandler := &pkce.Handler{AuthorizeCodeStrategy: hmacStrategy, Storage: store, Config: fc}
+	appGrant := *grant
+	appGrant.grantType, appGrant.appKind = GrantTypeWeChatApp, AppKindMobileApp
 	fc.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
 		grant,
+		&appGrant,
 		&oauth2.RefreshTokenGrantHandler{
 			AccessTokenStrategy:    core,
 			RefreshTokenStrategy:   core,
@@ -171,6 +232,19 @@ func New(cfg Config) (*Provider, error) {
 		},
 		&refreshIDToken{issuer: issuer, lifespan: cfg.IDTokenLifetime},
 		&clientCredentialsGrant{&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc}},
+		codeGrant,
+		pkceHandler,
+		&codeIDToken{issuer: issuer, lifespan: cfg.IDTokenLifetime},
+	}
+	fc.AuthorizeEndpointHandlers = fosite.AuthorizeEndpointHandlers{
+		codeGrant,
+		&openid.OpenIDConnectExplicitHandler{
+			OpenIDConnectRequestStorage:   store,
+			OpenIDConnectRequestValidator: openid.NewOpenIDConnectRequestValidator(cfg.IDTokenSigner, fc),
+			IDTokenHandleHelper:           &openid.IDTokenHandleHelper{IDTokenStrategy: idStrategy},
+			Config:                        fc,
+		},
+		pkceHandler,
 	}
 	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{
 		&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
@@ -189,6 +263,15 @@ func New(cfg Config) (*Provider, error) {
 		log:      cfg.Logger,
 		format:   cfg.AccessTokenFormat,
 		metrics:  cfg.Metrics,
+
+		apps:          cfg.Apps,
+		appKinds:      cfg.AppKinds,
+		browserBase:   strings.TrimRight(cfg.BrowserBaseURL, "/"),
+		web:           cfg.WeChatWeb,
+		loginLifetime: cfg.LoginLifetime,
+		loginIdle:     cfg.LoginIdleTimeout,
+		csrfKey:       derivedKey(cfg.HMACSecret, "wxoidc consent csrf"),
+		idSigner:      cfg.IDTokenSigner,
 	}, nil
 }
 
@@ -252,13 +335,13 @@ var authorizationOnlyParams = []string{"id_token_hint", "prompt", "max_age"}
 // (fosite.MinParameterEntropy, 8 characters).
 func checkIDTokenParams(form url.Values) error {
 	gt := form.Get("grant_type")
-	if gt != GrantTypeWeChat && gt != GrantTypeRefreshToken {
+	if gt != GrantTypeWeChat && gt != GrantTypeWeChatApp && gt != GrantTypeRefreshToken {
 		return nil // no ID token
 	}
 	if n := form.Get("nonce"); n != "" && len(n) < fosite.MinParameterEntropy {
 		return answer(fosite.ErrInsufficientEntropy.WithHintf("Parameter 'nonce' is set but does not satisfy the minimum entropy of %d characters.", fosite.MinParameterEntropy))
 	}
-	if gt == GrantTypeWeChat {
+	if gt == GrantTypeWeChat || gt == GrantTypeWeChatApp {
 		for _, k := range authorizationOnlyParams {
 			if form.Has(k) {
 				return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The '" + k + "' parameter belongs to an authorization request; the token endpoint does not accept it with this grant."}
@@ -283,7 +366,7 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 		// RFC 9068 §2.2: for client credentials the subject is the client.
 		sess.ClientID = client.ID
 		sess.setSubject(client.ID)
-	case req.GetGrantTypes().ExactOne(GrantTypeRefreshToken):
+	case req.GetGrantTypes().ExactOne(GrantTypeRefreshToken), req.GetGrantTypes().ExactOne(GrantTypeAuthorizationCode):
 		return p.refreshAccount(ctx, req, sess, client)
 	}
 	return nil
@@ -306,11 +389,27 @@ func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequeste
 	if acc.Disabled {
 		return fosite.ErrInvalidGrant.WithHint("The account is disabled.")
 	}
-	ident, err := identityFor(ctx, p.store.db, acc.ID, client.WeChatAppID)
+	appID := client.WeChatAppID
+	if appID == "" {
+		appID = sess.AppID // a browser sign-in: the app the person used
+	}
+	ident, err := identityFor(ctx, p.store.db, acc.ID, appID)
 	if err != nil {
 		return storageError(err)
 	}
-	sess.Claims.Extra = identityClaims(req.GetGrantedScopes(), client.ID, acc, phoneFor(p.accounts, acc), ident)
+	scopes := req.GetGrantedScopes()
+	if req.GetGrantTypes().ExactOne(GrantTypeAuthorizationCode) {
+		// fosite grants a code's scopes only when it issues the tokens,
+		// after this; CompleteAuthorize granted every requested scope.
+		// (fosite then reloads the session stored with the code, so the
+		// claims CompleteAuthorize stored are what the tokens carry: this
+		// call's part is the account check.)
+		scopes = req.GetRequestedScopes()
+	}
+	sess.Claims.Extra = identityClaims(scopes, client.ID, acc, phoneFor(p.accounts, acc), ident)
+	if sess.SID != "" {
+		sess.Claims.Extra["sid"] = sess.SID
+	}
 	return nil
 }
 

@@ -34,7 +34,7 @@ func TestGrantTypesAreTheHandlerChain(t *testing.T) {
 			t.Errorf("grant %q is listed but no handler serves it", gt)
 		}
 	}
-	for _, gt := range []string{"authorization_code", "password", "implicit", "urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:token-exchange"} {
+	for _, gt := range []string{"password", "implicit", "urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:token-exchange"} {
 		if handled(gt) {
 			t.Errorf("grant %q is served but not listed", gt)
 		}
@@ -52,7 +52,7 @@ func TestTokenAnswersMissingAndUnknownGrantTypes(t *testing.T) {
 	}{
 		{url.Values{"client_id": {benchMini}}, "invalid_request"},
 		{url.Values{"grant_type": {"password"}, "client_id": {benchMini}}, "unsupported_grant_type"},
-		{url.Values{"grant_type": {"authorization_code"}, "client_id": {benchMini}}, "unsupported_grant_type"},
+		{url.Values{"grant_type": {"authorization_code"}, "client_id": {benchMini}}, "unauthorized_client"},
 		{url.Values{"grant_type": {"client_credentials refresh_token"}}, "unsupported_grant_type"},
 	} {
 		_, err := e.p.Token(context.Background(), tokenRequest(tc.form, benchBackend, e.ccSecret))

@@ -20,6 +20,11 @@ type session struct {
 	// IDTokenAlg is the client's id_token_signed_response_alg, refreshed on
 	// every refresh so a client's algorithm change takes effect.
 	IDTokenAlg string `json:"idTokenAlg,omitempty"`
+	// SID names the browser login session a code-flow sign-in came from
+	// (OIDC Front/Back-Channel Logout's sid); AppID is the WeChat app the
+	// person signed in with there. Both empty for grant-based sign-ins.
+	SID   string `json:"sid,omitempty"`
+	AppID string `json:"appId,omitempty"`
 }
 
 // newSession returns an empty session ready for fosite to fill.

@@ -24,6 +24,9 @@ import (
 
 // Store is what provider needs from a storage backend.
 type Store interface {
+	storage.LoginSessionStore
+	storage.ConsentStore
+	storage.AuthFlowStore
 	storage.TokenSessionStore
 	storage.ClientStore
 	storage.AccountStore

@@ -147,6 +147,27 @@ func (u *Upstream) Code2Session(ctx context.Context, app wechat.App, jsCode stri
 	return s, nil
 }
 
+// WebAccessToken implements WeChatWeb: a browser sign-in's code exchange
+// goes through the same breaker, concurrency bound and per-app and
+// per-user limits as a mini-program login.
+func (u *Upstream) WebAccessToken(ctx context.Context, app wechat.App, code string) (wechat.WebToken, error) {
+	web, ok := u.next.(WeChatWeb)
+	if !ok {
+		return wechat.WebToken{}, errors.New("upstream: the WeChat client has no web OAuth")
+	}
+	t, err := guarded(ctx, u, app.AppID, func(ctx context.Context) (wechat.WebToken, error) {
+		return web.WebAccessToken(ctx, app, code)
+	})
+	if err != nil {
+		return wechat.WebToken{}, err
+	}
+	if ok, wait := u.perUser.Allow(userKey(app.AppID, t.OpenID)); !ok {
+		u.log.InfoContext(ctx, "wechat per-user limit reached", "appid", app.AppID, "retry_after", wait)
+		return wechat.WebToken{}, retryLater(errSlowDown.WithHint("Too many sign-ins for this WeChat user."), wait)
+	}
+	return t, nil
+}
+
 // PhoneNumber implements WeChat.
 func (u *Upstream) PhoneNumber(ctx context.Context, app wechat.App, phoneCode, openID string) (wechat.Phone, error) {
 	if ok, wait := u.perUser.Allow(userKey(app.AppID, openID)); !ok {

@@ -8,8 +8,16 @@ package storage
 //     and read back zero.
 //   - Empty and nil slices, and empty and nil byte slices, are both read
 //     back as nil.
-//   - A token session with a zero ExpiresAt never expires:
-//     DeleteExpiredTokenSessions leaves it alone.
+//   - A token session, login session or auth flow with a zero ExpiresAt
+//     never expires: the DeleteExpired* methods leave it alone, and
+//     TakeAuthFlow returns it.
+//   - The DeleteExpired* methods delete oldest first, at most limit rows
+//     (limit must be positive), each call one short write, so that a
+//     cleanup loop never holds the write lock for long. Token and login
+//     sessions are expired when ExpiresAt is before now, auth flows (like
+//     assertion IDs) when it is not after now.
+//   - Login-session links to clients go with their session (every delete
+//     of sessions removes them) and with their client (DeleteClient).
 //   - RevokeTokenSessions and RevokeSubjectTokens count the rows they
 //     deleted or deactivated; refresh tokens that were already inactive are
 //     not counted.

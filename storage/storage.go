@@ -184,10 +184,13 @@ type ClientStore interface {
 	// DeleteClient removes the client and, in the same transaction, revokes
 	// its token sessions as RevokeClientTokens does: token sessions name
 	// their client by ID only, so a client re-created with the same ID
-	// must find none of them usable. ErrNotFound if absent (nothing
-	// changes). Anything stored later that names a client and grants
-	// access (consents, login-session links) must be removed or revoked
-	// here too, in the same transaction, and the conformance suite extended.
+	// must find none of them usable. In the same transaction it deletes the
+	// client's consents and the links of login sessions to it (the sessions
+	// stay: they belong to the person, not the client), so a client
+	// re-created with the same ID starts with no consent and is told of no
+	// earlier sign-in. ErrNotFound if absent (nothing changes). Anything
+	// stored later that names a client and grants access must be removed or
+	// revoked here too, and the conformance suite extended.
 	DeleteClient(ctx context.Context, id string) error
 	// SetClientAssertionJTI records a used assertion ID until exp;
 	// ErrAlreadyExists if it is recorded and not yet expired at now.
@@ -284,7 +287,9 @@ type LoginSession struct {
 // LoginSessionStore persists login sessions and the clients each one has
 // signed in to (for back-channel logout).
 type LoginSessionStore interface {
-	// CreateLoginSession inserts s; a duplicate ID is ErrAlreadyExists.
+	// CreateLoginSession inserts s; a duplicate ID is ErrAlreadyExists. An
+	// empty ID or AccountID is an error. A zero ExpiresAt never expires
+	// (DeleteExpiredLoginSessions leaves it alone).
 	CreateLoginSession(ctx context.Context, s LoginSession) error
 	// GetLoginSession returns the session; ErrNotFound if absent (expiry
 	// is the caller's check: the row may outlive it until cleanup).
@@ -295,18 +300,22 @@ type LoginSessionStore interface {
 	// ErrNotFound if absent.
 	DeleteLoginSession(ctx context.Context, id string) error
 	// AddLoginSessionClient records that the session signed in to clientID
-	// (idempotent). ErrNotFound if the session is absent.
+	// (idempotent). ErrNotFound if the session is absent; an empty clientID
+	// is an error.
 	AddLoginSessionClient(ctx context.Context, id, clientID string) error
 	// ListLoginSessionClients returns the client IDs linked to the session,
-	// ordered; an absent session has none.
+	// ordered; an absent session has none (nil, no error).
 	ListLoginSessionClients(ctx context.Context, id string) ([]string, error)
-	// ListAccountLoginSessions returns an account's sessions, newest first.
+	// ListAccountLoginSessions returns an account's sessions, newest first
+	// (CreatedAt descending, then ID ascending); none is nil, no error.
 	ListAccountLoginSessions(ctx context.Context, accountID string) ([]LoginSession, error)
 	// DeleteAccountLoginSessions removes every session of an account (and
 	// their links) and returns how many sessions it removed.
 	DeleteAccountLoginSessions(ctx context.Context, accountID string) (int64, error)
 	// DeleteExpiredLoginSessions deletes at most limit sessions whose
-	// ExpiresAt is before now, oldest first; callers loop while it returns limit.
+	// ExpiresAt is before now (and their links), oldest first, and returns
+	// how many it deleted; callers loop while it returns limit. limit must
+	// be positive.
 	DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int64, error)
 }
 
@@ -324,8 +333,11 @@ type ConsentStore interface {
 	// GetConsent returns the consent; ErrNotFound if none.
 	GetConsent(ctx context.Context, accountID, clientID string) (Consent, error)
 	// PutConsent creates or replaces the consent of (account, client).
+	// Scopes are stored as given (sorting them is the caller's part). An
+	// empty AccountID or ClientID is an error.
 	PutConsent(ctx context.Context, c Consent) error
-	// ListAccountConsents returns an account's consents ordered by client ID.
+	// ListAccountConsents returns an account's consents ordered by client
+	// ID; none is nil, no error.
 	ListAccountConsents(ctx context.Context, accountID string) ([]Consent, error)
 	// DeleteConsent removes one consent; ErrNotFound if absent.
 	DeleteConsent(ctx context.Context, accountID, clientID string) error
@@ -350,13 +362,17 @@ type AuthFlow struct {
 
 // AuthFlowStore persists pending authorization flows.
 type AuthFlowStore interface {
-	// CreateAuthFlow inserts f; a duplicate ID is ErrAlreadyExists.
+	// CreateAuthFlow inserts f; a duplicate ID is ErrAlreadyExists, an
+	// empty ID an error. A flow is expired at now when its ExpiresAt is not
+	// after now; a zero ExpiresAt never expires.
 	CreateAuthFlow(ctx context.Context, f AuthFlow) error
 	// TakeAuthFlow deletes the flow and returns it, atomically: of several
 	// concurrent calls exactly one gets it, the others ErrNotFound. An
 	// expired flow is deleted and ErrNotFound.
 	TakeAuthFlow(ctx context.Context, id string, now time.Time) (AuthFlow, error)
-	// DeleteExpiredAuthFlows deletes at most limit flows expired at now.
+	// DeleteExpiredAuthFlows deletes at most limit flows expired at now,
+	// oldest first, and returns how many it deleted; callers loop while it
+	// returns limit. limit must be positive.
 	DeleteExpiredAuthFlows(ctx context.Context, now time.Time, limit int) (int64, error)
 }
 
@@ -446,6 +462,9 @@ type Storage interface {
 	KeyStore
 	AuditStore
 	AppTokenStore
+	LoginSessionStore
+	ConsentStore
+	AuthFlowStore
 	Transactor
 	// Ping reports whether the database answers (readiness).
 	Ping(ctx context.Context) error

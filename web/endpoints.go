@@ -14,9 +14,8 @@ import (
 
 // discoveryDocument is OpenID Connect Discovery 1.0 metadata plus RFC 8414
 // fields for introspection and revocation: what the provider supports, at
-// this server's endpoints. wxoidc has no authorization endpoint
-// (mini-programs cannot follow browser redirects), so it lists no response
-// types.
+// this server's endpoints. Without browser sign-in configured there is no
+// authorization endpoint, and no response types are listed.
 func discoveryDocument(md provider.Metadata, algs []string) map[string]interface{} {
 	algs = provider.IDTokenSigningAlgs(algs)
 	issuer := md.Issuer
@@ -42,6 +41,24 @@ func discoveryDocument(md provider.Metadata, algs []string) map[string]interface
 		"request_parameter_supported":                           false,
 		"request_uri_parameter_supported":                       false,
 	}
+}
+
+// addBrowserDiscovery adds what browser sign-in serves (docs/contract.md
+// §1.5): the authorization and end-session endpoints, the code flow with
+// PKCE S256 only, and RFC 9207's iss in authorization responses.
+func addBrowserDiscovery(doc map[string]interface{}, issuer string) {
+	doc["authorization_endpoint"] = issuer + PathAuthorize
+	doc["end_session_endpoint"] = issuer + PathLogout
+	doc["response_types_supported"] = []string{"code"}
+	doc["response_modes_supported"] = []string{"query"}
+	doc["code_challenge_methods_supported"] = []string{"S256"}
+	doc["authorization_response_iss_parameter_supported"] = true
+	doc["ui_locales_supported"] = []string{"zh-CN", "en"}
+	doc["prompt_values_supported"] = []string{"none", "login", "consent"}
+	// Back-channel logout is not served yet: say so rather than let
+	// clients register a URI nobody calls.
+	doc["backchannel_logout_supported"] = false
+	doc["backchannel_logout_session_supported"] = false
 }
 
 func (s *server) handleDiscovery(w http.ResponseWriter, _ *http.Request) {

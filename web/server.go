@@ -76,6 +76,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// TokenRateLimits limit the token endpoint; zero rates are unlimited.
 	TokenRateLimits TokenRateLimits
+	// SignIn, when set, serves browser sign-in: the authorization
+	// endpoint, the WeChat callback, consent and logout (docs/contract.md §1.5).
+	SignIn SignIn
 }
 
 // RequestObserver records one finished request.
@@ -110,7 +113,11 @@ func NewPublicHandler(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s.limits = limits
-	doc, err := json.Marshal(discoveryDocument(cfg.Provider.Metadata(), cfg.IDTokenAlgorithms))
+	disc := discoveryDocument(cfg.Provider.Metadata(), cfg.IDTokenAlgorithms)
+	if cfg.SignIn != nil {
+		addBrowserDiscovery(disc, cfg.Provider.Metadata().Issuer)
+	}
+	doc, err := json.Marshal(disc)
 	if err != nil {
 		return nil, fmt.Errorf("web: discovery document: %w", err)
 	}
@@ -131,6 +138,11 @@ func NewPublicHandler(cfg Config) (http.Handler, error) {
 	r.Post(PathUserInfo, s.handleUserInfo)
 	r.Get(PathHealth, handleHealth)
 	r.Get(PathReady, s.handleReady)
+	if cfg.SignIn != nil {
+		if err := s.mountSignIn(r); err != nil {
+			return nil, fmt.Errorf("web: sign-in pages: %w", err)
+		}
+	}
 	if cfg.Mount != nil {
 		cfg.Mount(r)
 	}

@@ -210,6 +210,11 @@ const (
 	apiJSCode2Session = "jscode2session"
 	apiPhoneNumber    = "getuserphonenumber"
 	apiStableToken    = "stable_token"
+
+	apiWebAccessToken  = "sns_oauth2_access_token"
+	apiWebRefreshToken = "sns_oauth2_refresh_token"
+	apiWebUserInfo     = "sns_userinfo"
+	apiWebAuth         = "sns_auth"
 )
 
 // request is one WeChat call, independent of the host it goes to.

@@ -42,6 +42,29 @@ var (
 	// ErrWatermark: the data's watermark names another appid. Returned by
 	// DecryptData/DecryptPhone (together with ErrDecrypt) and by PhoneNumber.
 	ErrWatermark = errors.New("wechat: watermark appid mismatch")
+
+	// Web OAuth (website, official account, mobile app: docs/wechat.md §6).
+
+	// ErrSnapshotUser: the code exchange answered is_snapshotuser:1, a
+	// "snapshot page" virtual user of an official account, not a real person.
+	// wxoidc refuses those users (no account is created).
+	ErrSnapshotUser = errors.New("wechat: snapshot-page virtual user")
+	// ErrInvalidRefreshToken: the web refresh token is unknown or belongs to
+	// another appid (40030). Authorize the user again.
+	ErrInvalidRefreshToken = errors.New("wechat: invalid refresh token")
+	// ErrRefreshTokenExpired: the web refresh token is past its 30 days
+	// (42002). Authorize the user again.
+	ErrRefreshTokenExpired = errors.New("wechat: refresh token expired")
+	// ErrScopeUnauthorized: /sns/userinfo refused a token of scope
+	// snsapi_base (48001). Authorize with snsapi_userinfo.
+	ErrScopeUnauthorized = errors.New("wechat: scope does not allow this call")
+	// ErrWebTokenInvalid: a user's web access token is unknown, malformed or
+	// does not belong to the openid sent (40001, 40014, 40003 on /sns/userinfo
+	// and /sns/auth).
+	ErrWebTokenInvalid = errors.New("wechat: web access token invalid")
+	// ErrWebTokenExpired: a user's web access token expired (42001 on
+	// /sns/userinfo and /sns/auth); WebRefreshToken renews it.
+	ErrWebTokenExpired = errors.New("wechat: web access token expired")
 )
 
 // WeChat errcodes the client branches on.
@@ -49,9 +72,11 @@ const (
 	codeBusy             = -1
 	codeInvalidToken     = 40001
 	codeInvalidGrantType = 40002
+	codeInvalidOpenID    = 40003
 	codeInvalidAppID     = 40013
 	codeInvalidATShape   = 40014
 	codeInvalidCode      = 40029
+	codeInvalidRefresh   = 40030
 	codeInvalidSecret    = 40125
 	codeCodeUsed         = 40163
 	codeIPWhitelist      = 40164
@@ -62,6 +87,7 @@ const (
 	codeSecretMissing    = 41004
 	codeCodeMissing      = 41008
 	codeTokenExpired     = 42001
+	codeRefreshExpired   = 42002
 	codeRequireGET       = 43001
 	codeRequirePOST      = 43002
 	codeRequireHTTPS     = 43003
@@ -125,6 +151,9 @@ func (e *Error) category() error {
 	if e.ambiguousReplay() {
 		return ErrBusy
 	}
+	if c := e.webCategory(); c != nil {
+		return c
+	}
 	switch e.Code {
 	case codeBusy:
 		return ErrBusy
@@ -149,6 +178,31 @@ func (e *Error) category() error {
 		codeRequireGET, codeRequirePOST, codeRequireHTTPS, codeEmptyPost, codeBadJSON,
 		codeUnauthorized:
 		return ErrConfig
+	}
+	return nil
+}
+
+// webCategory maps the errcodes whose meaning is particular to the web OAuth
+// APIs, where the access token is the user's, not the app's; nil lets the
+// general mapping decide.
+func (e *Error) webCategory() error {
+	switch e.API {
+	case apiWebUserInfo, apiWebAuth:
+		switch e.Code {
+		case codeInvalidToken, codeInvalidATShape, codeInvalidOpenID:
+			return ErrWebTokenInvalid
+		case codeTokenExpired:
+			return ErrWebTokenExpired
+		case codeUnauthorized:
+			return ErrScopeUnauthorized
+		}
+	case apiWebRefreshToken:
+		switch e.Code {
+		case codeInvalidRefresh:
+			return ErrInvalidRefreshToken
+		case codeRefreshExpired:
+			return ErrRefreshTokenExpired
+		}
 	}
 	return nil
 }

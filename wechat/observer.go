@@ -9,7 +9,8 @@ import (
 // metrics. It must be cheap and safe for concurrent use.
 type CallObserver interface {
 	// ObserveCall reports one attempt: the API name ("jscode2session",
-	// "getuserphonenumber", "stable_token"), its outcome (the errcode as a
+	// "getuserphonenumber", "stable_token", "sns_oauth2_access_token",
+	// "sns_oauth2_refresh_token", "sns_userinfo", "sns_auth"), its outcome (the errcode as a
 	// decimal string, "0" for success, or OutcomeTransport when no JSON
 	// answer came back) and how long it took.
 	ObserveCall(api, outcome string, d time.Duration)

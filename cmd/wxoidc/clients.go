@@ -28,6 +28,20 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
+// uriListFlag collects a repeatable URI flag. Unlike listFlag it does not
+// split on commas, which URIs may hold; "" adds nothing, so given alone it
+// empties the list.
+type uriListFlag []string
+
+func (l *uriListFlag) String() string { return strings.Join(*l, " ") }
+func (l *uriListFlag) Type() string   { return "uri" }
+func (l *uriListFlag) Set(v string) error {
+	if v != "" {
+		*l = append(*l, v)
+	}
+	return nil
+}
+
 func newClientsCmd(env *cliEnv) *cobra.Command {
 	return newGroupCmd("clients", "Create, list, show, update or delete OAuth clients, or revoke their tokens",
 		`Manage the OAuth clients in storage. A confidential client's secret is printed
@@ -41,9 +55,12 @@ func newClientsCreateCmd(env *cliEnv) *cobra.Command {
 		Use:   "create",
 		Short: "Create a client (prints a confidential client's secret once)",
 		Long: `Create a client. With --appid it is a public mini-program client of that
-WeChat app; without, a confidential client whose secret is printed once.`,
+WeChat app; without, a confidential client whose secret is printed once.
+A browser sign-in client has the authorization_code grant, its exact
+--redirect-uri values and the --wechat-app appids people sign in with.`,
 		Example: `  wxoidc clients create --config FILE --id my-mp --appid wx1234567890abcdef --name "My mini-program"
-  wxoidc clients create --data DIR --id reports --audience https://api.example.com`,
+  wxoidc clients create --data DIR --id reports --audience https://api.example.com
+  wxoidc clients create --data DIR --id web --grant authorization_code --grant refresh_token --scope openid --redirect-uri https://app.example.com/callback --wechat-app APPID`,
 		Args: noArgsHint("use --id"),
 	}, false, func(ctx context.Context, ops adminOps, _ []string, cs admin.ClientSpec) (admin.ClientView, error) {
 		return ops.CreateClient(ctx, cs)
@@ -82,7 +99,10 @@ func newClientsShowCmd(env *cliEnv) *cobra.Command {
 			if err != nil {
 				return opError(err)
 			}
-			return printClients(env.stdout, []admin.ClientView{cl}, f.json)
+			if f.json {
+				return printClients(env.stdout, []admin.ClientView{cl}, true)
+			}
+			return printClient(env.stdout, cl)
 		}),
 	}
 	f.register(c)
@@ -93,7 +113,10 @@ func newClientsUpdateCmd(env *cliEnv) *cobra.Command {
 	return newClientWriteCmd(env, &cobra.Command{
 		Use:   "update ID",
 		Short: "Change a client: only the flags given change it",
+		Long: `Change a client: only the flags given change it. A list flag given replaces
+the whole list; given once as "" (--redirect-uri "") it empties it.`,
 		Example: `  wxoidc clients update ID --data DIR --scope openid --scope phone --id-token-alg ES256
+  wxoidc clients update ID --data DIR --grant authorization_code --redirect-uri https://app.example.com/callback --post-logout-redirect-uri ""
   wxoidc clients update ID --data DIR --rotate-secret`,
 		Args: exactArgs(1, "one client ID"),
 	}, true, func(ctx context.Context, ops adminOps, args []string, cs admin.ClientSpec) (admin.ClientView, error) {
@@ -191,7 +214,7 @@ func printWithSecret(w io.Writer, c admin.ClientView, asJSON bool) error {
 	if asJSON {
 		return printJSON(w, c)
 	}
-	if err := printClients(w, []admin.ClientView{c}, false); err != nil {
+	if err := printClient(w, c); err != nil {
 		return err
 	}
 	if c.ClientSecret != "" {
@@ -206,6 +229,11 @@ type clientFlags struct {
 	id, name, appID, authMethod, defaultAudience, idTokenAlg, jwksFile string
 	grants, scopes, audiences                                          listFlag
 	requirePhone, disabled, rotateSecret                               bool
+	// Browser sign-in.
+	redirectURIs, postLogoutURIs uriListFlag
+	weChatApps                   listFlag
+	backchannelLogoutURI         string
+	skipConsent                  bool
 }
 
 func (s *clientFlags) register(c *cobra.Command, update bool) {
@@ -224,6 +252,11 @@ func (s *clientFlags) register(c *cobra.Command, update bool) {
 	fs.StringVar(&s.idTokenAlg, "id-token-alg", "", "ID token algorithm: RS256 (default), ES256, EdDSA")
 	fs.StringVar(&s.jwksFile, "jwks-file", "", "public JWK set file for private_key_jwt")
 	fs.BoolVar(&s.disabled, "disabled", false, "disable the client")
+	fs.Var(&s.redirectURIs, "redirect-uri", "browser sign-in redirect URI, matched exactly (repeatable; needs --grant authorization_code)")
+	fs.Var(&s.postLogoutURIs, "post-logout-redirect-uri", "where logout may return the browser (repeatable)")
+	fs.BoolVar(&s.skipConsent, "skip-consent", false, "first-party client: no consent page")
+	fs.StringVar(&s.backchannelLogoutURI, "backchannel-logout-uri", "", "OIDC back-channel logout URI (\"\" removes it)")
+	fs.Var(&s.weChatApps, "wechat-app", "appid under wechat.apps people may sign in with in the browser (repeatable)")
 	if update {
 		fs.BoolVar(&s.rotateSecret, "rotate-secret", false, "replace the client secret (printed once)")
 	}
@@ -244,11 +277,13 @@ func (s *clientFlags) spec(fs *pflag.FlagSet) (admin.ClientSpec, error) {
 		}
 		return &v
 	}
-	list := func(name string, v listFlag) *[]string {
+	// An emptied list is [], not nil: it travels to a remote admin API as
+	// [] (clear), not null (keep).
+	list := func(name string, v []string) *[]string {
 		if !set[name] {
 			return nil
 		}
-		l := []string(v)
+		l := append([]string{}, v...)
 		return &l
 	}
 	boolean := func(name string, v bool) *bool {
@@ -269,6 +304,11 @@ func (s *clientFlags) spec(fs *pflag.FlagSet) (admin.ClientSpec, error) {
 	cs.IDTokenSignedResponseAlg = str("id-token-alg", s.idTokenAlg)
 	cs.Disabled = boolean("disabled", s.disabled)
 	cs.RotateSecret = s.rotateSecret
+	cs.RedirectURIs = list("redirect-uri", s.redirectURIs)
+	cs.PostLogoutRedirectURIs = list("post-logout-redirect-uri", s.postLogoutURIs)
+	cs.SkipConsent = boolean("skip-consent", s.skipConsent)
+	cs.BackchannelLogoutURI = str("backchannel-logout-uri", s.backchannelLogoutURI)
+	cs.WeChatApps = list("wechat-app", s.weChatApps)
 	if set["jwks-file"] {
 		raw, err := os.ReadFile(s.jwksFile)
 		if err != nil {
@@ -285,10 +325,30 @@ func printClients(w io.Writer, cs []admin.ClientView, asJSON bool) error {
 		return printJSONList(w, cs)
 	}
 	tw := newTable(w)
-	fmt.Fprintln(tw, "CLIENT ID\tAUTH\tAPPID\tGRANTS\tSCOPES\tID TOKEN ALG\tDISABLED")
+	fmt.Fprintln(tw, "CLIENT ID\tAUTH\tAPPID\tGRANTS\tSCOPES\tID TOKEN ALG\tDISABLED\tREDIRECT URIS\tWECHAT APPS")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\n", c.ID, c.TokenEndpointAuthMethod, orDash(c.WeChatAppID),
-			orDash(strings.Join(c.GrantTypes, ",")), orDash(strings.Join(c.Scopes, ",")), c.IDTokenSignedResponseAlg, c.Disabled)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\n", c.ID, c.TokenEndpointAuthMethod, orDash(c.WeChatAppID),
+			orDash(strings.Join(c.GrantTypes, ",")), orDash(strings.Join(c.Scopes, ",")), c.IDTokenSignedResponseAlg, c.Disabled,
+			orDash(strings.Join(c.RedirectURIs, " ")), orDash(strings.Join(c.WeChatApps, ",")))
 	}
+	return tw.Flush()
+}
+
+// printClient prints one client: the list's row and, for a browser
+// sign-in client, all its browser fields, one a line.
+func printClient(w io.Writer, c admin.ClientView) error {
+	if err := printClients(w, []admin.ClientView{c}, false); err != nil {
+		return err
+	}
+	if len(c.RedirectURIs)+len(c.PostLogoutRedirectURIs)+len(c.WeChatApps) == 0 && !c.SkipConsent && c.BackchannelLogoutURI == "" {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw := newTable(w)
+	fmt.Fprintf(tw, "redirect_uris:\t%s\n", orDash(strings.Join(c.RedirectURIs, " ")))
+	fmt.Fprintf(tw, "post_logout_redirect_uris:\t%s\n", orDash(strings.Join(c.PostLogoutRedirectURIs, " ")))
+	fmt.Fprintf(tw, "backchannel_logout_uri:\t%s\n", orDash(c.BackchannelLogoutURI))
+	fmt.Fprintf(tw, "skip_consent:\t%v\n", c.SkipConsent)
+	fmt.Fprintf(tw, "wechat_apps:\t%s\n", orDash(strings.Join(c.WeChatApps, " ")))
 	return tw.Flush()
 }

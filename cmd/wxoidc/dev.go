@@ -34,7 +34,44 @@ const (
 	devBackendSecret  = "demo-backend-secret"
 	devAdminToken     = "dev-admin-token"
 	devEmulatorPrefix = "/wechat-emulator"
+
+	// The web sign-in apps (docs/contract.md §5), bound to the same open
+	// platform as devAppID so that a user has one unionid everywhere.
+	devWebsiteAppID    = "wx00000000000000a1"
+	devWebsiteSecret   = "dev-website-secret-not-for-production"
+	devOfficialAppID   = "wx00000000000000a2"
+	devOfficialSecret  = "dev-official-account-secret-not-for-production"
+	devMobileAppID     = "wx00000000000000a3"
+	devMobileAppSecret = "dev-mobile-app-secret-not-for-production"
 )
+
+// devApps are the WeChat apps dev mode always configures and registers in
+// the emulator: the mini-program of the seeded demo client, and the website
+// app, official account and mobile app of web and native sign-in.
+func devApps() []config.WeChatApp {
+	app := func(id, secret, kind string) config.WeChatApp {
+		return config.WeChatApp{AppID: id, Secret: config.InlineSecret(secret), Kind: kind, OpenPlatform: devOpenPlatform}
+	}
+	return []config.WeChatApp{
+		app(devAppID, devAppSecret, config.WeChatKindMiniProgram),
+		app(devWebsiteAppID, devWebsiteSecret, config.WeChatKindWebsite),
+		app(devOfficialAppID, devOfficialSecret, config.WeChatKindOfficialAccount),
+		app(devMobileAppID, devMobileAppSecret, config.WeChatKindMobileApp),
+	}
+}
+
+// emulatorKind maps a configured app kind to the emulator's.
+func emulatorKind(kind string) wechattest.AppKind {
+	switch kind {
+	case config.WeChatKindWebsite:
+		return wechattest.KindWebsite
+	case config.WeChatKindOfficialAccount:
+		return wechattest.KindOfficialAccount
+	case config.WeChatKindMobileApp:
+		return wechattest.KindMobileApp
+	}
+	return wechattest.KindMiniProgram
+}
 
 func newDevCmd(env *cliEnv) *cobra.Command {
 	var addr, adminAddr, data, path string
@@ -103,13 +140,9 @@ every configured app.`,
 // runDev mounts the emulator, seeds the demo clients, prints the walkthrough
 // and serves until ctx is done.
 func runDev(ctx context.Context, env *cliEnv, cfg *config.Config, banner walkthroughData) error {
-	emu := wechattest.New(wechattest.Options{})
-	for _, a := range cfg.WeChat.Apps {
-		secret, err := a.Secret.Reveal()
-		if err != nil {
-			return fmt.Errorf("wechat app %s: %w", a.AppID, err)
-		}
-		emu.RegisterApp(wechattest.App{AppID: a.AppID, Secret: secret, OpenPlatformID: devOpenPlatform, PhoneAPI: true})
+	emu, err := newDevEmulator(cfg)
+	if err != nil {
+		return err
 	}
 	emuHandler := http.StripPrefix(devEmulatorPrefix, emu.Handler())
 	opts := app.Options{Mount: func(r chi.Router) {
@@ -124,6 +157,26 @@ func runDev(ctx context.Context, env *cliEnv, cfg *config.Config, banner walkthr
 		return err
 	}
 	return serve(ctx, env, cfg, opts)
+}
+
+// newDevEmulator returns the emulator that plays WeChat in dev mode, with
+// every configured app registered under its kind.
+func newDevEmulator(cfg *config.Config) (*wechattest.Emulator, error) {
+	emu := wechattest.New(wechattest.Options{})
+	for _, a := range cfg.WeChat.Apps {
+		secret, err := a.Secret.Reveal()
+		if err != nil {
+			return nil, fmt.Errorf("wechat app %s: %w", a.AppID, err)
+		}
+		// An app without an open_platform label is bound to the dev open
+		// platform too, so that unionids link accounts in every dev setup.
+		op := a.OpenPlatform
+		if op == "" {
+			op = devOpenPlatform
+		}
+		emu.RegisterApp(wechattest.App{AppID: a.AppID, Secret: secret, Kind: emulatorKind(a.Kind), OpenPlatformID: op, PhoneAPI: true})
+	}
+	return emu, nil
 }
 
 // requireLoopback refuses anything but a loopback host: dev mode runs with
@@ -162,7 +215,7 @@ func devConfig(dir, addr, adminAddr string, environ []string) (*config.Config, e
 	c.Admin.Tokens = []config.AdminToken{{Name: "dev", Token: config.InlineSecret(devAdminToken)}}
 	c.Storage.DSN = "sqlite://" + filepath.Join(abs, "wxoidc.db")
 	c.Secrets.KEK = config.FileSecret(filepath.Join(abs, "kek"))
-	c.WeChat.Apps = []config.WeChatApp{{AppID: devAppID, Secret: config.InlineSecret(devAppSecret)}}
+	c.WeChat.Apps = devApps()
 	c.Keys.ReloadInterval = config.D(2e9)
 	c.Keys.JWKSMaxAge = config.D(2e9)
 	c.Log.Format = "text"
@@ -196,8 +249,9 @@ func devFileConfig(path string, environ []string, setAddr bool, addr string, set
 }
 
 // enforceDev applies what dev mode guarantees whatever the configuration
-// says: loopback listeners only, WeChat played by the emulator on the public
-// listener, and the demo app configured (the seeded demo client uses it).
+// says: loopback listeners only, WeChat (its API and its browser pages)
+// played by the emulator on the public listener, and the demo apps
+// configured (the seeded demo clients use them).
 func enforceDev(c *config.Config) error {
 	addrs := []string{c.HTTP.Addr}
 	if c.Admin.Addr != "" { // "" turns the admin listener off
@@ -209,10 +263,13 @@ func enforceDev(c *config.Config) error {
 		}
 	}
 	c.WeChat.BaseURL = "http://" + c.HTTP.Addr + devEmulatorPrefix
+	c.WeChat.BrowserBaseURL = c.WeChat.BaseURL
 	c.WeChat.FallbackBaseURLs = nil
-	if !slices.ContainsFunc(c.WeChat.Apps, func(a config.WeChatApp) bool { return a.AppID == devAppID }) {
-		c.AllowInlineSecrets = true
-		c.WeChat.Apps = append(c.WeChat.Apps, config.WeChatApp{AppID: devAppID, Secret: config.InlineSecret(devAppSecret)})
+	for _, d := range devApps() {
+		if !slices.ContainsFunc(c.WeChat.Apps, func(a config.WeChatApp) bool { return a.AppID == d.AppID }) {
+			c.AllowInlineSecrets = true
+			c.WeChat.Apps = append(c.WeChat.Apps, d)
+		}
 	}
 	c.Normalize()
 	return c.Validate()

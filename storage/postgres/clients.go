@@ -13,19 +13,22 @@ import (
 
 const clientColumns = `id, name, secret_hash, token_endpoint_auth_method, wechat_app_id,
 	grant_types, scopes, audiences, default_audience, require_phone,
-	id_token_signed_response_alg, jwks, disabled, created_at, updated_at`
+	id_token_signed_response_alg, jwks, redirect_uris, post_logout_redirect_uris,
+	skip_consent, backchannel_logout_uri, wechat_apps, disabled, created_at, updated_at`
 
 func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.Name, c.SecretHash, c.TokenEndpointAuthMethod, c.WeChatAppID,
 		nilIfEmpty(c.GrantTypes), nilIfEmpty(c.Scopes), nilIfEmpty(c.Audiences), c.DefaultAudience, c.RequirePhone,
-		c.IDTokenSignedResponseAlg, nilIfEmpty(c.JWKS), c.Disabled, c.CreatedAt, c.UpdatedAt}
+		c.IDTokenSignedResponseAlg, nilIfEmpty(c.JWKS), nilIfEmpty(c.RedirectURIs), nilIfEmpty(c.PostLogoutRedirectURIs),
+		c.SkipConsent, c.BackchannelLogoutURI, nilIfEmpty(c.WeChatApps), c.Disabled, c.CreatedAt, c.UpdatedAt}
 }
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.TokenEndpointAuthMethod, &c.WeChatAppID,
 		&c.GrantTypes, &c.Scopes, &c.Audiences, &c.DefaultAudience, &c.RequirePhone,
-		&c.IDTokenSignedResponseAlg, &c.JWKS, &c.Disabled, &c.CreatedAt, &c.UpdatedAt)
+		&c.IDTokenSignedResponseAlg, &c.JWKS, &c.RedirectURIs, &c.PostLogoutRedirectURIs,
+		&c.SkipConsent, &c.BackchannelLogoutURI, &c.WeChatApps, &c.Disabled, &c.CreatedAt, &c.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, storage.ErrNotFound
 	}
@@ -41,7 +44,7 @@ func (s *Storage) CreateClient(ctx context.Context, c storage.Client) error {
 	}
 	return s.run(ctx, "create client", func(q querier) error {
 		tag, err := q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 			ON CONFLICT DO NOTHING`, clientArgs(c)...)
 		if err != nil {
 			return err
@@ -116,7 +119,7 @@ func (s *Storage) UpdateClient(ctx context.Context, id string, fn func(storage.C
 		// RETURNING gives back what the row now holds (times at microsecond
 		// precision), exactly what GetClient will return.
 		out, err = scanClient(q.QueryRow(ctx, `UPDATE clients SET (`+clientColumns+`) =
-			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 			WHERE id = $1 RETURNING `+clientColumns, clientArgs(c)...))
 		return err
 	})
@@ -126,9 +129,10 @@ func (s *Storage) UpdateClient(ctx context.Context, id string, fn func(storage.C
 	return out, nil
 }
 
-// DeleteClient removes one client and revokes its token sessions, in one
-// transaction: a client re-created with the same ID must not bring them
-// back (see storage.ClientStore).
+// DeleteClient removes one client, revokes its token sessions and deletes
+// its consents and login-session links, in one transaction: a client
+// re-created with the same ID must not bring any of them back (see
+// storage.ClientStore).
 func (s *Storage) DeleteClient(ctx context.Context, id string) error {
 	return s.inTx(ctx, "delete client", func(q querier) error {
 		tag, err := q.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
@@ -138,7 +142,13 @@ func (s *Storage) DeleteClient(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return storage.ErrNotFound
 		}
-		_, err = revokeClientTokens(ctx, q, id)
+		if _, err := revokeClientTokens(ctx, q, id); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM consents WHERE client_id = $1`, id); err != nil {
+			return err
+		}
+		_, err = q.Exec(ctx, `DELETE FROM login_session_clients WHERE client_id = $1`, id)
 		return err
 	})
 }

@@ -592,6 +592,33 @@ func TestLeastPrivilegeRole(t *testing.T) {
 			return err
 		}},
 		{"audit", func() error { return app.AppendAudit(ctx, storage.AuditEvent{At: now, Actor: "cli", Action: "x"}) }},
+		{"login session", func() error {
+			if err := app.CreateLoginSession(ctx, storage.LoginSession{ID: "s", AccountID: "a", CreatedAt: now}); err != nil {
+				return err
+			}
+			if err := app.AddLoginSessionClient(ctx, "s", "c"); err != nil {
+				return err
+			}
+			if err := app.TouchLoginSession(ctx, "s", now); err != nil {
+				return err
+			}
+			_, err := app.DeleteExpiredLoginSessions(ctx, now, 10)
+			return err
+		}},
+		{"consent", func() error {
+			return app.PutConsent(ctx, storage.Consent{AccountID: "a", ClientID: "c", GrantedAt: now})
+		}},
+		{"auth flow", func() error {
+			if err := app.CreateAuthFlow(ctx, storage.AuthFlow{ID: "f", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+				return err
+			}
+			if _, err := app.TakeAuthFlow(ctx, "f", now); err != nil {
+				return err
+			}
+			_, err := app.DeleteExpiredAuthFlows(ctx, now, 10)
+			return err
+		}},
+		{"delete client", func() error { return app.DeleteClient(ctx, "c") }},
 		{"app token", func() error {
 			if _, err := app.AcquireAppTokenLease(ctx, "wx", "i1", time.Minute, now); err != nil {
 				return err

@@ -11,16 +11,18 @@ import (
 
 const clientColumns = `id, name, secret_hash, token_endpoint_auth_method, wechat_appid,
 	grant_types, scopes, audiences, default_audience, require_phone,
-	id_token_signed_response_alg, jwks, disabled, created_at, updated_at`
+	id_token_signed_response_alg, jwks, redirect_uris, post_logout_redirect_uris,
+	skip_consent, backchannel_logout_uri, wechat_apps, disabled, created_at, updated_at`
 
 var (
 	insertClientSQL = writeSQL(`INSERT INTO clients (` + clientColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	selectClientSQL = readSQL(`SELECT ` + clientColumns + ` FROM clients WHERE id = ?`)
 	listClientsSQL  = readSQL(`SELECT ` + clientColumns + ` FROM clients ORDER BY id`)
 	updateClientSQL = writeSQL(`UPDATE clients SET name = ?, secret_hash = ?, token_endpoint_auth_method = ?,
 	wechat_appid = ?, grant_types = ?, scopes = ?, audiences = ?, default_audience = ?,
-	require_phone = ?, id_token_signed_response_alg = ?, jwks = ?, disabled = ?,
+	require_phone = ?, id_token_signed_response_alg = ?, jwks = ?, redirect_uris = ?,
+	post_logout_redirect_uris = ?, skip_consent = ?, backchannel_logout_uri = ?, wechat_apps = ?, disabled = ?,
 	created_at = ?, updated_at = ? WHERE id = ?`)
 	deleteClientSQL = writeSQL(`DELETE FROM clients WHERE id = ?`)
 
@@ -33,7 +35,8 @@ var (
 func clientDest(c *storage.Client) []any {
 	return []any{&c.ID, &c.Name, &c.SecretHash, &c.TokenEndpointAuthMethod, &c.WeChatAppID,
 		listCol{&c.GrantTypes}, listCol{&c.Scopes}, listCol{&c.Audiences}, &c.DefaultAudience, &c.RequirePhone,
-		&c.IDTokenSignedResponseAlg, bytesCol{&c.JWKS}, &c.Disabled, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}}
+		&c.IDTokenSignedResponseAlg, bytesCol{&c.JWKS}, listCol{&c.RedirectURIs}, listCol{&c.PostLogoutRedirectURIs},
+		&c.SkipConsent, &c.BackchannelLogoutURI, listCol{&c.WeChatApps}, &c.Disabled, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}}
 }
 
 // CreateClient inserts c; a taken ID is storage.ErrAlreadyExists.
@@ -43,7 +46,8 @@ func (s *Storage) CreateClient(ctx context.Context, c storage.Client) error {
 	}
 	_, err := s.exec(ctx, insertClientSQL, c.ID, c.Name, c.SecretHash, c.TokenEndpointAuthMethod, c.WeChatAppID,
 		listArg(c.GrantTypes), listArg(c.Scopes), listArg(c.Audiences), c.DefaultAudience, c.RequirePhone,
-		c.IDTokenSignedResponseAlg, bytesArg(c.JWKS), c.Disabled, timeArg(c.CreatedAt), timeArg(c.UpdatedAt))
+		c.IDTokenSignedResponseAlg, bytesArg(c.JWKS), listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
+		c.SkipConsent, c.BackchannelLogoutURI, listArg(c.WeChatApps), c.Disabled, timeArg(c.CreatedAt), timeArg(c.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create client %q: %w", c.ID, err)
 	}
@@ -104,7 +108,8 @@ func (s *Storage) UpdateClient(ctx context.Context, id string, fn func(storage.C
 		}
 		_, err = s.exec(ctx, updateClientSQL, c.Name, c.SecretHash, c.TokenEndpointAuthMethod, c.WeChatAppID,
 			listArg(c.GrantTypes), listArg(c.Scopes), listArg(c.Audiences), c.DefaultAudience, c.RequirePhone,
-			c.IDTokenSignedResponseAlg, bytesArg(c.JWKS), c.Disabled, timeArg(c.CreatedAt), timeArg(c.UpdatedAt), id)
+			c.IDTokenSignedResponseAlg, bytesArg(c.JWKS), listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
+			c.SkipConsent, c.BackchannelLogoutURI, listArg(c.WeChatApps), c.Disabled, timeArg(c.CreatedAt), timeArg(c.UpdatedAt), id)
 		if err != nil {
 			return err
 		}
@@ -117,14 +122,21 @@ func (s *Storage) UpdateClient(ctx context.Context, id string, fn func(storage.C
 	return out, nil
 }
 
-// DeleteClient removes one client and revokes its token sessions, in one
-// transaction; see storage.ClientStore.
+// DeleteClient removes one client, revokes its token sessions and deletes
+// its consents and login-session links, in one transaction; see
+// storage.ClientStore.
 func (s *Storage) DeleteClient(ctx context.Context, id string) error {
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.execFound(ctx, deleteClientSQL, id); err != nil {
 			return err
 		}
-		_, err := s.revokeClientTokens(ctx, id)
+		if _, err := s.revokeClientTokens(ctx, id); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, deleteClientConsentsSQL, id); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, deleteClientSessionLinksSQL, id)
 		return err
 	})
 	if err != nil {

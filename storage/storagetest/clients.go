@@ -22,6 +22,11 @@ func newClient(id string) storage.Client {
 		RequirePhone:             true,
 		IDTokenSignedResponseAlg: "ES256",
 		JWKS:                     []byte(`{"keys":[]}`),
+		RedirectURIs:             []string{"https://rp.example.com/cb", "https://rp.example.com/cb2?x=1"},
+		PostLogoutRedirectURIs:   []string{"https://rp.example.com/bye"},
+		SkipConsent:              true,
+		BackchannelLogoutURI:     "https://rp.example.com/backchannel",
+		WeChatApps:               []string{"wxaaaaaaaaaaaaaaaa", "wxbbbbbbbbbbbbbbbb"},
 		Disabled:                 false,
 		CreatedAt:                baseTime,
 		UpdatedAt:                baseTime.Add(time.Second),
@@ -59,6 +64,9 @@ func testClientCRUD(t *testing.T, s storage.Storage) {
 		Scopes:                  []string{},
 		Audiences:               nil,
 		JWKS:                    []byte{},
+		RedirectURIs:            []string{},
+		PostLogoutRedirectURIs:  nil,
+		WeChatApps:              []string{},
 		Disabled:                true,
 		CreatedAt:               baseTime,
 		UpdatedAt:               baseTime,
@@ -66,6 +74,7 @@ func testClientCRUD(t *testing.T, s storage.Storage) {
 	mustNoErr(t, "create public", s.CreateClient(ctx, public))
 	wantPublic := public
 	wantPublic.Scopes, wantPublic.JWKS = nil, nil
+	wantPublic.RedirectURIs, wantPublic.WeChatApps = nil, nil
 	got, err = s.GetClient(ctx, public.ID)
 	mustNoErr(t, "get public", err)
 	checkRecord(t, "public", got, wantPublic)
@@ -98,6 +107,11 @@ func testUpdateClient(t *testing.T, s storage.Storage) {
 		old.Name = "Renamed"
 		old.Scopes = append(old.Scopes, "email")
 		old.Audiences = nil
+		old.RedirectURIs = append(old.RedirectURIs, "https://rp.example.com/cb3")
+		old.PostLogoutRedirectURIs = nil
+		old.SkipConsent = false
+		old.BackchannelLogoutURI = ""
+		old.WeChatApps = []string{"wxcccccccccccccccc"}
 		old.Disabled = true
 		old.UpdatedAt = baseTime.Add(time.Hour)
 		return old, nil
@@ -108,6 +122,11 @@ func testUpdateClient(t *testing.T, s storage.Storage) {
 	want.Name = "Renamed"
 	want.Scopes = []string{"openid", "profile", "phone", "offline_access", "email"}
 	want.Audiences = nil
+	want.RedirectURIs = []string{"https://rp.example.com/cb", "https://rp.example.com/cb2?x=1", "https://rp.example.com/cb3"}
+	want.PostLogoutRedirectURIs = nil
+	want.SkipConsent = false
+	want.BackchannelLogoutURI = ""
+	want.WeChatApps = []string{"wxcccccccccccccccc"}
 	want.Disabled = true
 	want.UpdatedAt = baseTime.Add(time.Hour)
 	checkRecord(t, "update result", updated, want)

@@ -16,7 +16,8 @@
 //   - times come back in UTC, within a millisecond of what was stored; a zero
 //     time comes back zero;
 //   - empty and nil slices (and byte slices) both come back nil;
-//   - a token session with a zero ExpiresAt never expires.
+//   - a token session, login session or auth flow with a zero ExpiresAt
+//     never expires.
 package storagetest
 
 import (
@@ -80,6 +81,16 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"AppTokenRelease", testAppTokenRelease},
 		{"AppTokenValidation", testAppTokenValidation},
 		{"ConcurrentAppTokenLease", testConcurrentAppTokenLease},
+		{"LoginSessionCRUD", testLoginSessionCRUD},
+		{"AccountLoginSessions", testAccountLoginSessions},
+		{"DeleteExpiredLoginSessions", testDeleteExpiredLoginSessions},
+		{"Consents", testConsents},
+		{"AuthFlows", testAuthFlows},
+		{"TakeAuthFlowTx", testTakeAuthFlowTx},
+		{"DeleteExpiredAuthFlows", testDeleteExpiredAuthFlows},
+		{"ConcurrentTakeAuthFlow", testConcurrentTakeAuthFlow},
+		{"DeleteClientRemovesSignIns", testDeleteClientRemovesSignIns},
+		{"SignInTx", testSignInTx},
 		{"InputValidation", testInputValidation},
 	}
 	for _, tc := range tests {

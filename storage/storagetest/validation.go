@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/wxoidc/wxoidc/storage"
@@ -47,6 +48,34 @@ func testInputValidation(t *testing.T, s storage.Storage) {
 			_, _, err := s.ResolveWeChatLogin(ctx, storage.WeChatLogin{OpenID: "o", NewAccountID: "a", Now: baseTime})
 			return err
 		}},
+		{"create login session without ID", func() error {
+			return s.CreateLoginSession(ctx, storage.LoginSession{AccountID: "account-v"})
+		}},
+		{"create login session without account", func() error {
+			return s.CreateLoginSession(ctx, storage.LoginSession{ID: "session-v"})
+		}},
+		{"link a login session to the empty client", func() error {
+			return s.AddLoginSessionClient(ctx, "session-v", "")
+		}},
+		{"delete expired login sessions with zero limit", func() error {
+			_, err := s.DeleteExpiredLoginSessions(ctx, baseTime, 0)
+			return err
+		}},
+		{"delete expired login sessions with negative limit", func() error {
+			_, err := s.DeleteExpiredLoginSessions(ctx, baseTime, -1)
+			return err
+		}},
+		{"put consent without account", func() error {
+			return s.PutConsent(ctx, storage.Consent{ClientID: "client-v"})
+		}},
+		{"put consent without client", func() error {
+			return s.PutConsent(ctx, storage.Consent{AccountID: "account-v"})
+		}},
+		{"create auth flow without ID", func() error { return s.CreateAuthFlow(ctx, storage.AuthFlow{ClientID: "client-v"}) }},
+		{"delete expired auth flows with zero limit", func() error {
+			_, err := s.DeleteExpiredAuthFlows(ctx, baseTime, 0)
+			return err
+		}},
 		{"key with empty kid", signingKeys(storage.SigningKey{Algorithm: "RS256", State: storage.KeyNext})},
 		{"key with unknown state", signingKeys(storage.SigningKey{KID: "k", Algorithm: "RS256", State: "active"})},
 		{"duplicate kid", signingKeys(
@@ -65,6 +94,18 @@ func testInputValidation(t *testing.T, s storage.Storage) {
 	mustNoErr(t, "ListClients", err)
 	if len(clients) != 0 {
 		t.Errorf("%d clients stored from refused input", len(clients))
+	}
+	for _, account := range []string{"", "account-v"} {
+		sessions, err := s.ListAccountLoginSessions(ctx, account)
+		mustNoErr(t, "ListAccountLoginSessions", err)
+		consents, err := s.ListAccountConsents(ctx, account)
+		mustNoErr(t, "ListAccountConsents", err)
+		if len(sessions)+len(consents) != 0 {
+			t.Errorf("account %q: %d login sessions and %d consents stored from refused input", account, len(sessions), len(consents))
+		}
+	}
+	if _, err := s.TakeAuthFlow(ctx, "", baseTime); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("auth flow stored from refused input: take: %v", err)
 	}
 	ks, err := s.ListSigningKeys(ctx)
 	mustNoErr(t, "ListSigningKeys", err)

@@ -1,13 +1,16 @@
 // Package wechattest is a faithful in-process emulator of the WeChat server
 // APIs that wxoidc uses (docs/wechat.md §12): jscode2session,
-// getuserphonenumber, /cgi-bin/token, /cgi-bin/stable_token, checksession and
-// resetusersessionkey, plus the "phone side" (wx.login codes, the phone
-// button's code and legacy encrypted data), fault injection and a call log.
+// getuserphonenumber, /cgi-bin/token, /cgi-bin/stable_token, checksession,
+// resetusersessionkey and the web OAuth APIs (/sns/oauth2/access_token,
+// /sns/oauth2/refresh_token, /sns/userinfo, /sns/auth), plus the "phone side"
+// (wx.login codes, the phone button's code and legacy encrypted data, Open SDK
+// codes), WeChat's browser authorize pages, fault injection and a call log.
 //
 // It speaks the real wire format (HTTP 200 + JSON errcodes), takes an injected
 // clock, and is safe for concurrent use. Use NewServer in tests, or mount
 // Handler under a prefix with http.StripPrefix (dev mode mounts it at
-// /wechat-emulator/). Its helper endpoints (/login, /phone, /faults, /calls)
+// /wechat-emulator/). Its helper endpoints (/login, /app-login, /phone,
+// /faults, /calls) and authorize pages
 // mint codes and change behaviour without authentication: serve it on
 // loopback only (dev mode's listener guarantees that).
 //
@@ -54,11 +57,16 @@ func NewManualClock(t time.Time) *ManualClock { return testharness.NewClock(t) }
 // AppKind is the kind of a registered app.
 type AppKind string
 
-// App kinds. Only mini-programs can mint wx.login and phone codes.
+// App kinds. Only mini-programs can mint wx.login and phone codes; website
+// apps and official accounts mint web OAuth codes (WebCode, the browser
+// pages); mobile apps mint Open SDK codes (AppLogin).
 const (
 	KindMiniProgram     AppKind = "miniprogram"
 	KindOfficialAccount AppKind = "officialaccount"
 	KindWebsite         AppKind = "website"
+	// KindMobileApp is an Open SDK mobile app: AppLogin mints its SendAuth
+	// codes (scope snsapi_userinfo).
+	KindMobileApp AppKind = "mobileapp"
 )
 
 // App is a registered WeChat app.
@@ -136,6 +144,9 @@ var (
 	ErrNotMiniProgram = errors.New("app is not a mini-program")
 	ErrInvalidUser    = errors.New("invalid user: want 1 to 128 printable characters")
 	ErrInvalidPhone   = errors.New("invalid phone_number: want E.164, e.g. +8613800138000")
+	ErrNotWebApp      = errors.New("app is not a website app or an official account")
+	ErrNotMobileApp   = errors.New("app is not a mobile app")
+	ErrInvalidScope   = errors.New("invalid scope for this app: website apps take snsapi_login, official accounts snsapi_base or snsapi_userinfo")
 )
 
 // Emulator is an in-process WeChat. Create it with New or NewServer.
@@ -149,6 +160,8 @@ type Emulator struct {
 	openids map[userKey]string // (appid, openid) → user
 	codes   map[string]*codeState
 	tokens  map[string]*tokenState
+	web     map[string]*webToken   // per-user web access tokens (web.go)
+	refresh map[string]*webRefresh // their refresh tokens
 	faults  []*faultEntry
 	calls   []Call
 	mints   int
@@ -175,6 +188,7 @@ type userState struct {
 	rotatedAt time.Time
 	expiresAt time.Time // zero: never
 	blocked   bool
+	snapshot  bool // a "snapshot page" virtual user (web OAuth answers is_snapshotuser:1)
 	rate      minuteCounter
 }
 
@@ -183,6 +197,7 @@ type codeKind int
 const (
 	kindLogin codeKind = iota + 1
 	kindPhone
+	kindWeb // web OAuth (website, official account) and Open SDK codes
 )
 
 type codeState struct {
@@ -192,6 +207,7 @@ type codeState struct {
 	expires     time.Time
 	used        bool
 	phone       phoneNumber // kindPhone only
+	scope       string      // kindWeb only
 }
 
 type tokenState struct {
@@ -251,6 +267,8 @@ func New(opts Options) *Emulator {
 		openids: make(map[userKey]string),
 		codes:   make(map[string]*codeState),
 		tokens:  make(map[string]*tokenState),
+		web:     make(map[string]*webToken),
+		refresh: make(map[string]*webRefresh),
 	}
 }
 
@@ -415,6 +433,16 @@ func (e *Emulator) sweepLocked(now time.Time) {
 	for k, t := range e.tokens {
 		if now.Sub(t.expires) > 24*time.Hour {
 			delete(e.tokens, k)
+		}
+	}
+	for k, t := range e.web {
+		if now.Sub(t.expires) > 24*time.Hour {
+			delete(e.web, k)
+		}
+	}
+	for k, r := range e.refresh {
+		if now.Sub(r.expires) > 24*time.Hour {
+			delete(e.refresh, k)
 		}
 	}
 }

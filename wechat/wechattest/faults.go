@@ -12,6 +12,10 @@ const (
 	APIStableToken         = "stable_token"
 	APICheckSession        = "checksession"
 	APIResetUserSessionKey = "resetusersessionkey"
+	APIWebAccessToken      = "sns_oauth2_access_token"
+	APIWebRefreshToken     = "sns_oauth2_refresh_token"
+	APIWebUserInfo         = "sns_userinfo"
+	APIWebAuth             = "sns_auth"
 )
 
 // ErrCodeField says whether a success answer carries "errcode":0,"errmsg":"ok".
@@ -19,9 +23,9 @@ type ErrCodeField string
 
 // Success shapes (docs/wechat.md §1: both are observed; clients must accept both).
 const (
-	// ErrCodeDefault: as WeChat does per endpoint (omitted by jscode2session
-	// and the token endpoints, present on getuserphonenumber, checksession and
-	// resetusersessionkey).
+	// ErrCodeDefault: as WeChat does per endpoint (omitted by jscode2session,
+	// the token endpoints, /sns/oauth2/* and /sns/userinfo; present on
+	// getuserphonenumber, checksession, resetusersessionkey and /sns/auth).
 	ErrCodeDefault ErrCodeField = ""
 	ErrCodePresent ErrCodeField = "present"
 	ErrCodeAbsent  ErrCodeField = "absent"
@@ -39,9 +43,11 @@ type Fault struct {
 	// API selects the endpoint (APIJSCode2Session, …); "" matches all.
 	API string `json:"api"`
 	// AppID and User narrow the match; "" matches all. User is resolved from
-	// the code (jscode2session, getuserphonenumber) or the openid
-	// (checksession, resetusersessionkey); token endpoints have no user, so a
-	// fault with User never matches them.
+	// the code (jscode2session, getuserphonenumber, sns_oauth2_access_token),
+	// the openid (checksession, resetusersessionkey), the refresh token
+	// (sns_oauth2_refresh_token) or the web access token (sns_userinfo,
+	// sns_auth); app token endpoints have no user, so a fault with User never
+	// matches them.
 	AppID string `json:"appid"`
 	User  string `json:"user"`
 

@@ -18,9 +18,13 @@ const maxBody = 64 << 10
 // Handler returns the emulator's HTTP handler. It serves, at its root, the
 // WeChat API paths (/sns/jscode2session, /wxa/business/getuserphonenumber,
 // /cgi-bin/token, /cgi-bin/stable_token, /wxa/checksession,
-// /wxa/resetusersessionkey) and the helper endpoints:
+// /wxa/resetusersessionkey, /sns/oauth2/access_token,
+// /sns/oauth2/refresh_token, /sns/userinfo, /sns/auth), WeChat's browser
+// authorize pages (GET /connect/qrconnect, GET /connect/oauth2/authorize:
+// see servePage) and the helper endpoints:
 //
 //	POST   /login   {"appid","user"}                          → {"code"}
+//	POST   /app-login {"appid","user"}                        → {"code"} (Open SDK SendAuth)
 //	POST   /phone   {"appid","user","phone_number"[,"tamper"]} → {"code","encryptedData","iv"}
 //	POST   /faults  a Fault as JSON ("delay" as a Go duration, e.g. "250ms") → 204
 //	DELETE /faults  clear faults → 204
@@ -36,7 +40,14 @@ func (e *Emulator) Handler() http.Handler {
 	mux.HandleFunc("/cgi-bin/stable_token", e.api(APIStableToken, false, identifyBodyApp, e.stableToken))
 	mux.HandleFunc("/wxa/checksession", e.api(APICheckSession, true, e.identifyOpenID, e.checkSession))
 	mux.HandleFunc("/wxa/resetusersessionkey", e.api(APIResetUserSessionKey, true, e.identifyOpenID, e.resetSessionKey))
+	mux.HandleFunc("/sns/oauth2/access_token", e.api(APIWebAccessToken, false, e.identifyWebCode, e.webAccessToken))
+	mux.HandleFunc("/sns/oauth2/refresh_token", e.api(APIWebRefreshToken, false, e.identifyRefresh, e.webRefreshToken))
+	mux.HandleFunc("/sns/userinfo", e.api(APIWebUserInfo, false, e.identifyWebToken, e.webUserInfo))
+	mux.HandleFunc("/sns/auth", e.api(APIWebAuth, true, e.identifyWebToken, e.webAuth))
+	mux.HandleFunc(qrConnectPage.path, e.servePage(qrConnectPage))
+	mux.HandleFunc(authorizePage.path, e.servePage(authorizePage))
 	mux.HandleFunc("/login", e.serveLogin)
+	mux.HandleFunc("/app-login", e.serveAppLogin)
 	mux.HandleFunc("/phone", e.servePhone)
 	mux.HandleFunc("/faults", e.serveFaults)
 	mux.HandleFunc("/calls", e.serveCalls)
@@ -199,6 +210,7 @@ var errmsgs = map[int]string{
 	40013: "invalid appid",
 	40014: "invalid access_token",
 	40029: "invalid code",
+	40030: "invalid refresh_token",
 	40125: "invalid appsecret",
 	40163: "code been used",
 	40164: "invalid ip, not in whitelist",
@@ -206,9 +218,11 @@ var errmsgs = map[int]string{
 	40243: "appsecret frozen",
 	41001: "access_token missing",
 	41002: "appid missing",
+	41003: "refresh_token missing",
 	41004: "appsecret missing",
 	41008: "missing code",
 	42001: "access_token expired",
+	42002: "refresh_token expired",
 	43001: "require GET method",
 	43002: "require POST method",
 	44002: "empty post data",
@@ -284,6 +298,23 @@ func (e *Emulator) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, err := e.Login(in.AppID, in.User)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"code": code})
+}
+
+// serveAppLogin plays the Open SDK's SendAuth in a mobile app.
+func (e *Emulator) serveAppLogin(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		AppID string `json:"appid"`
+		User  string `json:"user"`
+	}
+	if !decodeHelper(w, r, &in) {
+		return
+	}
+	code, err := e.AppLogin(in.AppID, in.User)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return

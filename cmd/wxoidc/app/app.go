@@ -173,12 +173,17 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 
 	apps := map[string]wechat.App{}
+	appKinds := map[string]string{}
 	for _, a := range c.WeChat.Apps {
 		secret, err := a.Secret.Reveal()
 		if err != nil {
 			return nil, fmt.Errorf("wechat app %s: %w", a.AppID, err)
 		}
 		apps[a.AppID] = wechat.App{AppID: a.AppID, Secret: secret}
+		appKinds[a.AppID] = a.Kind
+		if a.Kind == "" {
+			appKinds[a.AppID] = provider.AppKindMiniProgram
+		}
 	}
 	wc, err := wechat.NewClient(wechat.Config{
 		BaseURL:          c.WeChat.BaseURL,
@@ -213,6 +218,8 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		IDTokenSigner:        km.IDTokenSigner(),
 		WeChat:               upstream,
 		Apps:                 apps,
+		AppKinds:             appKinds,
+		BrowserBaseURL:       c.WeChat.BrowserBaseURL,
 		AccessTokenFormat:    c.Tokens.AccessTokenFormat,
 		AccessTokenLifetime:  c.Tokens.AccessTokenLifetime.Duration,
 		IDTokenLifetime:      c.Tokens.IDTokenLifetime.Duration,
@@ -234,6 +241,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 	a.Public, err = web.NewPublicHandler(web.Config{
 		Provider:          p,
+		SignIn:            p,
 		Keys:              km,
 		IDTokenAlgorithms: c.Keys.Algorithms,
 		Ready:             a.ready,
@@ -314,7 +322,7 @@ func (a *App) Close() error {
 
 // Run serves until ctx is cancelled, then drains in-flight requests within
 // the shutdown timeout. Background work (key reload and rotation, cleanup of
-// expired token sessions) runs alongside.
+// expired token sessions, login sessions and auth flows) runs alongside.
 func (a *App) Run(ctx context.Context, public, admin net.Listener) error {
 	c := a.Config
 	var certs *certReloader
@@ -429,40 +437,6 @@ func (a *App) httpServer(h http.Handler) *http.Server {
 		IdleTimeout:       c.IdleTimeout.Duration,
 		MaxHeaderBytes:    c.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
-}
-
-// cleanupLoop deletes expired token sessions in bounded batches, so a large
-// backlog never holds the write lock for long.
-func (a *App) cleanupLoop(ctx context.Context) {
-	every := a.Config.Storage.CleanupInterval.Duration
-	batch := a.Config.Storage.CleanupBatch
-	if every <= 0 || batch <= 0 {
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		total := int64(0)
-		for ctx.Err() == nil {
-			n, err := a.Store.DeleteExpiredTokenSessions(ctx, a.now(), batch)
-			if err != nil {
-				a.log.WarnContext(ctx, "token cleanup failed", "error", err.Error())
-				break
-			}
-			total += n
-			if n < int64(batch) {
-				break
-			}
-		}
-		if total > 0 {
-			a.log.InfoContext(ctx, "expired token sessions deleted", "count", total)
-		}
 	}
 }
 

@@ -148,9 +148,9 @@ func TestWeChatErrorMapping(t *testing.T) {
 			f.Set("grant_type", "urn:example:no-such-grant")
 			return f
 		}, wantStatus: 400, wantError: "unsupported_grant_type"},
-		{name: "authorization_code is not offered", form: func(s *stack, user string) url.Values {
+		{name: "authorization_code for a mini-program client", form: func(s *stack, user string) url.Values {
 			return url.Values{"grant_type": {"authorization_code"}, "client_id": {miniA}, "code": {"x"}, "redirect_uri": {"https://a.example/cb"}}
-		}, wantStatus: 400, wantError: "unsupported_grant_type"},
+		}, wantStatus: 400, wantError: "unauthorized_client"},
 		{name: "missing code", form: func(*stack, string) url.Values {
 			f := wechatForm(miniA, "")
 			f.Del("code")

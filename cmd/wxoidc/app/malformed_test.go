@@ -145,7 +145,7 @@ func malformedCases(s *stack) []malformed {
 	for _, p := range []string{"/.well-known/jwks.json", "/.well-known/openid-configuration", "/healthz", "/readyz"} {
 		out = append(out, malformed{name: "POST " + p, method: http.MethodPost, path: p, ctype: form, body: "a=b", want: 405})
 	}
-	out = append(out, malformed{name: "unknown path", method: http.MethodGet, path: "/oauth2/authorize", want: 404},
+	out = append(out, malformed{name: "unknown path", method: http.MethodGet, path: "/oauth2/device", want: 404},
 		malformed{name: "unknown path under .well-known", method: http.MethodGet, path: "/.well-known/oauth-authorization-server/x", want: 404})
 	return out
 }
