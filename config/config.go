@@ -226,6 +226,9 @@ type Tokens struct {
 	// RefreshTokenGrace is how long a rotated refresh token may still be used
 	// (0, the default, turns the grace window off).
 	RefreshTokenGrace Duration `yaml:"refresh_token_grace"`
+	// AuthorizationCodeLifetime bounds a browser sign-in's code (RFC 6749
+	// §4.1.2 recommends at most 10 minutes; the default is 60 s).
+	AuthorizationCodeLifetime Duration `yaml:"authorization_code_lifetime"`
 }
 
 // Keys configures signing keys and the JWKS.
@@ -316,10 +319,11 @@ func Default() *Config {
 			},
 		},
 		Tokens: Tokens{
-			AccessTokenFormat:    "jwt",
-			AccessTokenLifetime:  D(time.Hour),
-			IDTokenLifetime:      D(time.Hour),
-			RefreshTokenLifetime: D(720 * time.Hour),
+			AccessTokenFormat:         "jwt",
+			AccessTokenLifetime:       D(time.Hour),
+			IDTokenLifetime:           D(time.Hour),
+			AuthorizationCodeLifetime: D(time.Minute),
+			RefreshTokenLifetime:      D(720 * time.Hour),
 		},
 		Keys: Keys{
 			// The keys package owns these defaults; only the rotation

@@ -46,9 +46,11 @@ func (e *ValidationError) Error() string {
 // Limits enforced by Validate.
 const (
 	maxRefreshTokenGrace = 5 * time.Minute
-	minAdminTokenLen     = 32
-	minSecretHashCost    = 10_000
-	maxSecretHashCost    = 10_000_000
+	// maxAuthorizationCodeLifetime is RFC 6749 §4.1.2's recommended maximum.
+	maxAuthorizationCodeLifetime = 10 * time.Minute
+	minAdminTokenLen             = 32
+	minSecretHashCost            = 10_000
+	maxSecretHashCost            = 10_000_000
 )
 
 // Validate checks c and returns a *ValidationError listing every problem, or
@@ -386,6 +388,8 @@ func (c *Config) checkTokens(ck *checker) {
 	ck.positive("tokens.access_token_lifetime", t.AccessTokenLifetime)
 	ck.positive("tokens.id_token_lifetime", t.IDTokenLifetime)
 	ck.positive("tokens.refresh_token_lifetime", t.RefreshTokenLifetime)
+	ck.when(t.AuthorizationCodeLifetime.Duration <= 0 || t.AuthorizationCodeLifetime.Duration > maxAuthorizationCodeLifetime, "tokens.authorization_code_lifetime",
+		"must be more than 0 and at most %s, got %s", D(maxAuthorizationCodeLifetime), t.AuthorizationCodeLifetime)
 	ck.when(t.RefreshTokenGrace.Duration < 0 || t.RefreshTokenGrace.Duration > maxRefreshTokenGrace, "tokens.refresh_token_grace",
 		"must be between 0 and %s, got %s", D(maxRefreshTokenGrace), t.RefreshTokenGrace)
 }

@@ -125,6 +125,8 @@ func TestValidateRules(t *testing.T) {
 		{"access token lifetime", func(c *Config) { c.Tokens.AccessTokenLifetime = D(0) }, "tokens.access_token_lifetime", "must be positive"},
 		{"id token lifetime", func(c *Config) { c.Tokens.IDTokenLifetime = D(0) }, "tokens.id_token_lifetime", "must be positive"},
 		{"refresh token lifetime", func(c *Config) { c.Tokens.RefreshTokenLifetime = D(0) }, "tokens.refresh_token_lifetime", "must be positive"},
+		{"code lifetime zero", func(c *Config) { c.Tokens.AuthorizationCodeLifetime = D(0) }, "tokens.authorization_code_lifetime", "must be more than 0"},
+		{"code lifetime too long", func(c *Config) { c.Tokens.AuthorizationCodeLifetime = D(11 * time.Minute) }, "tokens.authorization_code_lifetime", "at most 10m"},
 		{"refresh grace too long", func(c *Config) { c.Tokens.RefreshTokenGrace = D(10 * time.Minute) }, "tokens.refresh_token_grace", "must be between 0 and 5m, got 10m"},
 		{"refresh grace negative", func(c *Config) { c.Tokens.RefreshTokenGrace = D(-time.Second) }, "tokens.refresh_token_grace", "must be between 0 and 5m"},
 		// keys

@@ -52,6 +52,8 @@ type Config struct {
 	IDTokenLifetime      time.Duration
 	RefreshTokenLifetime time.Duration
 	RefreshTokenGrace    time.Duration
+	// AuthorizationCodeLifetime bounds browser sign-in codes (default 60 s).
+	AuthorizationCodeLifetime time.Duration
 	// DefaultAudience is the `aud` of access tokens for clients without a
 	// default audience of their own (default: the issuer).
 	DefaultAudience string
@@ -138,6 +140,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.IDTokenLifetime <= 0 {
 		cfg.IDTokenLifetime = time.Hour
 	}
+	if cfg.AuthorizationCodeLifetime <= 0 {
+		cfg.AuthorizationCodeLifetime = time.Minute // docs/contract.md §1.5
+	}
 	if cfg.LoginLifetime <= 0 {
 		cfg.LoginLifetime = defaultLoginLifetime
 	}
@@ -158,7 +163,7 @@ func New(cfg Config) (*Provider, error) {
 		AccessTokenLifespan:      cfg.AccessTokenLifetime,
 		RefreshTokenLifespan:     cfg.RefreshTokenLifetime,
 		IDTokenLifespan:          cfg.IDTokenLifetime,
-		AuthorizeCodeLifespan:    time.Minute, // docs/contract.md §1.5
+		AuthorizeCodeLifespan:    cfg.AuthorizationCodeLifetime,
 		AccessTokenIssuer:        cfg.Issuer,
 		IDTokenIssuer:            cfg.Issuer,
 		TokenURL:                 cfg.Issuer + "/oauth2/token",

@@ -82,15 +82,28 @@ func (s *server) mountSignIn(r chi.Router) error {
 		return err
 	}
 	si := &signin{p: s.cfg.SignIn, pages: rend, log: s, secure: u.Scheme == "https", now: time.Now}
-	r.Get(PathAuthorize, si.handleAuthorize)
-	r.Post(PathAuthorize, si.handleAuthorize)
-	r.Get(PathLoginStart, si.handleLoginStart)
-	r.Get(PathWeChatCallback, si.handleCallback)
-	r.Post(PathConsent, si.handleConsent)
-	r.Get(PathLogout, si.handleLogout)
-	r.Post(PathLogout, si.handleLogout)
+	r.Group(func(r chi.Router) {
+		// Every answer here may carry a code, a state or a cookie: none
+		// may be cached (the pages set the same headers themselves).
+		r.Use(noStore)
+		r.Get(PathAuthorize, si.handleAuthorize)
+		r.Post(PathAuthorize, si.handleAuthorize)
+		r.Get(PathLoginStart, si.handleLoginStart)
+		r.Get(PathWeChatCallback, si.handleCallback)
+		r.Post(PathConsent, si.handleConsent)
+		r.Get(PathLogout, si.handleLogout)
+		r.Post(PathLogout, si.handleLogout)
+	})
 	r.Handle(pages.AssetPrefix+"*", http.StripPrefix(strings.TrimSuffix(pages.AssetPrefix, "/"), rend.AssetHandler()))
 	return nil
+}
+
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *server) logError(r *http.Request, msg string, err error) {

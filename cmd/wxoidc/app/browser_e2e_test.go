@@ -29,6 +29,9 @@ func TestBrowserSignInWebsiteQR(t *testing.T) {
 	}
 	back := b.follow(loginLink(t, login), "alice")
 	code := callbackCode(t, back, state)
+	if cc := back.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("the redirect with the code has Cache-Control %q, want no-store", cc)
+	}
 	tok, id := r.exchange(t, code, verifier)
 	if id.Nonce != nonce {
 		t.Errorf("nonce = %q, want %q", id.Nonce, nonce)

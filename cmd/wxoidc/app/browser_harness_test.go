@@ -52,7 +52,12 @@ func withBrowserApps(c *config.Config) {
 
 func newBrowserStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
-	s := newStack(t, append([]stackOption{withBrowserApps}, opts...)...)
+	return newBrowserStackWith(t, app.Options{}, opts...)
+}
+
+func newBrowserStackWith(t *testing.T, appOpts app.Options, opts ...stackOption) *stack {
+	t.Helper()
+	s := newStackWith(t, appOpts, append([]stackOption{withBrowserApps}, opts...)...)
 	s.Emu.RegisterApp(wechattest.App{AppID: appWeb, Secret: secretWeb, Kind: wechattest.KindWebsite, OpenPlatformID: platform})
 	s.Emu.RegisterApp(wechattest.App{AppID: appOA, Secret: secretOA, Kind: wechattest.KindOfficialAccount, OpenPlatformID: platform})
 	ctx := context.Background()
@@ -221,8 +226,15 @@ func (s *stack) newRP(clientID, secret, redirect string, scopes ...string) *rp {
 	if err != nil {
 		s.t.Fatalf("go-oidc discovery: %v", err)
 	}
+	ep := op.Endpoint()
+	// Say how the client authenticates: auto-detection would retry a
+	// refused exchange with the other method and report that answer.
+	ep.AuthStyle = oauth2.AuthStyleInHeader
+	if secret == "" {
+		ep.AuthStyle = oauth2.AuthStyleInParams
+	}
 	return &rp{
-		conf:     oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: op.Endpoint(), RedirectURL: redirect, Scopes: scopes},
+		conf:     oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: ep, RedirectURL: redirect, Scopes: scopes},
 		verifier: op.Verifier(&oidc.Config{ClientID: clientID}),
 		ctx:      ctx,
 	}

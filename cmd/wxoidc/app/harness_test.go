@@ -52,6 +52,13 @@ type stackOption func(*config.Config)
 
 func newStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
+	return newStackWith(t, app.Options{}, opts...)
+}
+
+// newStackWith is newStack with app options (a logger); its Config is
+// built here.
+func newStackWith(t *testing.T, appOpts app.Options, opts ...stackOption) *stack {
+	t.Helper()
 	emu, emuSrv := wechattest.NewServer(t, wechattest.Options{})
 	emu.RegisterApp(wechattest.App{AppID: appA, Secret: secretA, OpenPlatformID: platform, PhoneAPI: true})
 	emu.RegisterApp(wechattest.App{AppID: appB, Secret: secretB, OpenPlatformID: platform, PhoneAPI: true})
@@ -68,7 +75,8 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		t.Fatalf("config: %v", err)
 	}
 	ctx := context.Background()
-	a, err := app.New(ctx, app.Options{Config: c})
+	appOpts.Config = c
+	a, err := app.New(ctx, appOpts)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
