@@ -140,11 +140,32 @@ func checkBrowserStep(t *testing.T, w printedSteps, wantSub string) {
 	if q.Get("state") != authz.Query().Get("state") || q.Get("iss") != w.issuer || q.Get("code") == "" {
 		t.Fatalf("redirect back: %s", next)
 	}
-	idToken, _ := tokenResponse(t, w.issuer, url.Values{
-		"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {devWebRedirectURI},
-	}, devWeb, devWebSecret)
+	exchange := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {devWebRedirectURI}}
+	idToken, accessToken := tokenResponse(t, w.issuer, exchange, devWeb, devWebSecret)
 	claims := verifiedClaims(t, w.issuer, devWeb, idToken)
 	if claims["sub"] != wantSub || claims["nonce"] != authz.Query().Get("nonce") || claims["wechat_appid"] != devWebsiteAppID {
 		t.Errorf("browser sign-in claims %v, want sub %q, the printed nonce and the website app", claims, wantSub)
+	}
+
+	// docs/contract.md §1.5: the code is single use, and a replay revokes
+	// what the first use issued.
+	req, _ := http.NewRequest(http.MethodPost, w.issuer+"/oauth2/token", strings.NewReader(exchange.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(devWeb, devWebSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), "invalid_grant") {
+		t.Errorf("code replay: %d %s, want 400 invalid_grant", resp.StatusCode, raw)
+	}
+	req, _ = http.NewRequest(http.MethodGet, w.issuer+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("userinfo with the access token of a replayed code: %v %v, want 401", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 }
