@@ -40,7 +40,7 @@ func tokenResponse(t *testing.T, issuer string, form url.Values, basic ...string
 	return tok.IDToken, tok.AccessToken
 }
 
-// verifiedSubject verifies an ID token for audience with go-oidc and returns
+// verifiedClaims verifies an ID token for audience with go-oidc and returns
 // its claims.
 func verifiedClaims(t *testing.T, issuer, audience, idToken string) map[string]any {
 	t.Helper()
