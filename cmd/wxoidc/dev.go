@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,6 +44,13 @@ const (
 	devOfficialSecret  = "dev-official-account-secret-not-for-production"
 	devMobileAppID     = "wx00000000000000a3"
 	devMobileAppSecret = "dev-mobile-app-secret-not-for-production"
+
+	// The web and native sign-in demo clients (docs/contract.md §5).
+	devWeb              = "demo-web"
+	devWebSecret        = "demo-web-secret"
+	devWebRedirectURI   = "http://127.0.0.1:8090/callback"
+	devWebPostLogoutURI = "http://127.0.0.1:8090/"
+	devNativeApp        = "demo-app"
 )
 
 // devApps are the WeChat apps dev mode always configures and registers in
@@ -80,7 +88,7 @@ func newDevCmd(env *cliEnv) *cobra.Command {
 		Short: "Run the provider with SQLite and the embedded WeChat emulator (demo)",
 		Long: `Run the provider on loopback with SQLite under --data (a new temporary
 directory by default), the WeChat emulator at /wechat-emulator/, the admin
-listener (bearer token dev-admin-token) and two seeded clients, and print a
+listener (bearer token dev-admin-token) and the seeded demo clients, and print a
 copy-paste walkthrough. NOT for production: fake WeChat, well-known credentials.
 
 WXOIDC_* environment variables override the built-in configuration as they do
@@ -294,13 +302,18 @@ func seedDev(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	webHash, err := hasher.Hash(ctx, []byte(devWebSecret))
+	if err != nil {
+		return err
+	}
+	userScopes := []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeWeChat, provider.ScopeOfflineAccess}
 	clients := []storage.Client{
 		{
 			ID: devMiniProgram, Name: "Demo mini-program",
 			TokenEndpointAuthMethod: provider.AuthMethodNone,
 			WeChatAppID:             devAppID,
 			GrantTypes:              []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken},
-			Scopes:                  []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeWeChat, provider.ScopeOfflineAccess},
+			Scopes:                  userScopes,
 			Audiences:               []string{"https://api.example.com"},
 			DefaultAudience:         cfg.Issuer,
 		},
@@ -312,8 +325,35 @@ func seedDev(ctx context.Context, cfg *config.Config) error {
 			Scopes:                  []string{},
 			DefaultAudience:         cfg.Issuer,
 		},
+		{
+			// A first-party web app (examples/web-rp): browser sign-in with
+			// the website app (desktop QR), the official account (inside
+			// WeChat) and the mini-program (scan sign-in).
+			ID: devWeb, Name: "Demo web app",
+			SecretHash:              string(webHash),
+			TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
+			GrantTypes:              []string{provider.GrantTypeAuthorizationCode, provider.GrantTypeRefreshToken},
+			Scopes:                  userScopes,
+			DefaultAudience:         cfg.Issuer,
+			RedirectURIs:            []string{devWebRedirectURI},
+			PostLogoutRedirectURIs:  []string{devWebPostLogoutURI},
+			SkipConsent:             true,
+			WeChatApps:              []string{devWebsiteAppID, devOfficialAppID, devAppID},
+		},
+		{
+			// A native iOS/Android app with the WeChat Open SDK.
+			ID: devNativeApp, Name: "Demo mobile app",
+			TokenEndpointAuthMethod: provider.AuthMethodNone,
+			WeChatAppID:             devMobileAppID,
+			GrantTypes:              []string{provider.GrantTypeWeChatApp, provider.GrantTypeRefreshToken},
+			Scopes:                  userScopes,
+			DefaultAudience:         cfg.Issuer,
+		},
 	}
 	for _, c := range clients {
+		if err := provider.ValidateClient(c); err != nil {
+			return fmt.Errorf("seed client %s: %w", c.ID, err)
+		}
 		if err := store.CreateClient(ctx, c); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
 			return fmt.Errorf("seed client %s: %w", c.ID, err)
 		}
@@ -333,6 +373,8 @@ wxoidc dev mode — NOT for production (fake WeChat, well-known credentials)
   clients
     {{.MiniProgram}}   public mini-program client, appid {{.AppID}}
     {{.Backend}}       confidential, secret "{{.BackendSecret}}" (client_credentials, introspection)
+    {{.Web}}           confidential web app, secret "{{.WebSecret}}", redirect URI {{.WebRedirect}}
+    {{.App}}           public mobile app client (WeChat Open SDK), appid {{.MobileAppID}}
 
 Walkthrough (copy-paste into a second shell):
 
@@ -356,6 +398,29 @@ Walkthrough (copy-paste into a second shell):
   curl -s $I/userinfo -H "Authorization: Bearer $AT"; echo
   # 6. a backend introspects the access token
   curl -s -u {{.Backend}}:{{.BackendSecret}} $I/oauth2/introspect --data-urlencode "token=$AT"; echo
+  # 7. a mobile app: what the WeChat Open SDK (SendAuth) gives alice, traded for tokens
+  APPCODE=$(curl -s -X POST $I{{.Prefix}}/app-login -H 'Content-Type: application/json' \
+    -d '{"appid":"{{.MobileAppID}}","user":"alice"}' | sed -E 's/.*"code":"([^"]+)".*/\1/')
+  APPTOKENS=$(curl -s $I/oauth2/token \
+    -d grant_type={{.AppGrant}} \
+    -d client_id={{.App}} --data-urlencode "code=$APPCODE" \
+    --data-urlencode 'scope=openid wechat'); echo "$APPTOKENS"
+  APPAT=$(echo "$APPTOKENS" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  # 8. the same person everywhere: alice's sub from the mobile app is the one from the mini-program
+  SUB=$(curl -s $I/userinfo -H "Authorization: Bearer $AT" | sed -E 's/.*"sub":"([^"]+)".*/\1/')
+  APPSUB=$(curl -s $I/userinfo -H "Authorization: Bearer $APPAT" | sed -E 's/.*"sub":"([^"]+)".*/\1/')
+  [ "$SUB" = "$APPSUB" ] && echo "same sub: $SUB" || echo "different subs: $SUB $APPSUB"
+
+Sign in with WeChat in a browser (a web app, client {{.Web}}):
+
+  go run ./examples/web-rp{{if .WebRPIssuer}} -issuer {{.WebRPIssuer}}{{end}}
+  # then open http://127.0.0.1:8090 and follow "Sign in with WeChat".
+  # Or, without the example, open the authorization request itself:
+  {{.AuthorizeURL}}
+  # Our login page links to WeChat's QR page, played by the emulator: type a
+  # user name (alice) and approve. Adding &user=alice to the emulator's
+  # .../connect/qrconnect?... URL approves at once. The browser then lands on
+  # {{.WebRedirect}}?code=... (an error page unless web-rp runs).
 
 `))
 
@@ -367,9 +432,28 @@ type walkthroughData struct {
 }
 
 func printWalkthrough(w io.Writer, cfg *config.Config, b walkthroughData) error {
+	// examples/web-rp defaults to the default dev issuer; any other needs
+	// its -issuer flag.
+	rpIssuer := cfg.Issuer
+	if rpIssuer == "http://127.0.0.1:8080" {
+		rpIssuer = ""
+	}
 	return walkthrough.Execute(w, map[string]string{
 		"Issuer": cfg.Issuer, "Dir": b.Dir, "Config": b.Config, "AdminAddr": cfg.Admin.Addr, "AdminToken": b.AdminToken,
 		"Prefix": devEmulatorPrefix, "MiniProgram": devMiniProgram, "AppID": devAppID,
 		"Backend": devBackend, "BackendSecret": devBackendSecret, "Grant": provider.GrantTypeWeChat,
+		"Web": devWeb, "WebSecret": devWebSecret, "WebRedirect": devWebRedirectURI, "WebRPIssuer": rpIssuer,
+		"AuthorizeURL": devAuthorizeURL(cfg.Issuer),
+		"App":          devNativeApp, "MobileAppID": devMobileAppID, "AppGrant": provider.GrantTypeWeChatApp,
 	})
+}
+
+// devAuthorizeURL is an authorization request of demo-web that a person
+// can paste into a browser (no PKCE: demo-web is confidential).
+func devAuthorizeURL(issuer string) string {
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {devWeb}, "redirect_uri": {devWebRedirectURI},
+		"scope": {"openid phone wechat"}, "state": {"demo-state-0001"}, "nonce": {"demo-nonce-0001"},
+	}
+	return issuer + "/oauth2/authorize?" + q.Encode()
 }

@@ -98,9 +98,12 @@ func startDevWith(t *testing.T, addr, adminAddr string, environ []string, args .
 // printedSteps is what the printed copy-paste walkthrough says to do.
 type printedSteps struct {
 	issuer        string
-	emulatorCalls []emulatorCall // login, then phone
+	emulatorCalls []emulatorCall // login, phone, then the mobile app's login
 	tokenForm     url.Values
-	audience      string // --audience of the verify step
+	appTokenForm  url.Values // the mobile app grant's token request
+	authorizeURL  string     // the browser section's authorization request
+	webRP         string     // the browser section's command that runs examples/web-rp
+	audience      string     // --audience of the verify step
 	introspectID  string
 	introspectPW  string
 	script        string
@@ -114,12 +117,41 @@ type emulatorCall struct {
 var (
 	reIssuer    = regexp.MustCompile(`(?m)^\s+issuer\s+(\S+)\s*$`)
 	reVarI      = regexp.MustCompile(`(?m)^\s+I=(\S+)\s*$`)
-	reEmuCall   = regexp.MustCompile(`curl -s -X POST \$I(/wechat-emulator/\w+) -H 'Content-Type: application/json' \\\s*\n\s*-d '(\{[^']*\})'`)
+	reEmuCall   = regexp.MustCompile(`curl -s -X POST \$I(/wechat-emulator/[\w-]+) -H 'Content-Type: application/json' \\\s*\n\s*-d '(\{[^']*\})'`)
 	reFormParam = regexp.MustCompile(`-d (\w+)=(\S+)`)
 	reScope     = regexp.MustCompile(`--data-urlencode 'scope=([^']+)'`)
 	reVerify    = regexp.MustCompile(`verify --issuer \$I --audience (\S+) "\$IDT"`)
 	reIntro     = regexp.MustCompile(`curl -s -u ([^:\s]+):(\S+) \$I/oauth2/introspect`)
+	reAuthorize = regexp.MustCompile(`(?m)^\s+(http://\S+/oauth2/authorize\?\S+)\s*$`)
+	reWebRP     = regexp.MustCompile(`(?m)^\s+(go run \./examples/web-rp.*?)\s*$`)
 )
+
+// between returns the text of s from the line holding from up to the line
+// holding to (exclusive); "" when either is missing.
+func between(s, from, to string) string {
+	i := strings.Index(s, from)
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(s[i:], to)
+	if j < 0 {
+		return ""
+	}
+	return s[i : i+j]
+}
+
+// formOf collects the -d and --data-urlencode 'scope=…' parameters of a
+// printed curl token request.
+func formOf(step string) url.Values {
+	form := url.Values{}
+	for _, p := range reFormParam.FindAllStringSubmatch(step, -1) {
+		form.Set(p[1], p[2])
+	}
+	if s := reScope.FindStringSubmatch(step); s != nil {
+		form.Set("scope", s[1])
+	}
+	return form
+}
 
 func parseWalkthrough(t *testing.T, out string) printedSteps {
 	t.Helper()
@@ -135,18 +167,26 @@ func parseWalkthrough(t *testing.T, out string) printedSteps {
 	for _, c := range reEmuCall.FindAllStringSubmatch(out, -1) {
 		w.emulatorCalls = append(w.emulatorCalls, emulatorCall{path: c[1], body: c[2]})
 	}
-	if len(w.emulatorCalls) != 2 {
-		t.Fatalf("want 2 emulator calls (login, phone), found %d in:\n%s", len(w.emulatorCalls), out)
+	if len(w.emulatorCalls) != 3 {
+		t.Fatalf("want 3 emulator calls (login, phone, app-login), found %d in:\n%s", len(w.emulatorCalls), out)
 	}
-	w.tokenForm = url.Values{}
-	for _, p := range reFormParam.FindAllStringSubmatch(out, -1) {
-		w.tokenForm.Set(p[1], p[2])
-	}
-	if s := reScope.FindStringSubmatch(out); s != nil {
-		w.tokenForm.Set("scope", s[1])
-	}
+	w.tokenForm = formOf(between(out, "# 3.", "# 4."))
 	if w.tokenForm.Get("grant_type") == "" || w.tokenForm.Get("client_id") == "" {
 		t.Fatalf("token step not found: %v", w.tokenForm)
+	}
+	w.appTokenForm = formOf(between(out, "# 7.", "# 8."))
+	if w.appTokenForm.Get("grant_type") == "" || w.appTokenForm.Get("client_id") == "" {
+		t.Fatalf("mobile app token step not found: %v", w.appTokenForm)
+	}
+	if m := reAuthorize.FindStringSubmatch(out); m != nil {
+		w.authorizeURL = m[1]
+	} else {
+		t.Fatalf("no authorization request in the browser section:\n%s", out)
+	}
+	if m := reWebRP.FindStringSubmatch(out); m != nil {
+		w.webRP = m[1]
+	} else {
+		t.Fatalf("no examples/web-rp command in the browser section:\n%s", out)
 	}
 	if v := reVerify.FindStringSubmatch(out); v != nil {
 		w.audience = v[1]
@@ -158,11 +198,12 @@ func parseWalkthrough(t *testing.T, out string) printedSteps {
 	} else {
 		t.Fatalf("introspection step not found")
 	}
-	_, script, ok := strings.Cut(out, "Walkthrough (copy-paste into a second shell):")
-	if !ok {
+	// The script is the shell part; the browser section needs a browser.
+	const header = "Walkthrough (copy-paste into a second shell):"
+	w.script = strings.TrimPrefix(between(out, header, "Sign in with WeChat in a browser"), header)
+	if w.script == "" {
 		t.Fatal("walkthrough script not found")
 	}
-	w.script = script
 	return w
 }
 
@@ -267,6 +308,11 @@ func TestDevWalkthrough(t *testing.T) {
 		t.Errorf("introspection: %s", body)
 	}
 
+	// 7–8: the mobile app grant signs the same person in.
+	checkAppStep(t, w, idt.Subject)
+	// The browser section: its authorization request signs alice in too.
+	checkBrowserStep(t, w, idt.Subject)
+
 	// The admin listener answers with the dev token; the public one serves no /admin.
 	req, _ = http.NewRequest(http.MethodGet, "http://"+d.adminAddr+"/admin/v1/keys", nil)
 	req.Header.Set("Authorization", "Bearer "+devAdminToken)
@@ -304,6 +350,7 @@ func TestDevWalkthrough(t *testing.T) {
 		"login code": login["code"], "phone code": phone["code"], "access token": tokens.AccessToken,
 		"ID token": tokens.IDToken, "refresh token": tokens.RefreshToken, "phone number": wantPhone.Phone,
 		"phone digits": strings.TrimPrefix(wantPhone.Phone, "+86"), "backend secret": devBackendSecret, "app secret": devAppSecret,
+		"web client secret": devWebSecret, "website app secret": devWebsiteSecret, "mobile app secret": devMobileAppSecret,
 	} {
 		if secret != "" && strings.Contains(logs, secret) {
 			t.Errorf("the %s appears in the logs", name)
@@ -347,7 +394,7 @@ func runWalkthroughScript(t *testing.T, script, phone string) {
 	if err != nil {
 		t.Fatalf("walkthrough script: %v\n%s", err, out)
 	}
-	for _, want := range []string{"ID token verified", `"phone_number": "` + phone + `"`, `"phone_number":"` + phone + `"`, `"active":true`} {
+	for _, want := range []string{"ID token verified", `"phone_number": "` + phone + `"`, `"phone_number":"` + phone + `"`, `"active":true`, "same sub: "} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("script output lacks %q:\n%s", want, out)
 		}

@@ -131,3 +131,27 @@ func TestDevWebApps(t *testing.T) {
 		t.Errorf("file config: apps %v, browser base %q", got, fc.WeChat.BrowserBaseURL)
 	}
 }
+
+// The browser section's web-rp command: plain `go run ./examples/web-rp`
+// on the default issuer (web-rp's default), with -issuer on any other.
+func TestWalkthroughWebRPCommand(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "\n  go run ./examples/web-rp\n",
+		"127.0.0.1:9080": "\n  go run ./examples/web-rp -issuer http://127.0.0.1:9080\n",
+	} {
+		cfg, err := devConfig(t.TempDir(), addr, "127.0.0.1:8081", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		if err := printWalkthrough(&out, cfg, walkthroughData{Dir: "DIR", AdminToken: devAdminToken}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("%s: the walkthrough lacks %q:\n%s", addr, want, out.String())
+		}
+		if !strings.Contains(out.String(), "http://"+addr+"/oauth2/authorize?client_id="+devWeb) {
+			t.Errorf("%s: no authorization request of %s", addr, devWeb)
+		}
+	}
+}
