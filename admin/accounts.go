@@ -32,6 +32,18 @@ type AccountView struct {
 	PhoneSource     string         `json:"phone_source,omitempty"`
 	PhoneVerifiedAt time.Time      `json:"phone_verified_at,omitzero"`
 	Identities      []IdentityView `json:"identities"`
+	// LoginSessions are the account's browser sign-ins, newest first;
+	// Consents what it allowed each client, by client ID.
+	LoginSessions []LoginSessionView `json:"login_sessions"`
+	Consents      []ConsentView      `json:"consents"`
+}
+
+// AccountChange is the answer to disabling or enabling an account: the
+// account as it now is, and what disabling ended with it.
+type AccountChange struct {
+	Account       AccountView `json:"account"`
+	TokensRevoked int64       `json:"tokens_revoked"`
+	SessionsEnded int64       `json:"sessions_ended"`
 }
 
 // IdentityView is one WeChat identity of an account.
@@ -136,20 +148,24 @@ func (s *Service) accountView(ctx context.Context, a storage.Account) (AccountVi
 	for _, id := range ids {
 		v.Identities = append(v.Identities, IdentityView{AppID: id.AppID, OpenID: id.OpenID, UnionID: id.UnionID, CreatedAt: id.CreatedAt, LastLoginAt: id.SessionKeyAt})
 	}
+	if err := s.browserState(ctx, a.ID, &v); err != nil {
+		return AccountView{}, err
+	}
 	return v, nil
 }
 
 // SetAccountDisabled disables or enables the account sub. Disabling also
 // revokes its tokens (refresh and UserInfo already refuse a disabled
-// account; this also ends introspection of its access tokens) and returns
-// how many were revoked.
-func (s *Service) SetAccountDisabled(ctx context.Context, sub string, disabled bool) (AccountView, int64, error) {
+// account; this also ends introspection of its access tokens) and ends its
+// browser login sessions at once (not only at their next check), and says
+// how many of each it ended.
+func (s *Service) SetAccountDisabled(ctx context.Context, sub string, disabled bool) (AccountChange, error) {
 	actor, err := actorOf(ctx)
 	if err != nil {
-		return AccountView{}, 0, err
+		return AccountChange{}, err
 	}
 	if sub == "" {
-		return AccountView{}, 0, fmt.Errorf("%w: sub is required", ErrInvalid)
+		return AccountChange{}, fmt.Errorf("%w: sub is required", ErrInvalid)
 	}
 	a, err := s.store.UpdateAccount(ctx, sub, func(a storage.Account) (storage.Account, error) {
 		if a.Disabled != disabled {
@@ -159,19 +175,22 @@ func (s *Service) SetAccountDisabled(ctx context.Context, sub string, disabled b
 		return a, nil
 	})
 	if err != nil {
-		return AccountView{}, 0, accountError(err, "no account with that sub")
+		return AccountChange{}, accountError(err, "no account with that sub")
 	}
-	var n int64
+	var res AccountChange
 	action := "accounts.enable"
 	if disabled {
 		action = "accounts.disable"
-		if n, err = s.store.RevokeSubjectTokens(ctx, sub); err != nil {
-			return AccountView{}, 0, fmt.Errorf("account %s disabled, but revoking its tokens failed (repeat revoke-tokens): %w", sub, err)
+		if res.TokensRevoked, err = s.store.RevokeSubjectTokens(ctx, sub); err != nil {
+			return AccountChange{}, fmt.Errorf("account %s disabled, but revoking its tokens failed (repeat revoke-tokens and end-sessions): %w", sub, err)
+		}
+		if res.SessionsEnded, err = s.store.DeleteAccountLoginSessions(ctx, sub); err != nil {
+			return AccountChange{}, fmt.Errorf("account %s disabled and its tokens revoked, but ending its login sessions failed (repeat end-sessions): %w", sub, err)
 		}
 	}
-	s.record(ctx, actor, action, sub, map[string]any{"tokens_revoked": n})
-	v, err := s.accountView(ctx, a)
-	return v, n, err
+	s.record(ctx, actor, action, sub, map[string]any{"tokens_revoked": res.TokensRevoked, "sessions_ended": res.SessionsEnded})
+	res.Account, err = s.accountView(ctx, a)
+	return res, err
 }
 
 // RevokeAccountTokens deletes the access tokens and revokes the refresh

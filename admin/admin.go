@@ -53,6 +53,12 @@ type Store interface {
 	RevokeSubjectTokens(ctx context.Context, subject string) (int64, error)
 	RevokeClientTokens(ctx context.Context, clientID string) (int64, error)
 	RevokeRefreshTokensIssued(ctx context.Context, from, to time.Time, clientIDs []string) (int64, error)
+	// Browser sign-in state an admin sees and ends (docs/contract.md §1.5).
+	ListAccountLoginSessions(ctx context.Context, accountID string) ([]storage.LoginSession, error)
+	ListLoginSessionClients(ctx context.Context, id string) ([]string, error)
+	DeleteAccountLoginSessions(ctx context.Context, accountID string) (int64, error)
+	ListAccountConsents(ctx context.Context, accountID string) ([]storage.Consent, error)
+	DeleteConsent(ctx context.Context, accountID, clientID string) error
 }
 
 // SecretHasher hashes new client secrets (provider.SecretHasher).
@@ -79,9 +85,13 @@ type Config struct {
 	Auditor *Auditor
 	// Issuer is the default audience of new clients.
 	Issuer string
-	// WeChatAppIDs are the configured mini-program appids clients may be
+	// WeChatAppIDs are the configured appids (wechat.apps) clients may be
 	// bound to.
 	WeChatAppIDs []string
+	// WeChatAppKinds are the kinds of configured apps by appid
+	// (config.WeChatApp.Kind); an appid only in WeChatAppIDs is a
+	// mini-program. Client registration checks each binding's kind.
+	WeChatAppKinds map[string]string
 	// AccessTokenFormat is provider.Config.AccessTokenFormat: JWT access
 	// tokens are signed too, so revoking their key revokes more tokens.
 	AccessTokenFormat string
@@ -108,6 +118,7 @@ type Service struct {
 	audit     *Auditor
 	issuer    string
 	appIDs    []string
+	appKinds  map[string]string // every configured appid → its kind
 	// accessTokenJWT: access tokens are JWTs signed with the access-token
 	// algorithm's current key.
 	accessTokenJWT bool
@@ -157,6 +168,7 @@ func New(c Config) (*Service, error) {
 		audit:          c.Auditor,
 		issuer:         c.Issuer,
 		appIDs:         append([]string(nil), c.WeChatAppIDs...),
+		appKinds:       appKinds(c.WeChatAppIDs, c.WeChatAppKinds),
 		accessTokenJWT: c.AccessTokenFormat != provider.FormatOpaque, // JWT is provider's default
 		now:            now,
 		log:            log,

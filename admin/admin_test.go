@@ -53,7 +53,7 @@ func TestChangesNeedAnActor(t *testing.T) {
 	if err := env.Service.DeleteClient(ctx, "svc"); !errors.Is(err, admin.ErrNoActor) {
 		t.Errorf("DeleteClient without actor: %v", err)
 	}
-	if _, _, err := env.Service.SetAccountDisabled(ctx, "sub", true); !errors.Is(err, admin.ErrNoActor) {
+	if _, err := env.Service.SetAccountDisabled(ctx, "sub", true); !errors.Is(err, admin.ErrNoActor) {
 		t.Errorf("SetAccountDisabled without actor: %v", err)
 	}
 	if _, err := env.Service.RevokeAccountTokens(ctx, "sub"); !errors.Is(err, admin.ErrNoActor) {

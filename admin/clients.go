@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
 )
@@ -308,9 +309,9 @@ func (s *Service) ensureSecret(ctx context.Context, c *storage.Client, rotate bo
 }
 
 // applyClientSpec applies spec to c, with create-time defaults when
-// creating: a client bound to an appid is a public mini-program client
-// (WeChat grant and refresh), any other a confidential client_credentials
-// client. The result is validated as a whole.
+// creating: a client bound to an appid is a public app client (the
+// mini-program or, for a mobile_app, the mobile app grant, and refresh),
+// any other a confidential client_credentials client. The result is validated as a whole.
 func (s *Service) applyClientSpec(c *storage.Client, spec ClientSpec, creating bool) error {
 	if spec.Name != nil {
 		c.Name = *spec.Name
@@ -331,7 +332,14 @@ func (s *Service) applyClientSpec(c *storage.Client, spec ClientSpec, creating b
 	} else if creating {
 		c.GrantTypes = []string{provider.GrantTypeClientCredentials}
 		if c.WeChatAppID != "" {
-			c.GrantTypes = []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken}
+			// The app's kind picks the grant: a mobile app's codes come
+			// from the Open SDK, anything else is taken as a mini-program
+			// (and checked below).
+			grant := provider.GrantTypeWeChat
+			if s.appKinds[c.WeChatAppID] == config.WeChatKindMobileApp {
+				grant = provider.GrantTypeWeChatApp
+			}
+			c.GrantTypes = []string{grant, provider.GrantTypeRefreshToken}
 		}
 	}
 	if spec.Scopes != nil {
@@ -381,13 +389,8 @@ func (s *Service) applyClientSpec(c *storage.Client, spec ClientSpec, creating b
 		}
 		c.JWKS = raw
 	}
-	if c.WeChatAppID != "" && !slices.Contains(s.appIDs, c.WeChatAppID) {
-		return fmt.Errorf("%w: wechat_appid %q is not configured under wechat.apps", ErrInvalid, c.WeChatAppID)
-	}
-	for _, app := range c.WeChatApps {
-		if !slices.Contains(s.appIDs, app) {
-			return fmt.Errorf("%w: wechat_apps: %q is not configured under wechat.apps", ErrInvalid, app)
-		}
+	if err := s.checkAppKinds(c.WeChatAppID, c.GrantTypes, c.WeChatApps); err != nil {
+		return err
 	}
 	if c.IDTokenSignedResponseAlg != "" && !slices.Contains(s.Algorithms(), c.IDTokenSignedResponseAlg) {
 		return fmt.Errorf("%w: id_token_signed_response_alg %q is not one of keys.algorithms %v", ErrInvalid, c.IDTokenSignedResponseAlg, s.Algorithms())

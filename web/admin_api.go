@@ -49,6 +49,8 @@ func (h *adminAPI) routes(r chi.Router) {
 	r.Post("/accounts/{sub}/disable", h.setDisabled(true))
 	r.Post("/accounts/{sub}/enable", h.setDisabled(false))
 	r.Post("/accounts/{sub}/revoke-tokens", h.revokeAccountTokens)
+	r.Post("/accounts/{sub}/end-sessions", h.endLoginSessions)
+	r.Delete("/accounts/{sub}/consents/{client_id}", h.revokeConsent)
 
 	r.Get("/audit", h.listAudit)
 }
@@ -220,12 +222,12 @@ func (h *adminAPI) getAccount(w http.ResponseWriter, r *http.Request) {
 
 func (h *adminAPI) setDisabled(disabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		acc, n, err := h.svc.SetAccountDisabled(r.Context(), chi.URLParam(r, "sub"), disabled)
+		res, err := h.svc.SetAccountDisabled(r.Context(), chi.URLParam(r, "sub"), disabled)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"account": acc, "tokens_revoked": n})
+		writeJSON(w, http.StatusOK, res)
 	}
 }
 
@@ -237,6 +239,25 @@ func (h *adminAPI) revokeAccountTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sub": sub, "tokens_revoked": n})
+}
+
+func (h *adminAPI) endLoginSessions(w http.ResponseWriter, r *http.Request) {
+	sub := chi.URLParam(r, "sub")
+	n, err := h.svc.EndLoginSessions(r.Context(), sub)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sub": sub, "sessions_ended": n})
+}
+
+func (h *adminAPI) revokeConsent(w http.ResponseWriter, r *http.Request) {
+	if err := h.svc.RevokeConsent(r.Context(), chi.URLParam(r, "sub"), chi.URLParam(r, "client_id")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *adminAPI) listAudit(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/provider"
+	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/storage/sqlite"
 )
 
@@ -75,4 +76,40 @@ func New(t testing.TB, modify func(*admin.Config)) *Env {
 	}
 	t.Cleanup(svc.Close)
 	return &Env{Service: svc, Store: store, Keys: km, Config: cfg}
+}
+
+// Account creates account sub with one WeChat identity (openid under
+// AppID), as a first mini-program login would.
+func (e *Env) Account(t testing.TB, sub, openid string, now time.Time) storage.Account {
+	t.Helper()
+	_, a, err := e.Store.ResolveWeChatLogin(t.Context(), storage.WeChatLogin{AppID: AppID, OpenID: openid, NewAccountID: sub, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// SignIn stores what a browser sign-in of account sub keeps: login session
+// id (started at now, signed in with AppID, valid for a day) linked to
+// clientIDs, and a consent to scopes for each of those clients. The
+// clients must exist.
+func (e *Env) SignIn(t testing.TB, sub, id string, now time.Time, scopes []string, clientIDs ...string) storage.LoginSession {
+	t.Helper()
+	ctx := t.Context()
+	ls := storage.LoginSession{
+		ID: id, AccountID: sub, AuthTime: now, AMR: []string{"wechat"}, AppID: AppID,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(24 * time.Hour),
+	}
+	if err := e.Store.CreateLoginSession(ctx, ls); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clientIDs {
+		if err := e.Store.AddLoginSessionClient(ctx, id, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Store.PutConsent(ctx, storage.Consent{AccountID: sub, ClientID: c, Scopes: scopes, GrantedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ls
 }

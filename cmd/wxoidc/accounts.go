@@ -15,16 +15,21 @@ func newAccountsCmd(env *cliEnv) *cobra.Command {
 
 Name the account by exactly one of --sub, --openid (with --appid unless one
 WeChat app is configured) or --phone (a verified number in E.164 form).`
-	return newGroupCmd("accounts", "Show, disable or enable an account, or revoke its tokens",
+	return newGroupCmd("accounts", "Show, disable or enable an account, revoke its tokens or consents, end its sessions",
 		fmt.Sprintf(long, "Find accounts and act on them."),
-		newAccountCmd(env, "show", "Show the accounts a query names (with their WeChat identities)",
-			fmt.Sprintf(long, "Show the accounts a query names, with their WeChat identities.")),
-		newAccountCmd(env, "disable", "Disable an account and revoke its tokens",
-			fmt.Sprintf(long, "Disable an account: it can no longer sign in, and its tokens are revoked.")),
+		newAccountCmd(env, "show", "Show the accounts a query names (identities, login sessions, consents)",
+			fmt.Sprintf(long, `Show the accounts a query names, with their WeChat identities, their browser
+login sessions (by storage ID; a cookie value is never stored) and the
+consents they remember.`)),
+		newAccountCmd(env, "disable", "Disable an account, revoke its tokens and end its login sessions",
+			fmt.Sprintf(long, `Disable an account: it can no longer sign in, its tokens are revoked and its
+browser login sessions end at once.`)),
 		newAccountCmd(env, "enable", "Enable a disabled account",
 			fmt.Sprintf(long, "Enable a disabled account.")),
 		newAccountCmd(env, "revoke-tokens", "Revoke every token of an account",
 			fmt.Sprintf(long, "Revoke every access and refresh token of an account.")),
+		newRevokeConsentCmd(env),
+		newEndSessionsCmd(env),
 	)
 }
 
@@ -88,22 +93,24 @@ func runAccount(ctx context.Context, env *cliEnv, ops adminOps, asJSON bool, sub
 	if err != nil {
 		return opError(err)
 	}
-	var revoked int64
+	res := admin.AccountChange{Account: acc}
 	switch sub {
 	case "revoke-tokens":
-		revoked, err = ops.RevokeAccountTokens(ctx, acc.Sub)
+		res.TokensRevoked, err = ops.RevokeAccountTokens(ctx, acc.Sub)
 	default:
-		acc, revoked, err = ops.SetAccountDisabled(ctx, acc.Sub, sub == "disable")
+		res, err = ops.SetAccountDisabled(ctx, acc.Sub, sub == "disable")
+		acc = res.Account
 	}
 	if err != nil {
 		return opError(err)
 	}
+	revoked := res.TokensRevoked
 	if asJSON {
-		return printJSON(env.stdout, map[string]any{"account": acc, "tokens_revoked": revoked})
+		return printJSON(env.stdout, res)
 	}
 	switch sub {
 	case "disable":
-		fmt.Fprintf(env.stdout, "account %s disabled; %d tokens revoked\n", acc.Sub, revoked)
+		fmt.Fprintf(env.stdout, "account %s disabled; %d tokens revoked, %d login sessions ended\n", acc.Sub, revoked, res.SessionsEnded)
 	case "enable":
 		fmt.Fprintf(env.stdout, "account %s enabled\n", acc.Sub)
 	default:
@@ -137,6 +144,9 @@ func printAccounts(w io.Writer, accs []admin.AccountView) error {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", id.AppID, id.OpenID, orDash(id.UnionID), fmtTime(id.CreatedAt), fmtTime(id.LastLoginAt))
 		}
 		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if err := printBrowserState(w, a); err != nil {
 			return err
 		}
 	}

@@ -38,8 +38,10 @@ type adminOps interface {
 	RevokeClientTokens(ctx context.Context, id string) (int64, error)
 	FindAccounts(ctx context.Context, q admin.AccountQuery) ([]admin.AccountView, error)
 	FindAccount(ctx context.Context, q admin.AccountQuery) (admin.AccountView, error)
-	SetAccountDisabled(ctx context.Context, sub string, disabled bool) (admin.AccountView, int64, error)
+	SetAccountDisabled(ctx context.Context, sub string, disabled bool) (admin.AccountChange, error)
 	RevokeAccountTokens(ctx context.Context, sub string) (int64, error)
+	EndLoginSessions(ctx context.Context, sub string) (int64, error)
+	RevokeConsent(ctx context.Context, sub, clientID string) error
 	Audit(ctx context.Context, beforeID int64, limit int) (admin.AuditPage, error)
 }
 

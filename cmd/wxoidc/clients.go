@@ -54,12 +54,15 @@ func newClientsCreateCmd(env *cliEnv) *cobra.Command {
 	return newClientWriteCmd(env, &cobra.Command{
 		Use:   "create",
 		Short: "Create a client (prints a confidential client's secret once)",
-		Long: `Create a client. With --appid it is a public mini-program client of that
-WeChat app; without, a confidential client whose secret is printed once.
+		Long: `Create a client. With --appid it is a public client of that WeChat app: of
+a miniprogram app, with the mini-program grant; of a mobile_app, with the
+mobile app grant (urn:wxoidc:params:oauth:grant-type:wechat-app). Without,
+a confidential client whose secret is printed once.
 A browser sign-in client has the authorization_code grant, its exact
 --redirect-uri values and the --wechat-app appids people sign in with.`,
 		Example: `  wxoidc clients create --config FILE --id my-mp --appid wx1234567890abcdef --name "My mini-program"
   wxoidc clients create --data DIR --id reports --audience https://api.example.com
+  wxoidc clients create --data DIR --id my-ios-app --appid wx00000000000000a3 --grant urn:wxoidc:params:oauth:grant-type:wechat-app --grant refresh_token
   wxoidc clients create --data DIR --id web --grant authorization_code --grant refresh_token --scope openid --redirect-uri https://app.example.com/callback --wechat-app APPID`,
 		Args: noArgsHint("use --id"),
 	}, false, func(ctx context.Context, ops adminOps, _ []string, cs admin.ClientSpec) (admin.ClientView, error) {
@@ -242,7 +245,7 @@ func (s *clientFlags) register(c *cobra.Command, update bool) {
 		fs.StringVar(&s.id, "id", "", "client ID (default: random)")
 	}
 	fs.StringVar(&s.name, "name", "", "display name")
-	fs.StringVar(&s.appID, "appid", "", "WeChat mini-program appid (makes a public mini-program client)")
+	fs.StringVar(&s.appID, "appid", "", "WeChat appid of a miniprogram or mobile_app under wechat.apps (makes a public client of that app)")
 	fs.StringVar(&s.authMethod, "auth-method", "", "token endpoint auth method: none, client_secret_basic, client_secret_post, private_key_jwt")
 	fs.Var(&s.grants, "grant", "allowed grant type (repeatable)")
 	fs.Var(&s.scopes, "scope", "allowed scope (repeatable)")
@@ -264,6 +267,8 @@ func (s *clientFlags) register(c *cobra.Command, update bool) {
 	_ = c.RegisterFlagCompletionFunc("auth-method", fixedCompletions(provider.AuthMethodNone, provider.AuthMethodClientSecretBasic,
 		provider.AuthMethodClientSecretPost, provider.AuthMethodPrivateKeyJWT))
 	_ = c.RegisterFlagCompletionFunc("id-token-alg", fixedCompletions(keys.SupportedAlgorithms...))
+	_ = c.RegisterFlagCompletionFunc("grant", fixedCompletions(provider.GrantTypeWeChat, provider.GrantTypeWeChatApp,
+		provider.GrantTypeAuthorizationCode, provider.GrantTypeRefreshToken, provider.GrantTypeClientCredentials))
 }
 
 // spec turns the flags that were set into a ClientSpec.

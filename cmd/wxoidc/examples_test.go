@@ -260,6 +260,22 @@ func newExampleFixture(t *testing.T) *exampleFixture {
 		t.Fatal(err)
 	}
 
+	// The account signed in through the browser once: a login session
+	// linked to the demo mini-program client (CLIENT_ID), which it
+	// consented to.
+	if err := s.CreateLoginSession(ctx, storage.LoginSession{
+		ID: "example-login-session", AccountID: acc.ID, AuthTime: time.Now(), AMR: []string{"wechat"}, AppID: devAppID,
+		CreatedAt: time.Now(), LastSeenAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddLoginSessionClient(ctx, "example-login-session", devMiniProgram); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutConsent(ctx, storage.Consent{AccountID: acc.ID, ClientID: devMiniProgram, Scopes: []string{provider.ScopeOpenID}, GrantedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+
 	// FILE: the same instance, configured the production way.
 	for name, v := range map[string]string{"admin-token": "example-admin-token-0123456789abcdef", "app-secret": devAppSecret} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
@@ -335,6 +351,7 @@ func (f *exampleFixture) substitute(t *testing.T, words []string) []string {
 		"OPENID":                  func() string { return f.openid },
 		"APPID":                   func() string { return devAppID },
 		"ID":                      func() string { return devBackend },
+		"CLIENT_ID":               func() string { return devMiniProgram },
 		"KID":                     func() string { return f.kid(t) },
 		exampleAdminURL:           func() string { return f.adminAPI(t) },
 		"TOKEN_FILE":              func() string { return filepath.Join(f.dir, "admin-token") },

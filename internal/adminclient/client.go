@@ -249,18 +249,34 @@ func (c *Client) FindAccount(ctx context.Context, q admin.AccountQuery) (admin.A
 }
 
 // SetAccountDisabled disables or enables an account; disabling revokes its
-// tokens and returns how many.
-func (c *Client) SetAccountDisabled(ctx context.Context, sub string, disabled bool) (admin.AccountView, int64, error) {
+// tokens and ends its login sessions, and says how many of each.
+func (c *Client) SetAccountDisabled(ctx context.Context, sub string, disabled bool) (admin.AccountChange, error) {
 	action := "/enable"
 	if disabled {
 		action = "/disable"
 	}
-	var out struct {
-		Account       admin.AccountView `json:"account"`
-		TokensRevoked int64             `json:"tokens_revoked"`
-	}
+	var out admin.AccountChange
 	err := c.do(ctx, http.MethodPost, "/accounts/"+url.PathEscape(sub)+action, nil, nil, &out)
-	return out.Account, out.TokensRevoked, err
+	return out, err
+}
+
+// EndLoginSessions ends every browser login session of an account and
+// returns how many it ended.
+func (c *Client) EndLoginSessions(ctx context.Context, sub string) (int64, error) {
+	var out struct {
+		SessionsEnded int64 `json:"sessions_ended"`
+	}
+	err := c.do(ctx, http.MethodPost, "/accounts/"+url.PathEscape(sub)+"/end-sessions", nil, nil, &out)
+	return out.SessionsEnded, err
+}
+
+// RevokeConsent revokes an account's remembered consent for one client.
+func (c *Client) RevokeConsent(ctx context.Context, sub, clientID string) error {
+	if sub == "" || clientID == "" {
+		// An empty path segment would name another route.
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "sub and client_id are required", class: admin.ErrInvalid}
+	}
+	return c.do(ctx, http.MethodDelete, "/accounts/"+url.PathEscape(sub)+"/consents/"+url.PathEscape(clientID), nil, nil, nil)
 }
 
 // RevokeAccountTokens revokes every token of an account.

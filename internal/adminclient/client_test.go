@@ -167,7 +167,7 @@ func TestAccountsAndAudit(t *testing.T) {
 	if _, err := c.FindAccounts(ctx, admin.AccountQuery{}); !errors.Is(err, admin.ErrInvalid) {
 		t.Fatalf("find with no key: %v", err)
 	}
-	if _, _, err := c.SetAccountDisabled(ctx, "no-such-sub", true); !errors.Is(err, admin.ErrNotFound) {
+	if _, err := c.SetAccountDisabled(ctx, "no-such-sub", true); !errors.Is(err, admin.ErrNotFound) {
 		t.Fatalf("disable unknown: %v", err)
 	}
 	if _, err := c.RevokeAccountTokens(ctx, "no-such-sub"); !errors.Is(err, admin.ErrNotFound) {

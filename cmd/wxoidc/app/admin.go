@@ -41,8 +41,10 @@ func NewAdminService(c AdminServiceConfig) (*admin.Service, error) {
 		return nil, err
 	}
 	var appIDs []string
+	kinds := map[string]string{}
 	for _, a := range c.Config.WeChat.Apps {
 		appIDs = append(appIDs, a.AppID)
+		kinds[a.AppID] = a.Kind
 	}
 	return admin.New(admin.Config{
 		Store:             c.Store,
@@ -53,6 +55,7 @@ func NewAdminService(c AdminServiceConfig) (*admin.Service, error) {
 		Auditor:           c.Auditor,
 		Issuer:            c.Config.Issuer,
 		WeChatAppIDs:      appIDs,
+		WeChatAppKinds:    kinds,
 		AccessTokenFormat: c.Config.Tokens.AccessTokenFormat,
 		KeyChanged:        c.KeyChanged,
 		ClientChanged:     c.ClientChanged,
