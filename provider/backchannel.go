@@ -100,12 +100,17 @@ type logoutJob struct {
 // backchannel owns the delivery queue and its workers. Workers start on
 // the first job, so a Provider that never ends a login starts none.
 type backchannel struct {
-	cfg      BackchannelConfig
-	jobs     chan logoutJob
-	ctx      context.Context
-	stop     context.CancelFunc
-	start    sync.Once
-	wg       sync.WaitGroup
+	cfg   BackchannelConfig
+	jobs  chan logoutJob
+	ctx   context.Context
+	stop  context.CancelFunc
+	start sync.Once
+	wg    sync.WaitGroup // the workers
+	// mu orders enqueue against closing, so pending.Add never races
+	// pending.Wait; pending counts queued and running deliveries.
+	mu       sync.Mutex
+	closed   bool
+	pending  sync.WaitGroup
 	deliver  func(ctx context.Context, j logoutJob)
 	log      *slog.Logger
 	observer BackchannelObserver
@@ -157,7 +162,9 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 
 // enqueue hands j to the workers without ever blocking the caller.
 func (b *backchannel) enqueue(j logoutJob) {
-	if b.ctx.Err() != nil {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
 		b.dropped(j, "the provider is closing")
 		return
 	}
@@ -167,9 +174,11 @@ func (b *backchannel) enqueue(j logoutJob) {
 			go b.work()
 		}
 	})
+	b.pending.Add(1)
 	select {
 	case b.jobs <- j:
 	default:
+		b.pending.Done()
 		b.dropped(j, "the delivery queue is full")
 	}
 }
@@ -192,7 +201,12 @@ func (b *backchannel) work() {
 		case <-b.ctx.Done():
 			return
 		case j := <-b.jobs:
-			b.deliver(b.ctx, j)
+			if b.ctx.Err() != nil { // select picks at random when both are ready
+				b.dropped(j, "the provider closed")
+			} else {
+				b.deliver(b.ctx, j)
+			}
+			b.pending.Done()
 		}
 	}
 }
@@ -201,22 +215,47 @@ func (b *backchannel) work() {
 // still queued is abandoned (logged as dropped). Back-channel logout is
 // best effort (§2.7 lets RPs also rely on their own session expiry).
 func (b *backchannel) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	b.stop()
 	b.wg.Wait()
 	for {
 		select {
 		case j := <-b.jobs:
 			b.dropped(j, "the provider closed")
+			b.pending.Done()
 		default:
 			return
 		}
 	}
 }
 
+// shutdown stops taking deliveries, lets the queued ones finish until ctx
+// ends, then closes.
+func (b *backchannel) shutdown(ctx context.Context) {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	idle := make(chan struct{})
+	go func() { b.pending.Wait(); close(idle) }()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
+	b.close()
+}
+
 // Close stops the provider's background work, back-channel logout
-// delivery: call it at shutdown. Logins ended afterwards send nothing. It
-// is safe to call more than once.
+// delivery, at once: attempts in flight are cancelled and queued ones
+// dropped. Logins ended afterwards send nothing. It is safe to call more
+// than once.
 func (p *Provider) Close() { p.backchannel.close() }
+
+// Shutdown is Close after letting queued back-channel logout deliveries
+// finish, retries included, until ctx ends: for a graceful stop once the
+// servers stopped taking requests.
+func (p *Provider) Shutdown(ctx context.Context) { p.backchannel.shutdown(ctx) }
 
 // notifyLogout queues a Logout Token for every client of the ended login
 // session s that registered a back-channel logout URI. It never fails the

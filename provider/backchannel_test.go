@@ -461,3 +461,45 @@ func TestBackchannelCloseDuringBackoff(t *testing.T) {
 		t.Errorf("%d attempts, want 1", n)
 	}
 }
+
+// Shutdown lets queued deliveries finish, and gives up on what is left
+// when its context ends.
+func TestBackchannelShutdown(t *testing.T) {
+	e := newBCLEnv(t, BackchannelConfig{Workers: 1})
+	release := make(chan struct{})
+	e.receiver.hold = release
+	first, _ := e.signIn(t, bclClientRS)
+	e.logout(t, first)
+	<-e.receiver.arrived
+	second, _ := e.signIn(t, bclClientRS)
+	e.logout(t, second) // queued behind the first
+	done := make(chan struct{})
+	go func() { e.p.Shutdown(context.Background()); close(done) }()
+	close(release)
+	for range 2 {
+		if o := e.outcome(t); o != BackchannelDelivered {
+			t.Errorf("outcome %q, want delivered", o)
+		}
+	}
+	<-done
+	if n := len(e.receiver.got()); n != 2 {
+		t.Errorf("%d deliveries, want 2", n)
+	}
+
+	// With its context done, Shutdown abandons the queue.
+	e2 := newBCLEnv(t, BackchannelConfig{Workers: 1})
+	e2.receiver.hold = make(chan struct{}) // never released
+	a, _ := e2.signIn(t, bclClientRS)
+	e2.logout(t, a)
+	<-e2.receiver.arrived
+	b, _ := e2.signIn(t, bclClientRS)
+	e2.logout(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e2.p.Shutdown(ctx)
+	got := []string{e2.outcome(t), e2.outcome(t)}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{BackchannelDropped, BackchannelFailed}) {
+		t.Errorf("outcomes %v, want the running one failed and the queued one dropped", got)
+	}
+}
