@@ -249,7 +249,7 @@ func (e *bclEnv) verify(t *testing.T, token string) (jose.Header, map[string]jso
 	if err := json.Unmarshal(body, &set); err != nil {
 		t.Fatal(err)
 	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatalf("parse logout token: %v", err)
 	}
