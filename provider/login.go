@@ -139,7 +139,9 @@ func (p *Provider) CurrentLogin(ctx context.Context, cookie string) (Login, erro
 }
 
 // EndLogin deletes the login session a cookie names and returns it with
-// the clients it signed in to; ErrNoLogin when there is none.
+// the clients it signed in to; ErrNoLogin when there is none. Those of the
+// clients that registered a back-channel logout URI are sent a Logout
+// Token, asynchronously (provider/backchannel.go).
 func (p *Provider) EndLogin(ctx context.Context, cookie string) (Login, []string, error) {
 	if cookie == "" || len(cookie) > 256 {
 		return Login{}, nil, ErrNoLogin
@@ -156,8 +158,13 @@ func (p *Provider) EndLogin(ctx context.Context, cookie string) (Login, []string
 	if err != nil {
 		return Login{}, nil, storageError(err)
 	}
-	if err := p.store.db.DeleteLoginSession(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	switch err := p.store.db.DeleteLoginSession(ctx, id); {
+	case errors.Is(err, storage.ErrNotFound):
+		// A concurrent logout ended it and notifies the clients.
+	case err != nil:
 		return Login{}, nil, storageError(err)
+	default:
+		p.notifyLogout(ctx, s, clients)
 	}
 	return loginOf(s), clients, nil
 }

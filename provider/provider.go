@@ -76,6 +76,8 @@ type Config struct {
 	// (defaults 7 days and 12 hours).
 	LoginLifetime    time.Duration
 	LoginIdleTimeout time.Duration
+	// Backchannel tunes back-channel logout delivery (provider/backchannel.go).
+	Backchannel BackchannelConfig
 }
 
 // Provider is the OAuth 2.0 / OIDC engine.
@@ -97,6 +99,7 @@ type Provider struct {
 	loginIdle     time.Duration
 	csrfKey       []byte
 	idSigner      jwt.Signer
+	backchannel   *backchannel
 }
 
 // New validates cfg and composes fosite with wxoidc's handlers, in a fixed,
@@ -259,7 +262,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	oauth := fosite.NewOAuth2Provider(store, fc)
 	fc.ClientAuthenticationStrategy = clientAuthStrategy(oauth)
-	return &Provider{
+	p := &Provider{
 		oauth:    oauth,
 		store:    store,
 		accounts: accounts,
@@ -277,7 +280,11 @@ func New(cfg Config) (*Provider, error) {
 		loginIdle:     cfg.LoginIdleTimeout,
 		csrfKey:       derivedKey(cfg.HMACSecret, "wxoidc consent csrf"),
 		idSigner:      cfg.IDTokenSigner,
-	}, nil
+	}
+	observer, _ := cfg.Metrics.(BackchannelObserver)
+	p.backchannel = newBackchannel(cfg.Backchannel, cfg.Logger, observer)
+	p.backchannel.deliver = p.deliverLogout
+	return p, nil
 }
 
 // Token runs the token endpoint (RFC 6749 §3.2) for r, a parsed POST

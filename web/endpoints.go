@@ -55,10 +55,10 @@ func addBrowserDiscovery(doc map[string]interface{}, issuer string) {
 	doc["authorization_response_iss_parameter_supported"] = true
 	doc["ui_locales_supported"] = []string{"zh-CN", "en"}
 	doc["prompt_values_supported"] = []string{"none", "login", "consent"}
-	// Back-channel logout is not served yet: say so rather than let
-	// clients register a URI nobody calls.
-	doc["backchannel_logout_supported"] = false
-	doc["backchannel_logout_session_supported"] = false
+	// OIDC Back-Channel Logout 1.0 §2.1: ending a login session sends
+	// Logout Tokens, which always carry sid (provider/backchannel.go).
+	doc["backchannel_logout_supported"] = true
+	doc["backchannel_logout_session_supported"] = true
 }
 
 func (s *server) handleDiscovery(w http.ResponseWriter, _ *http.Request) {

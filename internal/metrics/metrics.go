@@ -29,6 +29,7 @@ type Metrics struct {
 	wechatLatency  *prometheus.HistogramVec
 	keyChanges     *prometheus.CounterVec
 	auditFailures  prometheus.Counter
+	backchannel    *prometheus.CounterVec
 }
 
 // New registers every metric, the Go runtime and process collectors,
@@ -69,8 +70,9 @@ func New(km *keys.Manager, now func() time.Time) *Metrics {
 			Name: "wxoidc_audit_write_failures_total",
 			Help: "Audit events that could not be written to storage (they are still logged).",
 		}),
+		backchannel: newBackchannelCounter(),
 	}
-	m.reg.MustRegister(m.requests, m.requestLatency, m.tokens, m.wechatCalls, m.wechatLatency, m.keyChanges, m.auditFailures,
+	m.reg.MustRegister(m.requests, m.requestLatency, m.tokens, m.wechatCalls, m.wechatLatency, m.keyChanges, m.auditFailures, m.backchannel,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if km != nil {
 		m.reg.MustRegister(&keyCollector{km: km, now: now})

@@ -315,9 +315,11 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
-// Close stops pending admin follow-ups and releases the storage.
+// Close stops pending admin follow-ups and back-channel logout deliveries,
+// and releases the storage.
 func (a *App) Close() error {
 	a.Ops.Close()
+	a.Provider.Close()
 	return a.Store.Close()
 }
 
@@ -381,6 +383,8 @@ func (a *App) Run(ctx context.Context, public, admin net.Listener) error {
 			runErr = fmt.Errorf("shutdown: %w", err)
 		}
 	}
+	// No request can end a login now: let queued back-channel logouts go.
+	a.Provider.Shutdown(shutdownCtx)
 	cancel()
 	wg.Wait()
 	return runErr
