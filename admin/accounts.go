@@ -184,7 +184,7 @@ func (s *Service) SetAccountDisabled(ctx context.Context, sub string, disabled b
 		if res.TokensRevoked, err = s.store.RevokeSubjectTokens(ctx, sub); err != nil {
 			return AccountChange{}, fmt.Errorf("account %s disabled, but revoking its tokens failed (repeat revoke-tokens and end-sessions): %w", sub, err)
 		}
-		if res.SessionsEnded, err = s.store.DeleteAccountLoginSessions(ctx, sub); err != nil {
+		if res.SessionsEnded, err = s.endAccountSessions(ctx, sub); err != nil {
 			return AccountChange{}, fmt.Errorf("account %s disabled and its tokens revoked, but ending its login sessions failed (repeat end-sessions): %w", sub, err)
 		}
 	}

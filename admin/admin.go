@@ -101,8 +101,12 @@ type Config struct {
 	// ClientChanged, if set, is told about every client created, changed or
 	// deleted here (the server's provider drops it from its cache).
 	ClientChanged func(id string)
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// EndSessions, if set, ends an account's login sessions instead of
+	// deleting them from storage directly: the server's provider also
+	// sends the back-channel logout tokens (provider.EndAccountLogins).
+	EndSessions func(ctx context.Context, accountID string) (int64, error)
+	Logger      *slog.Logger
+	Now         func() time.Time
 	// FollowUps runs the second pass of token revocation in the background
 	// (servers). Without it RevokeKey reports when to repeat the call.
 	FollowUps bool
@@ -126,6 +130,7 @@ type Service struct {
 	log            *slog.Logger
 	keyChanged     func(event string, k keys.KeyInfo)
 	clientChanged  func(id string)
+	endSessions    func(ctx context.Context, accountID string) (int64, error)
 
 	// Follow-up passes of token revocation (servers only; see RevokeKey).
 	bg     context.Context
@@ -174,6 +179,7 @@ func New(c Config) (*Service, error) {
 		log:            log,
 		keyChanged:     c.KeyChanged,
 		clientChanged:  c.ClientChanged,
+		endSessions:    c.EndSessions,
 	}
 	if c.FollowUps {
 		s.bg, s.stop = context.WithCancel(context.Background())

@@ -99,10 +99,20 @@ func (s *Service) EndLoginSessions(ctx context.Context, sub string) (int64, erro
 	if _, err := s.store.GetAccount(ctx, sub); err != nil {
 		return 0, accountError(err, "no account with that sub")
 	}
-	n, err := s.store.DeleteAccountLoginSessions(ctx, sub)
+	n, err := s.endAccountSessions(ctx, sub)
 	if err != nil {
 		return 0, fmt.Errorf("ending the login sessions of %s: %w", sub, err)
 	}
 	s.record(ctx, actor, "accounts.end_sessions", sub, map[string]any{"sessions_ended": n})
 	return n, nil
+}
+
+// endAccountSessions ends an account's login sessions through the
+// server's provider when there is one (it notifies the clients by
+// back-channel logout), else in storage (the CLI on a database).
+func (s *Service) endAccountSessions(ctx context.Context, sub string) (int64, error) {
+	if s.endSessions != nil {
+		return s.endSessions(ctx, sub)
+	}
+	return s.store.DeleteAccountLoginSessions(ctx, sub)
 }

@@ -169,6 +169,33 @@ func (p *Provider) EndLogin(ctx context.Context, cookie string) (Login, []string
 	return loginOf(s), clients, nil
 }
 
+// EndAccountLogins ends every login session of an account (an operator's
+// "end sessions", or a disable) and sends the back-channel logout tokens
+// of each, as EndLogin does for one. It returns how many it ended.
+func (p *Provider) EndAccountLogins(ctx context.Context, accountID string) (int64, error) {
+	sessions, err := p.store.db.ListAccountLoginSessions(ctx, accountID)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, s := range sessions {
+		clients, err := p.store.db.ListLoginSessionClients(ctx, s.ID)
+		if err != nil {
+			return n, err
+		}
+		switch err := p.store.db.DeleteLoginSession(ctx, s.ID); {
+		case errors.Is(err, storage.ErrNotFound):
+			// Ended meanwhile; whoever ended it notified the clients.
+		case err != nil:
+			return n, err
+		default:
+			n++
+			p.notifyLogout(ctx, s, clients)
+		}
+	}
+	return n, nil
+}
+
 // NeedsConsent reports whether the person must see the consent page for
 // r: not for first-party clients, not when a remembered consent covers the
 // scopes, always for prompt=consent.

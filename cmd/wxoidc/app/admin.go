@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -24,8 +25,10 @@ type AdminServiceConfig struct {
 	// KeyChanged and ClientChanged: see admin.Config.
 	KeyChanged    func(event string, k keys.KeyInfo)
 	ClientChanged func(id string)
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// EndSessions: see admin.Config (servers set it, the CLI does not).
+	EndSessions func(ctx context.Context, accountID string) (int64, error)
+	Logger      *slog.Logger
+	Now         func() time.Time
 	// FollowUps: see admin.Config (servers set it, the CLI does not).
 	FollowUps bool
 }
@@ -59,6 +62,7 @@ func NewAdminService(c AdminServiceConfig) (*admin.Service, error) {
 		AccessTokenFormat: c.Config.Tokens.AccessTokenFormat,
 		KeyChanged:        c.KeyChanged,
 		ClientChanged:     c.ClientChanged,
+		EndSessions:       c.EndSessions,
 		Logger:            c.Logger,
 		Now:               c.Now,
 		FollowUps:         c.FollowUps,

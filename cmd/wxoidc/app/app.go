@@ -264,7 +264,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	a.Metrics, a.Audit = mx, auditor
 	a.Ops, err = NewAdminService(AdminServiceConfig{
 		Config: c, Store: store, Cipher: cipher, Auditor: auditor, Manager: km,
-		KeyChanged: mx.ObserveKeyChange, ClientChanged: p.InvalidateClient, Logger: log, Now: now, FollowUps: true,
+		KeyChanged: mx.ObserveKeyChange, ClientChanged: p.InvalidateClient, EndSessions: p.EndAccountLogins, Logger: log, Now: now, FollowUps: true,
 	})
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
@@ -167,5 +168,47 @@ func TestBackchannelLogoutEndToEnd(t *testing.T) {
 	}
 	if err := json.Unmarshal(headerJSON, &header); err != nil || header.Typ != "logout+jwt" {
 		t.Errorf("header %s, want typ logout+jwt", headerJSON)
+	}
+}
+
+// An operator disabling the account (or ending its sessions) logs it out
+// of its clients too: they get their logout tokens.
+func TestBackchannelLogoutOnAccountDisable(t *testing.T) {
+	s := newBrowserStack(t)
+	receiver, uri := newLogoutReceiver(t)
+	ctx := context.Background()
+	hasher, err := app.SecretHasher(s.App.Config, s.App.Cipher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hasher.Hash(ctx, []byte(rpSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := storage.Client{
+		ID: rpBackchannel, SecretHash: string(h), TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
+		GrantTypes: []string{provider.GrantTypeAuthorizationCode}, Scopes: []string{"openid"},
+		RedirectURIs: []string{rpCallback}, SkipConsent: true, WeChatApps: []string{appWeb}, DefaultAudience: s.URL, BackchannelLogoutURI: uri,
+	}
+	if err := s.App.Store.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	r := s.newRP(rpBackchannel, rpSecret, rpCallback, oidc.ScopeOpenID)
+	b := s.newBrowser("")
+	authURL, state, _, verifier := r.start()
+	_, id := r.exchange(t, callbackCode(t, b.follow(loginLink(t, b.follow(authURL, "")), "fay"), state), verifier)
+
+	change, err := s.App.Ops.SetAccountDisabled(admin.WithActor(ctx, admin.ActorCLI), id.Subject, true)
+	if err != nil || change.SessionsEnded != 1 {
+		t.Fatalf("disable: %+v %v, want one session ended", change, err)
+	}
+	select {
+	case <-receiver.got:
+	case <-time.After(20 * time.Second): // bounds a broken delivery only
+		t.Fatal("no logout token arrived after the account was disabled")
+	}
+	s.App.Provider.Shutdown(ctx)
+	if n := len(receiver.received()); n != 1 {
+		t.Fatalf("%d logout tokens, want 1", n)
 	}
 }
