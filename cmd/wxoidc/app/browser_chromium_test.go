@@ -321,4 +321,10 @@ func TestChromiumErrorPages(t *testing.T) {
 	testharness.Screenshot(t, ctx, "bad-redirect-uri")
 	run(t, ctx, chromedp.Navigate(s.URL+"/oauth2/wechat/callback?code=x&state=forged"), chromedp.WaitVisible(`body`))
 	testharness.Screenshot(t, ctx, "flow-expired")
+	// Signed out (nobody was signed in): our own page, in Chinese.
+	run(t, ctx, chromedp.Navigate(s.URL+"/oauth2/logout?ui_locales=zh-CN"), chromedp.WaitVisible(`h1`))
+	if h := text(t, ctx, "h1"); !strings.ContainsFunc(h, func(r rune) bool { return r >= 0x4e00 && r <= 0x9fff }) {
+		t.Errorf("logged-out page heading %q is not Chinese", h)
+	}
+	testharness.Screenshot(t, ctx, "logged-out-zh")
 }
