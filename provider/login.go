@@ -243,7 +243,18 @@ func (p *Provider) RememberConsent(ctx context.Context, r *AuthorizeRequest, log
 // LinkLogin records that the login session signed in to r's client (for
 // back-channel logout).
 func (p *Provider) LinkLogin(ctx context.Context, r *AuthorizeRequest, login Login) error {
-	err := p.store.db.AddLoginSessionClient(ctx, login.SessionID, r.ClientID)
+	// Most requests come from a session already linked to the client: a
+	// read (no writer turn, no commit) then saves the write. A link being
+	// written concurrently and not yet visible only means writing it again
+	// (the insert ignores duplicates).
+	linked, err := p.store.db.ListLoginSessionClients(ctx, login.SessionID)
+	if err != nil {
+		return storageError(err)
+	}
+	if slices.Contains(linked, r.ClientID) {
+		return nil
+	}
+	err = p.store.db.AddLoginSessionClient(ctx, login.SessionID, r.ClientID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return ErrNoLogin

@@ -235,7 +235,7 @@ func TestScenariosAgainstInstance(t *testing.T) {
 		t.Fatalf("the standard set's config does not load: %v", err)
 	}
 	ctx := context.Background()
-	seeded, err := seedClients(ctx, cfg, benchAppID)
+	seeded, err := seedClients(ctx, cfg, benchAppID, benchWebAppID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,8 @@ func TestScenariosAgainstInstance(t *testing.T) {
 	defer srv.Close()
 
 	lc := &loadConfig{appID: benchAppID, miniClient: benchMiniClient, ccClient: benchCCClient, ccSecret: seeded.ccSecret,
-		users: 50, timeout: 10 * time.Second, userSeq: new(atomic.Uint64), emulatorInProcess: true}
+		users: 50, timeout: 10 * time.Second, userSeq: new(atomic.Uint64), emulatorInProcess: true,
+		webClient: benchWebClient, webSecret: seeded.webSecret, webRedirect: benchWebRedirect, codes: 200}
 	lc.servers = []target{must(parseTarget(issuer))}
 	lc.emulator = must(parseTarget(issuer + emulatorPrefix))
 	obs := observed{servers: []int{os.Getpid()}}

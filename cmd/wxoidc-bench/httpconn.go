@@ -79,6 +79,8 @@ type conn struct {
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	body    bytes.Buffer
+	// header is the last response's header (redirects' Location).
+	header http.Header
 }
 
 func newConn(t target, timeout time.Duration) *conn {
@@ -141,6 +143,7 @@ func (c *conn) exchange(req []byte) (status int, body []byte, keep bool, err err
 	if err != nil {
 		return 0, nil, false, err
 	}
+	c.header = resp.Header
 	c.body.Reset()
 	_, err = c.body.ReadFrom(resp.Body)
 	resp.Body.Close()

@@ -191,7 +191,7 @@ func startWorkers(ctx context.Context, lc *loadConfig, sc scenario, n int) ([]*w
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		w := &worker{lc: lc, id: i, srv: newConn(lc.servers[i%len(lc.servers)], lc.timeout)}
+		w := &worker{lc: lc, id: i, conns: n, srv: newConn(lc.servers[i%len(lc.servers)], lc.timeout)}
 		workers[i] = w
 		wg.Add(1)
 		go func() {

@@ -82,12 +82,13 @@ Usage:
   wxoidc-bench standard [--dsn DSN] [--instances N] [--conns 16,64,256] [--duration 5s] [--repeat 1] [--json FILE]
       Build wxoidc, start the emulator and the servers, run the standard set, stop everything.
   wxoidc-bench run --url URL [--url URL2] --scenarios LIST [--conns 64] [--duration 10s] [--json FILE]
-      Load running servers (defaults fit 'wxoidc dev').
+      Load running servers (defaults fit 'wxoidc dev'; the browser scenarios need --web-client,
+      --web-secret-file and --web-redirect-uri).
   wxoidc-bench emulator --secret-file FILE [--addr 127.0.0.1:0] [--appid ID]
   wxoidc-bench inproc-server --config FILE --secret-file FILE [--appid ID]
   wxoidc-bench prefill --config FILE --rows N
 
-Scenarios: ` + "discovery, jwks, cc, introspect, userinfo, refresh, wechat, wechat-phone" + `
+Scenarios: ` + "discovery, jwks, cc, introspect, userinfo, refresh, wechat, wechat-phone, authorize, code-exchange, login-page" + `
 Run 'wxoidc-bench <command> --help' for a command's flags.
 `
 
@@ -126,6 +127,7 @@ type loadFlags struct {
 	users    int
 	timeout  time.Duration
 	jsonPath string
+	codes    int
 }
 
 func (l *loadFlags) register(fs *flag.FlagSet, defDuration time.Duration, defConns string) {
@@ -136,6 +138,15 @@ func (l *loadFlags) register(fs *flag.FlagSet, defDuration time.Duration, defCon
 	fs.IntVar(&l.users, "users", 20000, "WeChat users the grants cycle through (WeChat allows 100 logins per user per minute)")
 	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.StringVar(&l.jsonPath, "json", "", "also write the results as JSON to this file")
+	fs.IntVar(&l.codes, "codes", 0, "code-exchange: authorization codes issued before each run, over all connections (default "+strconv.Itoa(defaultCodesPerSecond)+" per second of warm-up and duration; codes live 60 s)")
+}
+
+// codeBudget is --codes, or enough for defaultCodesPerSecond exchanges.
+func (l *loadFlags) codeBudget() int {
+	if l.codes > 0 {
+		return l.codes
+	}
+	return int(float64(defaultCodesPerSecond) * (l.warmup + l.duration).Seconds())
 }
 
 func (l *loadFlags) check() ([]int, error) {
@@ -150,6 +161,8 @@ func (l *loadFlags) check() ([]int, error) {
 		return nil, usageErr{errors.New("--repeat must be at least 1")}
 	case l.users < 1:
 		return nil, usageErr{errors.New("--users must be at least 1")}
+	case l.codes < 0:
+		return nil, usageErr{errors.New("--codes must not be negative")}
 	}
 	return conns, nil
 }
@@ -171,6 +184,10 @@ func runRun(ctx context.Context, stdout io.Writer, args []string) error {
 	cc := fs.String("cc-client", "demo-backend", "confidential client for client_credentials and introspection")
 	ccSecret := fs.String("cc-secret", "demo-backend-secret", "its secret (visible in ps; prefer --cc-secret-file)")
 	ccSecretFile := fs.String("cc-secret-file", "", "file holding the confidential client's secret")
+	webClient := fs.String("web-client", "", "browser scenarios: a confidential, first-party (skip_consent) client with a website app")
+	webSecret := fs.String("web-secret", "", "its secret (visible in ps; prefer --web-secret-file)")
+	webSecretFile := fs.String("web-secret-file", "", "file holding the web client's secret")
+	webRedirect := fs.String("web-redirect-uri", "", "a redirect URI registered for the web client")
 	if err := fs.Parse(args); err != nil {
 		return usageErr{err}
 	}
@@ -185,11 +202,15 @@ func runRun(ctx context.Context, stdout io.Writer, args []string) error {
 	if err != nil {
 		return usageErr{err}
 	}
-	lc := &loadConfig{appID: *appID, miniClient: *mini, ccClient: *cc, ccSecret: *ccSecret, users: lf.users, timeout: lf.timeout, userSeq: new(atomic.Uint64)}
+	lc := &loadConfig{appID: *appID, miniClient: *mini, ccClient: *cc, ccSecret: *ccSecret, users: lf.users, timeout: lf.timeout, userSeq: new(atomic.Uint64),
+		webClient: *webClient, webRedirect: *webRedirect, codes: lf.codeBudget()}
 	if *ccSecretFile != "" {
 		if lc.ccSecret, err = readSecretFile(*ccSecretFile); err != nil {
 			return err
 		}
+	}
+	if lc.webSecret, err = readWebSecret(*webSecret, *webSecretFile); err != nil {
+		return err
 	}
 	obs := observed{database: *dbPID}
 	for i, u := range urls {

@@ -31,6 +31,12 @@ type loadConfig struct {
 	users             int
 	timeout           time.Duration
 
+	// The browser scenarios' web client: confidential (client_secret_basic),
+	// first-party (skip_consent), with a website app; codes is how many
+	// authorization codes code-exchange issues per run before it starts.
+	webClient, webSecret, webRedirect string
+	codes                             int
+
 	// userSeq picks users round robin; copies of a loadConfig share it.
 	userSeq *atomic.Uint64
 }
@@ -47,12 +53,14 @@ type scenario struct {
 // (work done there, such as minting WeChat codes, is not part of the
 // latency); done checks the response.
 type worker struct {
-	lc   *loadConfig
-	id   int
-	srv  *conn
-	emu  *conn
-	next func(ctx context.Context) ([]byte, error)
-	done func(status int, body []byte) error
+	lc *loadConfig
+	id int
+	// conns is the number of workers of the run.
+	conns int
+	srv   *conn
+	emu   *conn
+	next  func(ctx context.Context) ([]byte, error)
+	done  func(status int, body []byte) error
 }
 
 var scenarios = []scenario{
@@ -64,6 +72,9 @@ var scenarios = []scenario{
 	{"refresh", "refresh_token grant, rotating (ID token re-issued)", initRefresh},
 	{"wechat", "WeChat grant, fresh wx.login code, scope openid offline_access", initWeChat(false)},
 	{"wechat-phone", "WeChat grant with a fresh phone code, scope openid phone offline_access", initWeChat(true)},
+	{"authorize", "GET /oauth2/authorize with a login session, first-party client: 303 with a code (fresh state, nonce, PKCE)", initAuthorize},
+	{"code-exchange", "authorization_code grant: client_secret_basic, PKCE, ES256 ID token (codes issued in set-up)", initCodeExchange},
+	{"login-page", "GET /oauth2/authorize without a session: the sign-in chooser page", initLoginPage},
 }
 
 func scenarioByName(name string) (scenario, bool) {

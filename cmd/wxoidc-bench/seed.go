@@ -23,17 +23,22 @@ const (
 	// PBKDF2 for it, which the "cc, imported secret" line measures.
 	benchImportedClient = "bench-cc-imported"
 	benchImportedSecret = "imported-secret-1"
+	// benchWebClient is the browser scenarios' relying party: confidential,
+	// first-party (consent skipped), signing in with the website app.
+	benchWebClient   = "bench-web"
+	benchWebRedirect = "https://rp.bench.example/callback"
 )
 
 // seededClients are the credentials the loader uses.
 type seededClients struct {
-	ccSecret string
+	ccSecret  string
+	webSecret string
 }
 
 // seedClients registers (or re-registers) the bench clients in the storage
 // cfg names and returns the generated client secret. The mini-program
 // client signs ID tokens with ES256, as the targets assume.
-func seedClients(ctx context.Context, cfg *config.Config, appID string) (seededClients, error) {
+func seedClients(ctx context.Context, cfg *config.Config, appID, webAppID string) (seededClients, error) {
 	store, err := app.OpenStorage(ctx, cfg.Storage, nil, true)
 	if err != nil {
 		return seededClients{}, fmt.Errorf("seed: open storage: %w", err)
@@ -47,8 +52,12 @@ func seedClients(ctx context.Context, cfg *config.Config, appID string) (seededC
 	if err != nil {
 		return seededClients{}, fmt.Errorf("seed: %w", err)
 	}
-	out := seededClients{ccSecret: provider.GenerateSecret()}
+	out := seededClients{ccSecret: provider.GenerateSecret(), webSecret: provider.GenerateSecret()}
 	ccHash, err := hasher.Hash(ctx, []byte(out.ccSecret))
+	if err != nil {
+		return out, fmt.Errorf("seed: hash secret: %w", err)
+	}
+	webHash, err := hasher.Hash(ctx, []byte(out.webSecret))
 	if err != nil {
 		return out, fmt.Errorf("seed: hash secret: %w", err)
 	}
@@ -82,6 +91,18 @@ func seedClients(ctx context.Context, cfg *config.Config, appID string) (seededC
 			GrantTypes:              []string{provider.GrantTypeClientCredentials},
 			Scopes:                  []string{},
 			DefaultAudience:         cfg.Issuer,
+		},
+		{
+			ID: benchWebClient, Name: "bench web app (first party)",
+			SecretHash:               string(webHash),
+			TokenEndpointAuthMethod:  provider.AuthMethodClientSecretBasic,
+			GrantTypes:               []string{provider.GrantTypeAuthorizationCode, provider.GrantTypeRefreshToken},
+			Scopes:                   []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeOfflineAccess},
+			RedirectURIs:             []string{benchWebRedirect},
+			SkipConsent:              true,
+			WeChatApps:               []string{webAppID},
+			DefaultAudience:          cfg.Issuer,
+			IDTokenSignedResponseAlg: "ES256",
 		},
 	}
 	for _, c := range clients {

@@ -39,9 +39,12 @@ func readSecretFile(path string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// newBenchEmulator registers the mini-program appID and the website app
+// benchWebAppID (browser scenarios), both with secret.
 func newBenchEmulator(appID, secret string) *wechattest.Emulator {
 	emu := wechattest.New(wechattest.Options{})
 	emu.RegisterApp(wechattest.App{AppID: appID, Secret: secret, OpenPlatformID: benchOpenPlatform, PhoneAPI: true})
+	emu.RegisterApp(wechattest.App{AppID: benchWebAppID, Secret: secret, Kind: wechattest.KindWebsite, OpenPlatformID: benchOpenPlatform})
 	return emu
 }
 

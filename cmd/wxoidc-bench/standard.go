@@ -27,6 +27,9 @@ import (
 // benchAppID is the mini-program the standard set registers.
 const benchAppID = "wxbench000000000001"
 
+// benchWebAppID is the website app (QR sign-in) of the browser scenarios.
+const benchWebAppID = "wxbench000000000002"
+
 // standardSettings are the flags of `standard`.
 type standardSettings struct {
 	load      loadFlags
@@ -176,7 +179,7 @@ func (st *standardSettings) run(ctx context.Context, stdout io.Writer) ([]result
 	if err != nil {
 		return nil, fmt.Errorf("bench config: %w", err)
 	}
-	seeded, err := seedClients(ctx, loaded, benchAppID)
+	seeded, err := seedClients(ctx, loaded, benchAppID, benchWebAppID)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +200,7 @@ func (st *standardSettings) run(ctx context.Context, stdout io.Writer) ([]result
 	lc := &loadConfig{
 		appID: benchAppID, miniClient: benchMiniClient, ccClient: benchCCClient, ccSecret: seeded.ccSecret,
 		users: st.load.users, timeout: st.load.timeout, userSeq: new(atomic.Uint64),
+		webClient: benchWebClient, webSecret: seeded.webSecret, webRedirect: benchWebRedirect, codes: st.load.codeBudget(),
 	}
 	if lc.emulator, err = parseTarget(emuURL); err != nil {
 		return nil, err
@@ -243,8 +247,12 @@ func (st *standardSettings) config(issuer string, port int, kekFile, secretFile,
 	c.Storage.SQLiteSynchronous = st.sync
 	c.Secrets.KEK = config.FileSecret(kekFile)
 	c.WeChat.BaseURL = emuURL
+	c.WeChat.BrowserBaseURL = emuURL // the emulator's QR page, for the browser scenarios
 	c.WeChat.FallbackBaseURLs = []string{}
-	c.WeChat.Apps = []config.WeChatApp{{AppID: benchAppID, Secret: config.FileSecret(secretFile)}}
+	c.WeChat.Apps = []config.WeChatApp{
+		{AppID: benchAppID, Secret: config.FileSecret(secretFile)},
+		{AppID: benchWebAppID, Secret: config.FileSecret(secretFile), Kind: config.WeChatKindWebsite, OpenPlatform: benchOpenPlatform},
+	}
 	c.Log.Level = "warn"
 	c.Limits.DisableRates()
 	return c
