@@ -180,6 +180,7 @@ func New(cfg Config) (*Provider, error) {
 		TokenEntropy:             32,
 		// Public clients must use PKCE, with S256 only (RFC 9700 §2.1.1).
 		EnforcePKCEForPublicClients:    true,
+		SanitationWhiteList:            pkceFormFields,
 		EnablePKCEPlainChallengeMethod: false,
 		AllowedPromptValues:            []string{"login", "none", "consent"},
 		// The redirect URI is checked before fosite sees a request
@@ -378,8 +379,21 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 		// RFC 9068 §2.2: for client credentials the subject is the client.
 		sess.ClientID = client.ID
 		sess.setSubject(client.ID)
-	case req.GetGrantTypes().ExactOne(GrantTypeRefreshToken), req.GetGrantTypes().ExactOne(GrantTypeAuthorizationCode):
+	case req.GetGrantTypes().ExactOne(GrantTypeRefreshToken):
 		return p.refreshAccount(ctx, req, sess, client)
+	case req.GetGrantTypes().ExactOne(GrantTypeAuthorizationCode):
+		// Only the account check: fosite reloads the session stored with
+		// the code before it issues the tokens, so claims set now would
+		// be lost (CompleteAuthorize computed them). The token store
+		// checks again in its transaction (checkAccount), but fosite
+		// would answer a refusal there as server_error.
+		acc, err := p.store.db.GetAccount(ctx, sess.GetSubject())
+		if errors.Is(err, storage.ErrNotFound) || (err == nil && acc.Disabled) {
+			return fosite.ErrInvalidGrant.WithHint("The account is disabled.")
+		}
+		if err != nil {
+			return storageError(err)
+		}
 	}
 	return nil
 }
@@ -409,16 +423,7 @@ func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequeste
 	if err != nil {
 		return storageError(err)
 	}
-	scopes := req.GetGrantedScopes()
-	if req.GetGrantTypes().ExactOne(GrantTypeAuthorizationCode) {
-		// fosite grants a code's scopes only when it issues the tokens,
-		// after this; CompleteAuthorize granted every requested scope.
-		// (fosite then reloads the session stored with the code, so the
-		// claims CompleteAuthorize stored are what the tokens carry: this
-		// call's part is the account check.)
-		scopes = req.GetRequestedScopes()
-	}
-	sess.Claims.Extra = identityClaims(scopes, client.ID, acc, phoneFor(p.accounts, acc), ident)
+	sess.Claims.Extra = identityClaims(req.GetGrantedScopes(), client.ID, acc, phoneFor(p.accounts, acc), ident)
 	if sess.SID != "" {
 		sess.Claims.Extra["sid"] = sess.SID
 	}

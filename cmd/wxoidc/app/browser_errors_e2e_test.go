@@ -106,6 +106,19 @@ func TestBrowserCodeRules(t *testing.T) {
 	if _, err := r.conf.Exchange(r.ctx, code+"x", oauth2.VerifierOption(verifier)); oauthErrorCode(err) != "invalid_grant" {
 		t.Errorf("forged code: %v, want invalid_grant", err)
 	}
+	// An account disabled between the code and its exchange gets nothing.
+	code2, verifier2 := b.signIn(r, "frank")
+	_, who := r.exchange(t, code2, verifier2)
+	code2, verifier2 = b.signIn(r, "frank")
+	if _, err := s.App.Store.UpdateAccount(context.Background(), who.Subject, func(a storage.Account) (storage.Account, error) {
+		a.Disabled = true
+		return a, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.conf.Exchange(r.ctx, code2, oauth2.VerifierOption(verifier2)); oauthErrorCode(err) != "invalid_grant" {
+		t.Errorf("code of a since-disabled account: %v, want invalid_grant", err)
+	}
 	// The redirect URI must be the authorization request's.
 	r2 := *r
 	r2.conf.RedirectURL = rpCallback + "/other"
