@@ -20,12 +20,15 @@ type serveProc struct {
 	name, public, admin string
 	cmd                 *exec.Cmd
 	logs                *testharness.Buffer
-	done                chan error
+	// exited is closed when the process has exited; err is then its
+	// exit error (read it only after exited is closed).
+	exited chan struct{}
+	err    error
 }
 
 func startServe(t *testing.T, bin, name string, e adminTestEnv) *serveProc {
 	t.Helper()
-	p := &serveProc{name: name, public: testharness.FreeAddr(t), admin: testharness.FreeAddr(t), logs: &testharness.Buffer{}, done: make(chan error, 1)}
+	p := &serveProc{name: name, public: testharness.FreeAddr(t), admin: testharness.FreeAddr(t), logs: &testharness.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--config", e.configPath)
 	p.cmd.Env = append(os.Environ(), "WXOIDC_HTTP_ADDR="+p.public, "WXOIDC_ADMIN_ADDR="+p.admin)
 	p.cmd.Stdout = p.logs
@@ -33,11 +36,16 @@ func startServe(t *testing.T, bin, name string, e adminTestEnv) *serveProc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		select {
+		case <-p.exited:
+		default:
 			_ = p.cmd.Process.Kill()
-			<-p.done
+			<-p.exited
 		}
 		if t.Failed() {
 			t.Logf("%s logs:\n%s", p.name, p.logs.String())
@@ -56,14 +64,14 @@ func (p *serveProc) stop(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("%s exited with %v", p.name, err)
+	case <-p.exited:
+		if p.err != nil {
+			t.Errorf("%s exited with %v", p.name, p.err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Errorf("%s did not stop", p.name)
 		_ = p.cmd.Process.Kill()
-		<-p.done
+		<-p.exited
 	}
 }
 
@@ -78,8 +86,8 @@ func (p *serveProc) waitReady(t *testing.T, deadline time.Time) {
 			}
 		}
 		select {
-		case err := <-p.done:
-			t.Fatalf("%s exited: %v", p.name, err)
+		case <-p.exited:
+			t.Fatalf("%s exited: %v", p.name, p.err)
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -109,10 +109,10 @@ func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	return path
 }
 
-// ArtifactsDir is $WXOIDC_ARTIFACTS, or <module root>/.artifacts when unset.
+// ArtifactsDir is $WXOIDC_TEST_ARTIFACTS, or <module root>/.artifacts when unset.
 // It is created by whoever writes into it (Screenshot does).
 func ArtifactsDir() string {
-	if dir := os.Getenv("WXOIDC_ARTIFACTS"); dir != "" {
+	if dir := os.Getenv("WXOIDC_TEST_ARTIFACTS"); dir != "" {
 		return dir
 	}
 	return filepath.Join(moduleRoot(), ".artifacts")

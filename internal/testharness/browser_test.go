@@ -68,7 +68,7 @@ func TestBrowserSizes(t *testing.T) {
 
 func TestScreenshotWritesPNGUnderArtifactsDir(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv("WXOIDC_ARTIFACTS", dir)
+	t.Setenv("WXOIDC_TEST_ARTIFACTS", dir)
 	srv := echoUA(t)
 	ctx := NewBrowser(t, Phone())
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL)); err != nil {
@@ -88,14 +88,14 @@ func TestScreenshotWritesPNGUnderArtifactsDir(t *testing.T) {
 }
 
 func TestArtifactsDir(t *testing.T) {
-	t.Setenv("WXOIDC_ARTIFACTS", "/somewhere/else")
+	t.Setenv("WXOIDC_TEST_ARTIFACTS", "/somewhere/else")
 	if got := ArtifactsDir(); got != "/somewhere/else" {
-		t.Errorf("with WXOIDC_ARTIFACTS: %s", got)
+		t.Errorf("with WXOIDC_TEST_ARTIFACTS: %s", got)
 	}
-	t.Setenv("WXOIDC_ARTIFACTS", "")
+	t.Setenv("WXOIDC_TEST_ARTIFACTS", "")
 	got := ArtifactsDir()
 	if filepath.Base(got) != ".artifacts" {
-		t.Fatalf("without WXOIDC_ARTIFACTS: %s, want <module root>/.artifacts", got)
+		t.Fatalf("without WXOIDC_TEST_ARTIFACTS: %s, want <module root>/.artifacts", got)
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(got), "go.mod")); err != nil {
 		t.Errorf("%s is not next to go.mod: %v", got, err)
