@@ -351,6 +351,7 @@ func (p *Provider) CompleteAuthorize(ctx context.Context, r *AuthorizeRequest, l
 	sess.Claims.RequestedAt = r.RequestedAt.UTC().Truncate(time.Second)
 	sess.Claims.AuthenticationMethodsReferences = append([]string(nil), login.AMR...)
 	sess.Claims.Nonce = r.Query.Get("nonce")
+	sess.PKCEChallenge, sess.PKCEMethod = r.Query.Get("code_challenge"), r.Query.Get("code_challenge_method")
 	ident, err := identityFor(ctx, p.store.db, acc.ID, login.AppID)
 	if err != nil {
 		return "", answer(storageError(err))

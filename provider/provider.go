@@ -180,7 +180,6 @@ func New(cfg Config) (*Provider, error) {
 		TokenEntropy:             32,
 		// Public clients must use PKCE, with S256 only (RFC 9700 §2.1.1).
 		EnforcePKCEForPublicClients:    true,
-		SanitationWhiteList:            pkceFormFields,
 		EnablePKCEPlainChallengeMethod: false,
 		AllowedPromptValues:            []string{"login", "none", "consent"},
 		// The redirect URI is checked before fosite sees a request

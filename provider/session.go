@@ -25,6 +25,10 @@ type session struct {
 	// person signed in with there. Both empty for grant-based sign-ins.
 	SID   string `json:"sid,omitempty"`
 	AppID string `json:"appId,omitempty"`
+	// PKCEChallenge and PKCEMethod are a code's RFC 7636 challenge, kept
+	// with the code (fositeStore.GetPKCERequestSession).
+	PKCEChallenge string `json:"pkceChallenge,omitempty"`
+	PKCEMethod    string `json:"pkceMethod,omitempty"`
 }
 
 // newSession returns an empty session ready for fosite to fill.

@@ -461,28 +461,30 @@ func (s *fositeStore) GetOpenIDConnectSession(context.Context, string, fosite.Re
 }
 func (s *fositeStore) DeleteOpenIDConnectSession(context.Context, string) error { return nil }
 
-// PKCE sessions live in the code's own row: the code's stored form keeps
-// code_challenge and code_challenge_method (pkceFormFields, fosite's
-// SanitationWhiteList), and fosite looks the PKCE data up by the code's
-// signature. A code without a challenge has no PKCE session.
+// PKCE sessions live in the code's own session (CompleteAuthorize stores
+// the challenge there): fosite's PKCE handler asks for them by the code's
+// signature with the session the code handler just loaded from the code's
+// row, so no second read is needed. A code without a challenge has no
+// PKCE session (fosite then refuses public clients).
 func (s *fositeStore) CreatePKCERequestSession(context.Context, string, fosite.Requester) error {
 	return nil
 }
-func (s *fositeStore) GetPKCERequestSession(ctx context.Context, sig string, sess fosite.Session) (fosite.Requester, error) {
-	req, err := s.get(ctx, storage.KindAuthorizeCode, sig, sess)
+func (s *fositeStore) GetPKCERequestSession(ctx context.Context, _ string, sess fosite.Session) (fosite.Requester, error) {
+	code, ok := sess.(*session)
+	if !ok || code.PKCEChallenge == "" {
+		return nil, fosite.ErrNotFound
+	}
+	client, err := s.GetClient(ctx, code.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	if req.GetRequestForm().Get("code_challenge") == "" {
-		return nil, fosite.ErrNotFound
-	}
-	return req, nil
+	return &fosite.Request{
+		Client:  client,
+		Form:    url.Values{"code_challenge": {code.PKCEChallenge}, "code_challenge_method": {code.PKCEMethod}},
+		Session: sess,
+	}, nil
 }
 func (s *fositeStore) DeletePKCERequestSession(context.Context, string) error { return nil }
-
-// pkceFormFields are kept in a code's stored form (with fosite's default
-// code and redirect_uri) for GetPKCERequestSession.
-var pkceFormFields = []string{"code", "redirect_uri", "code_challenge", "code_challenge_method"}
 
 // Transactions.
 func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
