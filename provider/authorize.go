@@ -328,13 +328,21 @@ type Login struct {
 	AuthTime  time.Time
 	AMR       []string
 	AppID     string
+	// account is the account as CurrentLogin read it in this request, so
+	// that CompleteAuthorize need not read it again.
+	account *storage.Account
 }
 
 // CompleteAuthorize issues the authorization code for a signed-in person
 // who consented to the request's scopes, and returns the URL that sends
 // the browser back to the client with code, state and iss (RFC 9207).
 func (p *Provider) CompleteAuthorize(ctx context.Context, r *AuthorizeRequest, login Login) (string, error) {
-	acc, err := p.store.db.GetAccount(ctx, login.AccountID)
+	acc, err := login.account, error(nil)
+	if acc == nil || acc.ID != login.AccountID {
+		var a storage.Account
+		a, err = p.store.db.GetAccount(ctx, login.AccountID)
+		acc = &a
+	}
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && acc.Disabled) {
 		return "", &AuthorizeError{Code: "account_disabled", Description: "The account is disabled.", ClientName: r.ClientName}
 	}
@@ -352,11 +360,13 @@ func (p *Provider) CompleteAuthorize(ctx context.Context, r *AuthorizeRequest, l
 	sess.Claims.AuthenticationMethodsReferences = append([]string(nil), login.AMR...)
 	sess.Claims.Nonce = r.Query.Get("nonce")
 	sess.PKCEChallenge, sess.PKCEMethod = r.Query.Get("code_challenge"), r.Query.Get("code_challenge_method")
-	ident, err := identityFor(ctx, p.store.db, acc.ID, login.AppID)
-	if err != nil {
-		return "", answer(storageError(err))
+	var ident storage.WeChatIdentity
+	if slices.Contains(r.Scopes, ScopeWeChat) { // the only scope that shows the identity
+		if ident, err = identityFor(ctx, p.store.db, acc.ID, login.AppID); err != nil {
+			return "", answer(storageError(err))
+		}
 	}
-	sess.Claims.Extra = identityClaims(fosite.Arguments(r.Scopes), r.ClientID, acc, phoneFor(p.accounts, acc), ident)
+	sess.Claims.Extra = identityClaims(fosite.Arguments(r.Scopes), r.ClientID, *acc, phoneFor(p.accounts, *acc), ident)
 	if login.SessionID != "" {
 		sess.Claims.Extra["sid"] = login.SessionID
 	}

@@ -135,7 +135,9 @@ func (p *Provider) CurrentLogin(ctx context.Context, cookie string) (Login, erro
 			return Login{}, storageError(err)
 		}
 	}
-	return loginOf(s), nil
+	login := loginOf(s)
+	login.account = &acc
+	return login, nil
 }
 
 // EndLogin deletes the login session a cookie names and returns it with
