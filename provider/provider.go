@@ -307,6 +307,11 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (map[string]inter
 	}
 	resp, err := p.oauth.NewAccessResponse(ctx, req)
 	if err != nil {
+		// fosite's code handler answers any failure to store the tokens
+		// as server_error; the token store's refusals say more.
+		if errors.Is(err, errAccountInactive) || errors.Is(err, errClientGone) {
+			return nil, answer(tokenStoreError(err))
+		}
 		return nil, answer(err)
 	}
 	p.observeIssued(req.GetGrantTypes(), req.GetClient().GetID())
@@ -381,18 +386,11 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 	case req.GetGrantTypes().ExactOne(GrantTypeRefreshToken):
 		return p.refreshAccount(ctx, req, sess, client)
 	case req.GetGrantTypes().ExactOne(GrantTypeAuthorizationCode):
-		// Only the account check: fosite reloads the session stored with
-		// the code before it issues the tokens, so claims set now would
-		// be lost (CompleteAuthorize computed them). The token store
-		// checks again in its transaction (checkAccount), but fosite
-		// would answer a refusal there as server_error.
-		acc, err := p.store.db.GetAccount(ctx, sess.GetSubject())
-		if errors.Is(err, storage.ErrNotFound) || (err == nil && acc.Disabled) {
-			return fosite.ErrInvalidGrant.WithHint("The account is disabled.")
-		}
-		if err != nil {
-			return storageError(err)
-		}
+		// Nothing: fosite reloads the session stored with the code before
+		// it issues the tokens, so claims set now would be lost
+		// (CompleteAuthorize computed them), and the token store refuses
+		// a disabled or deleted account in the transaction that writes
+		// the tokens (checkAccount; Token maps that to invalid_grant).
 	}
 	return nil
 }
