@@ -39,6 +39,20 @@ func (h *codeIDToken) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 	return h.issuer.issue(ctx, r, resp, h.lifespan)
 }
 
+// codeReplayed revokes what a code's first exchange issued, as fosite does
+// for a replay it sees before it writes (RFC 6749 §4.1.2: the
+// authorization server SHOULD revoke), and answers invalid_grant.
+func (p *Provider) codeReplayed(ctx context.Context, requestID string, cause error) error {
+	hint := "The authorization code has already been used."
+	if err := p.store.RevokeAccessToken(ctx, requestID); err != nil {
+		p.log.ErrorContext(ctx, "revoking the access token of a replayed code failed", "err", err.Error())
+	}
+	if err := p.store.RevokeRefreshToken(ctx, requestID); err != nil {
+		p.log.ErrorContext(ctx, "revoking the refresh token of a replayed code failed", "err", err.Error())
+	}
+	return fosite.ErrInvalidGrant.WithWrap(cause).WithHint(hint)
+}
+
 // derivedKey derives a purpose-bound key from the provider's HMAC secret,
 // so no two uses share a key.
 func derivedKey(secret []byte, purpose string) []byte {

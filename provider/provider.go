@@ -312,6 +312,11 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (map[string]inter
 		if errors.Is(err, errAccountInactive) || errors.Is(err, errClientGone) {
 			return nil, answer(tokenStoreError(err))
 		}
+		if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+			// Another request spent the code between this one's checks and
+			// its write: a replay, answered as one (RFC 6749 §4.1.2).
+			return nil, answer(p.codeReplayed(ctx, req.GetID(), err))
+		}
 		return nil, answer(err)
 	}
 	p.observeIssued(req.GetGrantTypes(), req.GetClient().GetID())

@@ -444,8 +444,16 @@ func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string, 
 	}
 	return req, err
 }
+// InvalidateAuthorizeCodeSession spends a code. It is the compare-and-swap
+// that makes a code single use even when two token requests present it at
+// once: the loser gets ErrInvalidatedAuthorizeCode (Token answers it as a
+// replay).
 func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
-	return mapErr(s.db.DeactivateTokenSession(ctx, storage.KindAuthorizeCode, hashSignature(code)))
+	err := s.db.DeactivateTokenSession(ctx, storage.KindAuthorizeCode, hashSignature(code))
+	if errors.Is(err, storage.ErrInactive) {
+		return fmt.Errorf("%w: %w", fosite.ErrInvalidatedAuthorizeCode, err)
+	}
+	return mapErr(err)
 }
 
 // OpenID Connect code-flow sessions. fosite's explicit handler stores the

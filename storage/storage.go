@@ -87,7 +87,10 @@ type TokenSessionStore interface {
 	DeleteTokenSession(ctx context.Context, kind SessionKind, signature string) error
 	// DeactivateTokenSession marks one session inactive (authorize codes after use)
 	// and clears FirstUsedAt as RevokeTokenSessions does; ErrNotFound if
-	// absent. Deactivating an inactive session is not an error.
+	// absent. It is a compare-and-swap: a session that is already inactive
+	// gets ErrInactive (its FirstUsedAt is cleared all the same), so of
+	// several concurrent callers exactly one succeeds — a code is
+	// redeemed once even when two requests present it at the same time.
 	DeactivateTokenSession(ctx context.Context, kind SessionKind, signature string) error
 	// RevokeTokenSessions makes every session of kind with requestID unusable:
 	// access tokens, codes, PKCE and OIDC rows are deleted, refresh tokens set

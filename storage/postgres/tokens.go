@@ -116,15 +116,25 @@ func (s *Storage) DeleteTokenSession(ctx context.Context, kind storage.SessionKi
 func (s *Storage) DeactivateTokenSession(ctx context.Context, kind storage.SessionKind, signature string) error {
 	return s.run(ctx, "deactivate token session", func(q querier) error {
 		tag, err := q.Exec(ctx, `UPDATE token_sessions SET active = false, revoked = true
-			WHERE kind = $1 AND signature = $2`,
+			WHERE kind = $1 AND signature = $2 AND active`,
 			kind, signature)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() > 0 {
+			return nil
+		}
+		// Not active: absent, or deactivated before (by a concurrent
+		// caller, whose row lock this statement waited for).
+		// Its grace window ends all the same (revoked masks first_used_at).
+		tag, err = q.Exec(ctx, `UPDATE token_sessions SET revoked = true WHERE kind = $1 AND signature = $2`, kind, signature)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			return storage.ErrNotFound
 		}
-		return nil
+		return storage.ErrInactive
 	})
 }
 

@@ -19,7 +19,8 @@ var (
 	selectTokenSQL = readSQL(`SELECT ` + tokenColumns + ` FROM token_sessions WHERE kind = ? AND signature = ?`)
 	deleteTokenSQL = writeSQL(`DELETE FROM token_sessions WHERE kind = ? AND signature = ?`)
 	// Deactivation ends a rotated refresh token's grace window as revocation does.
-	deactivateTokenSQL = writeSQL(`UPDATE token_sessions SET active = 0, first_used_at = NULL WHERE kind = ? AND signature = ?`)
+	deactivateTokenSQL = writeSQL(`UPDATE token_sessions SET active = 0, first_used_at = NULL WHERE kind = ? AND signature = ? AND active = 1`)
+	endGraceTokenSQL   = writeSQL(`UPDATE token_sessions SET first_used_at = NULL WHERE kind = ? AND signature = ?`)
 	// Refresh tokens are kept (inactive) so that a reuse is recognised.
 	deactivateRequestSQL = writeSQL(`UPDATE token_sessions SET active = 0 WHERE kind = ? AND request_id = ? AND active = 1`)
 	deleteRequestSQL     = writeSQL(`DELETE FROM token_sessions WHERE kind = ? AND request_id = ?`)
@@ -98,8 +99,22 @@ func (s *Storage) DeleteTokenSession(ctx context.Context, kind storage.SessionKi
 
 // DeactivateTokenSession marks one session inactive.
 func (s *Storage) DeactivateTokenSession(ctx context.Context, kind storage.SessionKind, signature string) error {
-	// SQLite counts matched rows, so an already inactive row is found too.
-	if err := s.execFound(ctx, deactivateTokenSQL, string(kind), signature); err != nil {
+	wasInactive := false
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		n, err := s.execCount(ctx, deactivateTokenSQL, string(kind), signature)
+		if err != nil || n > 0 {
+			return err
+		}
+		// Not active: absent, or deactivated before (by a concurrent
+		// caller). Either way its grace window ends; an absent row is
+		// ErrNotFound. ErrInactive is returned after the commit.
+		wasInactive = true
+		return s.execFound(ctx, endGraceTokenSQL, string(kind), signature)
+	})
+	if err == nil && wasInactive {
+		err = storage.ErrInactive
+	}
+	if err != nil {
 		return fmt.Errorf("sqlite: deactivate token session (%s): %w", kind, err)
 	}
 	return nil

@@ -201,3 +201,35 @@ func testConcurrentUpdateSigningKeys(t *testing.T, s storage.Storage) {
 		}
 	}
 }
+
+// testConcurrentDeactivate: of several callers deactivating one active
+// session at once (a code presented by two token requests), exactly one
+// succeeds and the others get ErrInactive, in a transaction or not.
+func testConcurrentDeactivate(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	for round := range 4 {
+		ts := newSession(storage.KindAuthorizeCode, fmt.Sprintf("contested-code-%d", round), fmt.Sprintf("req-contested-%d", round))
+		mustNoErr(t, "create", s.CreateTokenSession(ctx, ts))
+		errs := race(concurrency, func(i int) error {
+			if i%2 == 0 {
+				return s.DeactivateTokenSession(ctx, ts.Kind, ts.Signature)
+			}
+			return inTx(ctx, s, func(ctx context.Context) error {
+				return s.DeactivateTokenSession(ctx, ts.Kind, ts.Signature)
+			})
+		})
+		winners := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				winners++
+			case errors.Is(err, storage.ErrInactive):
+			default:
+				t.Errorf("round %d: deactivate %d: unexpected error %v (want nil or ErrInactive)", round, i, err)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d: %d deactivations won, want exactly 1", round, winners)
+		}
+	}
+}

@@ -49,6 +49,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"RevokeRefreshTokensIssued", testRevokeRefreshTokensIssued},
 		{"DeleteExpiredTokenSessions", testDeleteExpiredTokenSessions},
 		{"RotateRefreshToken", testRotateRefreshToken},
+		{"ConcurrentDeactivate", testConcurrentDeactivate},
 		{"RotateRefreshTokenGrace", testRotateRefreshTokenGrace},
 		{"RevocationEndsGraceWindow", testRevocationEndsGraceWindow},
 		{"ClientCRUD", testClientCRUD},

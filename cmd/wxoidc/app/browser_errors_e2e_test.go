@@ -371,3 +371,48 @@ func mustQuery(t *testing.T, raw, key string) string {
 	}
 	return u.Query().Get(key)
 }
+
+// A code exchanged by several requests at once is still single use: one
+// wins, the others get invalid_grant (RFC 6749 §4.1.2), and as with any
+// replay what the winner got is revoked.
+func TestBrowserCodeExchangedConcurrently(t *testing.T) {
+	s := newBrowserStack(t, func(c *config.Config) { c.Limits.DisableRates() })
+	r := s.newRP(rpFirst, rpSecret, rpCallback, oidc.ScopeOpenID)
+	b := s.newBrowser("")
+	for round := 0; round < 20; round++ {
+		code, verifier := b.signIn(r, "mona")
+		const n = 16
+		type result struct {
+			tok *oauth2.Token
+			err error
+		}
+		results := make(chan result, n)
+		start := make(chan struct{})
+		for range n {
+			go func() {
+				<-start
+				tok, err := r.conf.Exchange(r.ctx, code, oauth2.VerifierOption(verifier))
+				results <- result{tok, err}
+			}()
+		}
+		close(start)
+		won := 0
+		var winner *oauth2.Token
+		for range n {
+			res := <-results
+			switch err := res.err; {
+			case err == nil:
+				won++
+				winner = res.tok
+			case oauthErrorCode(err) != "invalid_grant":
+				t.Errorf("round %d: a losing exchange answered %v, want invalid_grant", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d of %d concurrent exchanges of one code succeeded, want exactly 1", round, won, n)
+		}
+		if s.introspect(winner.AccessToken)["active"] != false {
+			t.Errorf("round %d: the winner's access token survived the replay", round)
+		}
+	}
+}
