@@ -444,6 +444,7 @@ func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string, 
 	}
 	return req, err
 }
+
 // InvalidateAuthorizeCodeSession spends a code. It is the compare-and-swap
 // that makes a code single use even when two token requests present it at
 // once: the loser gets ErrInvalidatedAuthorizeCode (Token answers it as a
