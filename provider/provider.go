@@ -298,6 +298,7 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (map[string]inter
 	if err := checkIDTokenParams(r.PostForm); err != nil {
 		return nil, err
 	}
+	ctx = withCodeMemo(ctx)
 	req, err := p.oauth.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
 		return nil, answer(err)

@@ -341,9 +341,38 @@ func expiryFor(kind storage.SessionKind, sess *session, now time.Time) time.Time
 	return t
 }
 
+// codeMemo keeps, for one token request, the authorization code row read
+// first: fosite's code handler reads the code when it checks the request and
+// again when it issues the tokens. The second read may reuse the first:
+// spending the code is a compare-and-swap (InvalidateAuthorizeCodeSession),
+// so a code spent in between is still caught when it is written.
+type codeMemo struct {
+	key string
+	rec storage.TokenSession
+	err error
+}
+
+type codeMemoKey struct{}
+
+// withCodeMemo returns ctx with an empty codeMemo (Token sets one per request).
+func withCodeMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, codeMemoKey{}, &codeMemo{})
+}
+
 func (s *fositeStore) get(ctx context.Context, kind storage.SessionKind, signature string, into fosite.Session) (fosite.Requester, error) {
 	key := hashSignature(signature)
-	rec, err := s.db.GetTokenSession(ctx, kind, key)
+	var rec storage.TokenSession
+	var err error
+	memo, _ := ctx.Value(codeMemoKey{}).(*codeMemo)
+	switch {
+	case kind == storage.KindAuthorizeCode && memo != nil && memo.key == key:
+		rec, err = memo.rec, memo.err
+	default:
+		rec, err = s.db.GetTokenSession(ctx, kind, key)
+		if kind == storage.KindAuthorizeCode && memo != nil && (err == nil || errors.Is(err, storage.ErrInactive)) {
+			*memo = codeMemo{key: key, rec: rec, err: err}
+		}
+	}
 	inactive := errors.Is(err, storage.ErrInactive)
 	if err != nil && !inactive {
 		return nil, mapErr(err)
