@@ -74,34 +74,48 @@ func (e *Emulator) identifyOpenID(q *apiReq) {
 
 // ---- jscode2session (docs/wechat.md §2, §12 items 5, 7, 16) ----
 
-func (e *Emulator) jscode2session(q *apiReq) answer {
+// codeExchangeLocked runs the checks WeChat's two code exchanges
+// (jscode2session, sns/oauth2/access_token) share, in WeChat's order: GET
+// only (a POST form reads as "appid missing"), appid, secret and code
+// present, the app known, its secret right, grant_type, then a code of
+// kind issued to this app. Expiry and reuse are the caller's to check:
+// jscode2session counts its rate limit first.
+func (e *Emulator) codeExchangeLocked(q *apiReq, codeParam string, kind codeKind) (*appState, *codeState, answer, bool) {
 	if q.r.Method != http.MethodGet {
-		return fail(41002) // observed: a POST form reads as "appid missing"
+		return nil, nil, fail(41002), false
 	}
 	v := q.r.URL.Query()
-	appID, secret, code := v.Get("appid"), v.Get("secret"), v.Get("js_code")
+	appID, secret, code := v.Get("appid"), v.Get("secret"), v.Get(codeParam)
 	switch {
 	case appID == "":
-		return fail(41002)
+		return nil, nil, fail(41002), false
 	case secret == "":
-		return fail(41004)
+		return nil, nil, fail(41004), false
 	case code == "":
-		return fail(41008)
+		return nil, nil, fail(41008), false
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	app, ok := e.apps[appID]
 	switch {
 	case !ok:
-		return fail(40013)
+		return nil, nil, fail(40013), false
 	case app.Secret != secret:
-		return fail(40125)
+		return nil, nil, fail(40125), false
 	case v.Get("grant_type") != "authorization_code":
-		return fail(40002)
+		return nil, nil, fail(40002), false
 	}
 	c, ok := e.codes[code]
-	if !ok || c.appID != appID || c.kind != kindLogin {
-		return fail(40029)
+	if !ok || c.appID != appID || c.kind != kind {
+		return nil, nil, fail(40029), false
+	}
+	return app, c, answer{}, true
+}
+
+func (e *Emulator) jscode2session(q *apiReq) answer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	app, c, fault, ok := e.codeExchangeLocked(q, "js_code", kindLogin)
+	if !ok {
+		return fault
 	}
 	u := e.userLocked(c.appID, c.user)
 	if lim := e.opts.JSCode2SessionPerMinute; lim > 0 && u.rate.inc(q.now) > lim {

@@ -1,7 +1,6 @@
 package wechattest
 
 import (
-	"net/http"
 	"time"
 )
 
@@ -149,34 +148,14 @@ func (e *Emulator) unionIDLocked(appID, user, scope string) string {
 }
 
 func (e *Emulator) webAccessToken(q *apiReq) answer {
-	if q.r.Method != http.MethodGet {
-		return fail(41002) // as jscode2session: a form body is not read
-	}
-	v := q.r.URL.Query()
-	appID, secret, code := v.Get("appid"), v.Get("secret"), v.Get("code")
-	switch {
-	case appID == "":
-		return fail(41002)
-	case secret == "":
-		return fail(41004)
-	case code == "":
-		return fail(41008)
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	app, ok := e.apps[appID]
-	switch {
-	case !ok:
-		return fail(40013)
-	case app.Secret != secret:
-		return fail(40125)
-	case v.Get("grant_type") != "authorization_code":
-		return fail(40002)
+	_, c, fault, ok := e.codeExchangeLocked(q, "code", kindWeb)
+	if !ok {
+		return fault
 	}
-	c, ok := e.codes[code]
+	appID := c.appID
 	switch {
-	case !ok || c.appID != appID || c.kind != kindWeb:
-		return fail(40029)
 	case !q.now.Before(c.expires):
 		return fail(40029)
 	case c.used:
