@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,12 +31,7 @@ func newAppGrantStack(t *testing.T) *stack {
 		Scopes:          []string{"openid", "phone", "wechat", "offline_access"},
 		DefaultAudience: s.URL,
 	}
-	if err := provider.ValidateClient(c); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.App.Store.CreateClient(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
+	createClient(t, s.App, c, "")
 	return s
 }
 

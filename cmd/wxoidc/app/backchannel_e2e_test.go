@@ -15,7 +15,6 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/wxoidc/wxoidc/admin"
-	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
 )
@@ -62,26 +61,13 @@ func TestBackchannelLogoutEndToEnd(t *testing.T) {
 	s := newBrowserStack(t)
 	receiver, uri := newLogoutReceiver(t)
 	ctx := context.Background()
-	hasher, err := app.SecretHasher(s.App.Config, s.App.Cipher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hasher.Hash(ctx, []byte(rpSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := storage.Client{
-		ID: rpBackchannel, Name: "Example back-channel RP", SecretHash: string(h), TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
+		ID: rpBackchannel, Name: "Example back-channel RP", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
 		GrantTypes: []string{provider.GrantTypeAuthorizationCode}, Scopes: []string{"openid"},
 		RedirectURIs: []string{rpCallback}, PostLogoutRedirectURIs: []string{rpLoggedOut}, SkipConsent: true,
 		WeChatApps: []string{appWeb}, DefaultAudience: s.URL, BackchannelLogoutURI: uri,
 	}
-	if err := provider.ValidateClient(c); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.App.Store.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	createClient(t, s.App, c, rpSecret)
 
 	var disc struct {
 		Supported bool `json:"backchannel_logout_supported"`
@@ -177,22 +163,12 @@ func TestBackchannelLogoutOnAccountDisable(t *testing.T) {
 	s := newBrowserStack(t)
 	receiver, uri := newLogoutReceiver(t)
 	ctx := context.Background()
-	hasher, err := app.SecretHasher(s.App.Config, s.App.Cipher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hasher.Hash(ctx, []byte(rpSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := storage.Client{
-		ID: rpBackchannel, SecretHash: string(h), TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
+		ID: rpBackchannel, TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
 		GrantTypes: []string{provider.GrantTypeAuthorizationCode}, Scopes: []string{"openid"},
 		RedirectURIs: []string{rpCallback}, SkipConsent: true, WeChatApps: []string{appWeb}, DefaultAudience: s.URL, BackchannelLogoutURI: uri,
 	}
-	if err := s.App.Store.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	createClient(t, s.App, c, rpSecret)
 	r := s.newRP(rpBackchannel, rpSecret, rpCallback, oidc.ScopeOpenID)
 	b := s.newBrowser("")
 	authURL, state, _, verifier := r.start()

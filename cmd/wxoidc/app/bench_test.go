@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
-	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
@@ -44,26 +42,9 @@ func newBenchStack(b testing.TB) *benchStack {
 	emuSrv := httptest.NewServer(emu.Handler())
 	b.Cleanup(emuSrv.Close)
 
-	srv := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + srv.Listener.Addr().String()
-	c := testConfig(b, issuer, emuSrv.URL)
-	c.Keys = config.Default().Keys // production reload cadence while measuring
-	c.Limits.DisableRates()
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		b.Fatalf("config: %v", err)
-	}
+	a, issuer := startBenchApp(b, emuSrv.URL)
 	ctx := context.Background()
-	a, err := app.New(ctx, app.Options{Config: c, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = a.Close() })
-	srv.Config.Handler = a.Public
-	srv.Start()
-	b.Cleanup(srv.Close)
-
-	hasher, err := app.SecretHasher(c, a.Cipher)
+	hasher, err := app.SecretHasher(a.Config, a.Cipher)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,13 +2,11 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -18,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
-	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/wechat/wechattest"
@@ -55,47 +51,14 @@ func newBrowserBench(b testing.TB) *browserBench {
 	emuSrv := httptest.NewServer(emu.Handler())
 	b.Cleanup(emuSrv.Close)
 
-	srv := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + srv.Listener.Addr().String()
-	c := testConfig(b, issuer, emuSrv.URL) // synchronous=FULL: the default
-	c.Keys = config.Default().Keys
-	c.Limits.DisableRates()
-	withBrowserApps(c)
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		b.Fatalf("config: %v", err)
-	}
-	ctx := context.Background()
-	a, err := app.New(ctx, app.Options{Config: c, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = a.Close() })
-	srv.Config.Handler = a.Public
-	srv.Start()
-	b.Cleanup(srv.Close)
-
-	hasher, err := app.SecretHasher(c, a.Cipher)
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, issuer := startBenchApp(b, emuSrv.URL, withBrowserApps)
 	secret := provider.GenerateSecret()
-	h, err := hasher.Hash(ctx, []byte(secret))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cl := storage.Client{
-		ID: rpFirst, Name: "Example " + rpFirst, SecretHash: string(h), TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
+	createClient(b, a, storage.Client{
+		ID: rpFirst, Name: "Example " + rpFirst, TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
 		GrantTypes: []string{provider.GrantTypeAuthorizationCode, provider.GrantTypeRefreshToken},
 		Scopes:     []string{"openid", "phone", "wechat", "offline_access"}, RedirectURIs: []string{rpCallback},
 		SkipConsent: true, WeChatApps: []string{appWeb, appOA}, DefaultAudience: issuer, IDTokenSignedResponseAlg: "ES256",
-	}
-	if err := provider.ValidateClient(cl); err != nil {
-		b.Fatal(err)
-	}
-	if err := a.Store.CreateClient(ctx, cl); err != nil {
-		b.Fatal(err)
-	}
+	}, secret)
 	bb := &browserBench{handler: a.Public, issuer: issuer, secret: secret}
 	bb.session = signInOnce(b, issuer, bb.authorizeURL(false, newPKCE()))
 	return bb

@@ -15,7 +15,6 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/wxoidc/wxoidc/cmd/wxoidc/app"
 	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/storage"
@@ -48,16 +47,8 @@ func newLiveRP(t *testing.T, s *stack, clientID string, skipConsent bool) *liveR
 	t.Cleanup(rp.srv.Close)
 
 	ctx := context.Background()
-	hasher, err := app.SecretHasher(s.App.Config, s.App.Cipher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hasher.Hash(ctx, []byte(rpSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := storage.Client{
-		ID: clientID, Name: "示例应用 Example", SecretHash: string(h), TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
+		ID: clientID, Name: "示例应用 Example", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
 		GrantTypes:             []string{provider.GrantTypeAuthorizationCode},
 		Scopes:                 []string{"openid", "phone"},
 		RedirectURIs:           []string{rp.srv.URL + "/callback"},
@@ -66,12 +57,7 @@ func newLiveRP(t *testing.T, s *stack, clientID string, skipConsent bool) *liveR
 		WeChatApps:             []string{appWeb, appOA},
 		DefaultAudience:        s.URL,
 	}
-	if err := provider.ValidateClient(c); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.App.Store.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	createClient(t, s.App, c, rpSecret)
 	rp.ctx = oidc.ClientContext(ctx, s.client)
 	op, err := oidc.NewProvider(rp.ctx, s.URL)
 	if err != nil {

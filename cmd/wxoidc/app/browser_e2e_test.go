@@ -62,11 +62,7 @@ func TestBrowserSignInWebsiteQR(t *testing.T) {
 	if tr.Status != http.StatusOK {
 		t.Fatalf("mini-program grant: %+v", tr)
 	}
-	mini, err := r.verifierFor(miniA).Verify(r.ctx, tr.IDToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mini.Subject != id.Subject {
+	if mini := s.verifyID(miniA, tr); mini.Subject != id.Subject {
 		t.Errorf("mini-program sub %q, browser sub %q: one person, two accounts", mini.Subject, id.Subject)
 	}
 
@@ -78,11 +74,6 @@ func TestBrowserSignInWebsiteQR(t *testing.T) {
 	if id2.Subject != id.Subject {
 		t.Errorf("second sign-in sub %q, want %q", id2.Subject, id.Subject)
 	}
-}
-
-func (r *rp) verifierFor(clientID string) *oidc.IDTokenVerifier {
-	op, _ := oidc.NewProvider(r.ctx, strings.TrimSuffix(r.conf.Endpoint.TokenURL, "/oauth2/token"))
-	return op.Verifier(&oidc.Config{ClientID: clientID})
 }
 
 // Inside WeChat's browser, a new person goes straight to the official
@@ -115,11 +106,7 @@ func TestBrowserSignInInsideWeChat(t *testing.T) {
 		if strings.HasPrefix(target, "https://rp.example.com") {
 			code := callbackCode(t, p, state)
 			_, id := r.exchange(t, code, verifier)
-			mini, err := r.verifierFor(miniA).Verify(r.ctx, tr.IDToken)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if id.Subject != mini.Subject {
+			if mini := s.verifyID(miniA, tr); id.Subject != mini.Subject {
 				t.Errorf("OA sub %q, mini-program sub %q", id.Subject, mini.Subject)
 			}
 		}
@@ -212,14 +199,11 @@ func TestBrowserPromptNoneAndLogout(t *testing.T) {
 		t.Fatalf("prompt=none without a session: %v", q)
 	}
 	authURL, state, _, verifier := r.start()
-	_, id := r.exchange(t, callbackCode(t, b.follow(b.abs(loginLink(t, b.follow(authURL, ""))), "dave"), state), verifier)
+	tok, _ := r.exchange(t, callbackCode(t, b.follow(b.abs(loginLink(t, b.follow(authURL, ""))), "dave"), state), verifier)
 	authURL, state, _, _ = r.start(none)
 	callbackCode(t, b.get(authURL), state)
 
 	// RP-initiated logout with the ID token as hint: no confirmation.
-	var raw struct{}
-	_ = raw
-	tok, _ := r.conf.Exchange(r.ctx, callbackCode(t, b.get(mustStart(r, &state, &verifier)), state), oauth2.VerifierOption(verifier))
 	hint, _ := tok.Extra("id_token").(string)
 	q := url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {rpLoggedOut}, "state": {"bye-bye-state"}}
 	out := b.get("/oauth2/logout?" + q.Encode())
@@ -230,17 +214,10 @@ func TestBrowserPromptNoneAndLogout(t *testing.T) {
 	if q := callbackError(t, b.get(authURL)); q.Get("error") != "login_required" {
 		t.Fatalf("prompt=none after logout: %v", q)
 	}
-	_ = id
 
 	// An unregistered post-logout URI never redirects.
 	q.Set("post_logout_redirect_uri", "https://evil.example.com/")
 	if p := b.get("/oauth2/logout?" + q.Encode()); p.Location != "" || p.Status != http.StatusBadRequest {
 		t.Errorf("unregistered post_logout_redirect_uri: %d %q", p.Status, p.Location)
 	}
-}
-
-func mustStart(r *rp, state, verifier *string) string {
-	u, st, _, v := r.start()
-	*state, *verifier = st, v
-	return u
 }

@@ -347,6 +347,11 @@ func TestBrowserSignInLogsNoSecrets(t *testing.T) {
 		cookies = append(cookies, c.Value)
 	}
 	out := logs.String()
+	// The sign-in was logged (request lines at debug level): the checks
+	// below look at real log lines, not at nothing.
+	if !strings.Contains(out, "/oauth2/wechat/callback") || !strings.Contains(out, "/oauth2/token") {
+		t.Fatalf("the sign-in left no request lines in the logs:\n%.500s", out)
+	}
 	raw, _ := tok.Extra("id_token").(string)
 	for name, secret := range map[string]string{
 		"WeChat code": wechatCode, "state sent to WeChat": wechatState, "authorization code": code,

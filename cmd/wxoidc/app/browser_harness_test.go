@@ -60,18 +60,9 @@ func newBrowserStackWith(t *testing.T, appOpts app.Options, opts ...stackOption)
 	s := newStackWith(t, appOpts, append([]stackOption{withBrowserApps}, opts...)...)
 	s.Emu.RegisterApp(wechattest.App{AppID: appWeb, Secret: secretWeb, Kind: wechattest.KindWebsite, OpenPlatformID: platform})
 	s.Emu.RegisterApp(wechattest.App{AppID: appOA, Secret: secretOA, Kind: wechattest.KindOfficialAccount, OpenPlatformID: platform})
-	ctx := context.Background()
-	hasher, err := app.SecretHasher(s.App.Config, s.App.Cipher)
-	if err != nil {
-		t.Fatal(err)
-	}
 	web := func(id string, skipConsent bool) storage.Client {
-		h, err := hasher.Hash(ctx, []byte(rpSecret))
-		if err != nil {
-			t.Fatal(err)
-		}
 		return storage.Client{
-			ID: id, Name: "Example " + id, SecretHash: string(h), TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
+			ID: id, Name: "Example " + id, TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
 			GrantTypes:             []string{provider.GrantTypeAuthorizationCode, provider.GrantTypeRefreshToken},
 			Scopes:                 []string{"openid", "phone", "wechat", "offline_access"},
 			RedirectURIs:           []string{rpCallback},
@@ -89,14 +80,9 @@ func newBrowserStackWith(t *testing.T, appOpts app.Options, opts ...stackOption)
 		SkipConsent:  true,
 		WeChatApps:   []string{appWeb, appOA},
 	}
-	for _, c := range []storage.Client{web(rpFirst, true), web(rpThird, false), public} {
-		if err := provider.ValidateClient(c); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.App.Store.CreateClient(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createClient(t, s.App, web(rpFirst, true), rpSecret)
+	createClient(t, s.App, web(rpThird, false), rpSecret)
+	createClient(t, s.App, public, "")
 	return s
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -256,4 +257,56 @@ func testConfig(tb testing.TB, issuer, wechatURL string) *config.Config {
 	c.Keys.ReloadInterval = config.D(time.Second)
 	c.Keys.JWKSMaxAge = config.D(time.Second)
 	return c
+}
+
+// startBenchApp starts a production-like instance for benchmarks:
+// synchronous=FULL (the default), production key reload cadence, rate
+// limits off (one client would exhaust them), options applied last. It
+// returns the app and its issuer URL.
+func startBenchApp(b testing.TB, wechatURL string, opts ...stackOption) (*app.App, string) {
+	b.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String()
+	c := testConfig(b, issuer, wechatURL)
+	c.Keys = config.Default().Keys
+	c.Limits.DisableRates()
+	for _, o := range opts {
+		o(c)
+	}
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		b.Fatalf("config: %v", err)
+	}
+	a, err := app.New(context.Background(), app.Options{Config: c, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = a.Close() })
+	srv.Config.Handler = a.Public
+	srv.Start()
+	b.Cleanup(srv.Close)
+	return a, issuer
+}
+
+// createClient registers c on a as an operator would: its secret (if any)
+// hashed with the server's hasher, the registration validated first.
+func createClient(tb testing.TB, a *app.App, c storage.Client, secret string) {
+	tb.Helper()
+	if secret != "" {
+		hasher, err := app.SecretHasher(a.Config, a.Cipher)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		h, err := hasher.Hash(context.Background(), []byte(secret))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c.SecretHash = string(h)
+	}
+	if err := provider.ValidateClient(c); err != nil {
+		tb.Fatal(err)
+	}
+	if err := a.Store.CreateClient(context.Background(), c); err != nil {
+		tb.Fatal(err)
+	}
 }
