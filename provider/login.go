@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -12,7 +11,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,8 +28,6 @@ const (
 	// flowLifetime covers the trip to WeChat: a website QR code lives 10
 	// minutes (WeChat's own limit).
 	flowLifetime = 10 * time.Minute
-	// consentTokenLifetime bounds how long a consent page may stay open.
-	consentTokenLifetime = 30 * time.Minute
 )
 
 // AMRWeChat is the authentication method of every WeChat sign-in.
@@ -148,25 +144,16 @@ func (p *Provider) EndLogin(ctx context.Context, cookie string) (Login, []string
 	if cookie == "" || len(cookie) > 256 {
 		return Login{}, nil, ErrNoLogin
 	}
-	id := hashToken(cookie)
-	s, err := p.store.db.GetLoginSession(ctx, id)
+	s, err := p.store.db.GetLoginSession(ctx, hashToken(cookie))
 	if errors.Is(err, storage.ErrNotFound) {
 		return Login{}, nil, ErrNoLogin
 	}
 	if err != nil {
 		return Login{}, nil, storageError(err)
 	}
-	clients, err := p.store.db.ListLoginSessionClients(ctx, id)
+	clients, _, err := p.endSession(ctx, s)
 	if err != nil {
 		return Login{}, nil, storageError(err)
-	}
-	switch err := p.store.db.DeleteLoginSession(ctx, id); {
-	case errors.Is(err, storage.ErrNotFound):
-		// A concurrent logout ended it and notifies the clients.
-	case err != nil:
-		return Login{}, nil, storageError(err)
-	default:
-		p.notifyLogout(ctx, s, clients)
 	}
 	return loginOf(s), clients, nil
 }
@@ -181,21 +168,34 @@ func (p *Provider) EndAccountLogins(ctx context.Context, accountID string) (int6
 	}
 	var n int64
 	for _, s := range sessions {
-		clients, err := p.store.db.ListLoginSessionClients(ctx, s.ID)
+		_, ended, err := p.endSession(ctx, s)
 		if err != nil {
 			return n, err
 		}
-		switch err := p.store.db.DeleteLoginSession(ctx, s.ID); {
-		case errors.Is(err, storage.ErrNotFound):
-			// Ended meanwhile; whoever ended it notified the clients.
-		case err != nil:
-			return n, err
-		default:
+		if ended {
 			n++
-			p.notifyLogout(ctx, s, clients)
 		}
 	}
 	return n, nil
+}
+
+// endSession deletes a login session and sends its clients their
+// back-channel logout tokens. ended is false when a concurrent caller
+// deleted it first: that caller notifies the clients, so they are told
+// once.
+func (p *Provider) endSession(ctx context.Context, s storage.LoginSession) (clients []string, ended bool, err error) {
+	clients, err = p.store.db.ListLoginSessionClients(ctx, s.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	switch err := p.store.db.DeleteLoginSession(ctx, s.ID); {
+	case errors.Is(err, storage.ErrNotFound):
+		return clients, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	p.notifyLogout(ctx, s, clients)
+	return clients, true, nil
 }
 
 // NeedsConsent reports whether the person must see the consent page for
@@ -264,39 +264,6 @@ func (p *Provider) LinkLogin(ctx context.Context, r *AuthorizeRequest, login Log
 		return storageError(err)
 	}
 	return nil
-}
-
-// ConsentToken is the CSRF token of a consent form: it binds the form to
-// the login session, the client and the scopes, and expires.
-func (p *Provider) ConsentToken(r *AuthorizeRequest, login Login) string {
-	ts := strconv.FormatInt(p.now().Unix(), 10)
-	return ts + "." + p.consentMAC(ts, r, login)
-}
-
-// CheckConsentToken reports whether tok is a live ConsentToken for r and login.
-func (p *Provider) CheckConsentToken(tok string, r *AuthorizeRequest, login Login) bool {
-	ts, mac, ok := strings.Cut(tok, ".")
-	if !ok {
-		return false
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return false
-	}
-	age := p.now().Sub(time.Unix(sec, 0))
-	if age < -time.Minute || age > consentTokenLifetime {
-		return false
-	}
-	return hmac.Equal([]byte(mac), []byte(p.consentMAC(ts, r, login)))
-}
-
-func (p *Provider) consentMAC(ts string, r *AuthorizeRequest, login Login) string {
-	m := hmac.New(sha256.New, p.csrfKey)
-	for _, part := range []string{"consent", ts, login.SessionID, r.ClientID, strings.Join(r.Scopes, " "), r.RedirectURI, r.State} {
-		m.Write([]byte(part))
-		m.Write([]byte{0})
-	}
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // BrowserSecret returns a fresh secret for the browser-binding cookie.

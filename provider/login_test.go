@@ -125,7 +125,7 @@ func TestConsentToken(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	clock.Advance(consentTokenLifetime + time.Second)
+	clock.Advance(formTokenLifetime + time.Second)
 	if e.p.CheckConsentToken(tok, req, login) {
 		t.Error("an expired token is accepted")
 	}

@@ -2,15 +2,9 @@ package provider
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"net/url"
 	"slices"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
@@ -115,36 +109,4 @@ func (p *Provider) verifyIDTokenHint(ctx context.Context, hint string) (sub stri
 		return "", nil, errors.New("provider: id_token_hint without sub or aud")
 	}
 	return sub, aud, nil
-}
-
-// LogoutToken is the CSRF token of the logout confirmation form: without
-// it, any page could sign a person out by sending their browser here.
-func (p *Provider) LogoutToken(login Login) string {
-	ts := strconv.FormatInt(p.now().Unix(), 10)
-	return ts + "." + p.logoutMAC(ts, login)
-}
-
-// CheckLogoutToken reports whether tok is a live LogoutToken for login.
-func (p *Provider) CheckLogoutToken(tok string, login Login) bool {
-	ts, mac, ok := strings.Cut(tok, ".")
-	if !ok {
-		return false
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return false
-	}
-	if age := p.now().Sub(time.Unix(sec, 0)); age < -time.Minute || age > consentTokenLifetime {
-		return false
-	}
-	return hmac.Equal([]byte(mac), []byte(p.logoutMAC(ts, login)))
-}
-
-func (p *Provider) logoutMAC(ts string, login Login) string {
-	m := hmac.New(sha256.New, p.csrfKey)
-	for _, part := range []string{"logout", ts, login.SessionID} {
-		m.Write([]byte(part))
-		m.Write([]byte{0})
-	}
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

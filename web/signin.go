@@ -149,14 +149,14 @@ func (si *signin) authorizeFailed(w http.ResponseWriter, r *http.Request, loc pa
 			http.Redirect(w, r, ae.RedirectURL, http.StatusSeeOther)
 			return
 		}
-		kind := pages.ErrorKind("bad_request")
+		kind := pages.ErrBadRequest
 		switch ae.Code {
 		case provider.ErrCodeUnknownClient:
-			kind = "unknown_client"
+			kind = pages.ErrUnknownClient
 		case provider.ErrCodeBadRedirectURI:
-			kind = "bad_redirect_uri"
+			kind = pages.ErrBadRedirectURI
 		case "account_disabled":
-			kind = "account_disabled"
+			kind = pages.ErrAccountDisabled
 		}
 		si.errorPage(w, r, http.StatusBadRequest, kind, loc, ae.ClientName, ae.Code)
 		return
@@ -165,19 +165,19 @@ func (si *signin) authorizeFailed(w http.ResponseWriter, r *http.Request, loc pa
 	if e.Status >= 500 {
 		if e.Status == http.StatusServiceUnavailable {
 			setRetryAfter(w.Header(), e.RetryAfter)
-			si.errorPage(w, r, http.StatusServiceUnavailable, "wechat_unavailable", loc, "", e.Code)
+			si.errorPage(w, r, http.StatusServiceUnavailable, pages.ErrWeChatUnavailable, loc, "", e.Code)
 			return
 		}
 		si.log.logError(r, "browser sign-in failed", fmt.Errorf("%s: %s", e.Code, e.Cause))
 	}
-	si.errorPage(w, r, http.StatusInternalServerError, "server_error", loc, "", "server_error")
+	si.errorPage(w, r, http.StatusInternalServerError, pages.ErrServerError, loc, "", "server_error")
 }
 
 func (si *signin) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	loc := si.locale(r, r.URL.Query().Get("ui_locales"))
 	form, ok := browserForm(r)
 	if !ok {
-		si.errorPage(w, r, http.StatusBadRequest, "bad_request", loc, "", "invalid_request")
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, "", "invalid_request")
 		return
 	}
 	req, err := si.p.ParseAuthorize(r.Context(), form, si.now())
@@ -221,13 +221,13 @@ func (si *signin) needLogin(w http.ResponseWriter, r *http.Request, req *provide
 	}
 	var methods []pages.LoginMethod
 	if _, ok := req.App(provider.AppKindWebsite); ok {
-		methods = append(methods, pages.LoginMethod{Kind: provider.LoginMethodWebsiteQR, URL: loginStartURL(provider.LoginMethodWebsiteQR, req)})
+		methods = append(methods, pages.LoginMethod{Kind: pages.MethodWebsiteQR, URL: loginStartURL(provider.LoginMethodWebsiteQR, req)})
 	}
 	if _, ok := req.App(provider.AppKindOfficialAccount); ok && inWeChat {
-		methods = append(methods, pages.LoginMethod{Kind: provider.LoginMethodOfficialAccount, URL: loginStartURL(provider.LoginMethodOfficialAccount, req)})
+		methods = append(methods, pages.LoginMethod{Kind: pages.MethodOfficialAccount, URL: loginStartURL(provider.LoginMethodOfficialAccount, req)})
 	}
 	if len(methods) == 0 {
-		si.errorPage(w, r, http.StatusBadRequest, "bad_request", loc, req.ClientName, "no_login_method")
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, req.ClientName, "no_login_method")
 		return
 	}
 	si.render(w, r, http.StatusOK, pages.LoginPage{Locale: loc, ClientName: req.ClientName, Methods: methods, Scopes: req.Scopes})
@@ -248,7 +248,7 @@ func (si *signin) handleLoginStart(w http.ResponseWriter, r *http.Request) {
 	loc := si.locale(r, r.URL.Query().Get("ui_locales"))
 	form, ok := browserForm(r)
 	if !ok {
-		si.errorPage(w, r, http.StatusBadRequest, "bad_request", loc, "", "invalid_request")
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, "", "invalid_request")
 		return
 	}
 	method := form.Get("method")
@@ -268,7 +268,7 @@ func (si *signin) handleLoginStart(w http.ResponseWriter, r *http.Request) {
 	}
 	app, ok := req.App(kind)
 	if !ok {
-		si.errorPage(w, r, http.StatusBadRequest, "bad_request", loc, req.ClientName, "invalid_request")
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, req.ClientName, "invalid_request")
 		return
 	}
 	si.goToWeChat(w, r, req, app, scope, loc)
@@ -299,16 +299,16 @@ func (si *signin) handleCallback(w http.ResponseWriter, r *http.Request) {
 	loc := si.locale(r, "")
 	q := r.URL.Query()
 	if len(q) > maxBrowserParams || len(q["state"]) > 1 || len(q["code"]) > 1 {
-		si.errorPage(w, r, http.StatusBadRequest, "bad_request", loc, "", "invalid_request")
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, "", "invalid_request")
 		return
 	}
 	req, app, err := si.p.ResumeWeChat(r.Context(), q.Get("state"), cookieValue(r, cookieBrowser))
 	switch {
 	case errors.Is(err, provider.ErrFlowNotFound):
-		si.errorPage(w, r, http.StatusBadRequest, "flow_expired", loc, "", "invalid_request")
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrFlowExpired, loc, "", "invalid_request")
 		return
 	case errors.Is(err, provider.ErrFlowBrowser):
-		si.errorPage(w, r, http.StatusBadRequest, "browser_mismatch", loc, "", "invalid_request")
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBrowserMismatch, loc, "", "invalid_request")
 		return
 	case err != nil:
 		si.authorizeFailed(w, r, loc, err)
@@ -328,20 +328,20 @@ func (si *signin) handleCallback(w http.ResponseWriter, r *http.Request) {
 		si.goToWeChat(w, r, req, app, provider.ScopeSNSUserInfo, loc)
 		return
 	case errors.Is(err, provider.ErrSnapshotUser):
-		si.errorPage(w, r, http.StatusForbidden, "snapshot_user", loc, req.ClientName, "access_denied")
+		si.errorPage(w, r, http.StatusForbidden, pages.ErrSnapshotUser, loc, req.ClientName, "access_denied")
 		return
 	case errors.Is(err, provider.ErrAccountDisabled):
-		si.errorPage(w, r, http.StatusForbidden, "account_disabled", loc, req.ClientName, "access_denied")
+		si.errorPage(w, r, http.StatusForbidden, pages.ErrAccountDisabled, loc, req.ClientName, "access_denied")
 		return
 	case errors.Is(err, provider.ErrWeChatCode):
-		si.render(w, r, http.StatusBadRequest, pages.ErrorPage{Locale: loc, Kind: "flow_expired", ClientName: req.ClientName, RetryURL: PathAuthorize + "?" + req.Query.Encode(), Code: "invalid_grant"})
+		si.render(w, r, http.StatusBadRequest, pages.ErrorPage{Locale: loc, Kind: pages.ErrFlowExpired, ClientName: req.ClientName, RetryURL: PathAuthorize + "?" + req.Query.Encode(), Code: "invalid_grant"})
 		return
 	case errors.Is(err, provider.ErrWeChatUnavailable):
 		w.Header().Set("Retry-After", "5")
-		si.render(w, r, http.StatusServiceUnavailable, pages.ErrorPage{Locale: loc, Kind: "wechat_unavailable", ClientName: req.ClientName, RetryURL: PathAuthorize + "?" + req.Query.Encode(), Code: "temporarily_unavailable"})
+		si.render(w, r, http.StatusServiceUnavailable, pages.ErrorPage{Locale: loc, Kind: pages.ErrWeChatUnavailable, ClientName: req.ClientName, RetryURL: PathAuthorize + "?" + req.Query.Encode(), Code: "temporarily_unavailable"})
 		return
 	case errors.Is(err, provider.ErrWeChatFailed):
-		si.errorPage(w, r, http.StatusBadGateway, "wechat_error", loc, req.ClientName, "server_error")
+		si.errorPage(w, r, http.StatusBadGateway, pages.ErrWeChatError, loc, req.ClientName, "server_error")
 		return
 	case err != nil:
 		si.authorizeFailed(w, r, loc, err)
@@ -429,7 +429,7 @@ func (si *signin) handleConsent(w http.ResponseWriter, r *http.Request) {
 	loc := si.locale(r, "")
 	form, ok := browserForm(r)
 	if !ok {
-		si.errorPage(w, r, http.StatusBadRequest, "bad_request", loc, "", "invalid_request")
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, "", "invalid_request")
 		return
 	}
 	csrf, decision := form.Get(fieldCSRF), form.Get(fieldDecision)
@@ -444,7 +444,7 @@ func (si *signin) handleConsent(w http.ResponseWriter, r *http.Request) {
 	retry := PathAuthorize + "?" + req.Query.Encode()
 	login, err := si.p.CurrentLogin(r.Context(), cookieValue(r, cookieSession))
 	if errors.Is(err, provider.ErrNoLogin) {
-		si.render(w, r, http.StatusForbidden, pages.ErrorPage{Locale: loc, Kind: "flow_expired", ClientName: req.ClientName, RetryURL: retry, Code: "login_required"})
+		si.render(w, r, http.StatusForbidden, pages.ErrorPage{Locale: loc, Kind: pages.ErrFlowExpired, ClientName: req.ClientName, RetryURL: retry, Code: "login_required"})
 		return
 	}
 	if err != nil {
@@ -452,7 +452,7 @@ func (si *signin) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !si.p.CheckConsentToken(csrf, req, login) {
-		si.render(w, r, http.StatusForbidden, pages.ErrorPage{Locale: loc, Kind: "flow_expired", ClientName: req.ClientName, RetryURL: retry, Code: "invalid_request"})
+		si.render(w, r, http.StatusForbidden, pages.ErrorPage{Locale: loc, Kind: pages.ErrFlowExpired, ClientName: req.ClientName, RetryURL: retry, Code: "invalid_request"})
 		return
 	}
 	switch decision {
@@ -461,7 +461,7 @@ func (si *signin) handleConsent(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, si.p.ErrorRedirect(req, "access_denied", "The person declined the request."), http.StatusSeeOther)
 		return
 	default:
-		si.errorPage(w, r, http.StatusBadRequest, "bad_request", loc, req.ClientName, "invalid_request")
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, req.ClientName, "invalid_request")
 		return
 	}
 	if err := si.p.RememberConsent(r.Context(), req, login); err != nil {
@@ -479,7 +479,7 @@ func (si *signin) handleLogout(w http.ResponseWriter, r *http.Request) {
 	loc := si.locale(r, "")
 	form, ok := browserForm(r)
 	if !ok {
-		si.errorPage(w, r, http.StatusBadRequest, "bad_request", loc, "", "invalid_request")
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, "", "invalid_request")
 		return
 	}
 	csrf := form.Get(fieldCSRF)
