@@ -38,6 +38,7 @@ import (
 
 // Options configures New beyond the config file.
 type Options struct {
+	// Config must be normalized and valid (config.Load does both).
 	Config *config.Config
 	Logger *slog.Logger
 	// Mount adds routes to the public router (dev mode: the WeChat emulator).
@@ -180,10 +181,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 			return nil, fmt.Errorf("wechat app %s: %w", a.AppID, err)
 		}
 		apps[a.AppID] = wechat.App{AppID: a.AppID, Secret: secret}
+		// config.WeChatKind* and provider.AppKind* are the same words
+		// (TestAppKindNamesAgree); Normalize filled in the default.
 		appKinds[a.AppID] = a.Kind
-		if a.Kind == "" {
-			appKinds[a.AppID] = provider.AppKindMiniProgram
-		}
 	}
 	wc, err := wechat.NewClient(wechat.Config{
 		BaseURL:          c.WeChat.BaseURL,
