@@ -62,17 +62,8 @@ func (s *Storage) TakeAuthFlow(ctx context.Context, id string, now time.Time) (s
 // DeleteExpiredAuthFlows deletes up to limit flows expired at now, oldest
 // first, as DeleteExpiredTokenSessions does (SKIP LOCKED, by ctid).
 func (s *Storage) DeleteExpiredAuthFlows(ctx context.Context, now time.Time, limit int) (int64, error) {
-	if limit <= 0 {
-		return 0, fmt.Errorf("storage/postgres: delete expired auth flows: limit must be positive (got %d)", limit)
-	}
-	var n int64
-	err := s.run(ctx, "delete expired auth flows", func(q querier) error {
-		tag, err := q.Exec(ctx, `DELETE FROM auth_flows WHERE ctid = ANY (ARRAY(
-				SELECT ctid FROM auth_flows
-				WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2
-				FOR UPDATE SKIP LOCKED))`, now, limit)
-		n = tag.RowsAffected()
-		return err
-	})
-	return n, err
+	return s.deleteExpired(ctx, "auth flows", `DELETE FROM auth_flows WHERE ctid = ANY (ARRAY(
+			SELECT ctid FROM auth_flows
+			WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2
+			FOR UPDATE SKIP LOCKED))`, now, limit)
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -177,17 +176,8 @@ func (s *Storage) DeleteAccountLoginSessions(ctx context.Context, accountID stri
 // before now, oldest first, as DeleteExpiredTokenSessions does (SKIP LOCKED,
 // by ctid); their links go with them.
 func (s *Storage) DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int64, error) {
-	if limit <= 0 {
-		return 0, fmt.Errorf("storage/postgres: delete expired login sessions: limit must be positive (got %d)", limit)
-	}
-	var n int64
-	err := s.run(ctx, "delete expired login sessions", func(q querier) error {
-		tag, err := q.Exec(ctx, `DELETE FROM login_sessions WHERE ctid = ANY (ARRAY(
-				SELECT ctid FROM login_sessions
-				WHERE expires_at < $1 ORDER BY expires_at LIMIT $2
-				FOR UPDATE SKIP LOCKED))`, now, limit)
-		n = tag.RowsAffected()
-		return err
-	})
-	return n, err
+	return s.deleteExpired(ctx, "login sessions", `DELETE FROM login_sessions WHERE ctid = ANY (ARRAY(
+			SELECT ctid FROM login_sessions
+			WHERE expires_at < $1 ORDER BY expires_at LIMIT $2
+			FOR UPDATE SKIP LOCKED))`, now, limit)
 }

@@ -278,19 +278,10 @@ func revokeClientTokens(ctx context.Context, q querier, clientID string) (int64,
 // even as a generic prepared plan, where an IN on the key can become a hash
 // join over the whole table.
 func (s *Storage) DeleteExpiredTokenSessions(ctx context.Context, now time.Time, limit int) (int64, error) {
-	if limit <= 0 {
-		return 0, fmt.Errorf("storage/postgres: delete expired token sessions: limit must be positive (got %d)", limit)
-	}
-	var n int64
-	err := s.run(ctx, "delete expired token sessions", func(q querier) error {
-		tag, err := q.Exec(ctx, `DELETE FROM token_sessions WHERE ctid = ANY (ARRAY(
-				SELECT ctid FROM token_sessions
-				WHERE expires_at < $1 ORDER BY expires_at LIMIT $2
-				FOR UPDATE SKIP LOCKED))`, now, limit)
-		n = tag.RowsAffected()
-		return err
-	})
-	return n, err
+	return s.deleteExpired(ctx, "token sessions", `DELETE FROM token_sessions WHERE ctid = ANY (ARRAY(
+			SELECT ctid FROM token_sessions
+			WHERE expires_at < $1 ORDER BY expires_at LIMIT $2
+			FOR UPDATE SKIP LOCKED))`, now, limit)
 }
 
 // nilIfEmpty stores empty slices as NULL, so they read back nil.
@@ -312,4 +303,19 @@ func fromNullTime(t pgtype.Timestamptz) time.Time {
 		return time.Time{}
 	}
 	return t.Time.UTC()
+}
+
+// deleteExpired runs one batch of a DeleteExpired* method: query deletes at
+// most $2 rows expired at $1 and the count deleted is returned.
+func (s *Storage) deleteExpired(ctx context.Context, what, query string, now time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("storage/postgres: delete expired %s: limit must be positive (got %d)", what, limit)
+	}
+	var n int64
+	err := s.run(ctx, "delete expired "+what, func(q querier) error {
+		tag, err := q.Exec(ctx, query, now, limit)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, err
 }

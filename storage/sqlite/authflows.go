@@ -54,12 +54,5 @@ func (s *Storage) TakeAuthFlow(ctx context.Context, id string, now time.Time) (s
 // DeleteExpiredAuthFlows deletes up to limit flows expired at now, oldest
 // first, in one short write transaction.
 func (s *Storage) DeleteExpiredAuthFlows(ctx context.Context, now time.Time, limit int) (int64, error) {
-	if limit <= 0 {
-		return 0, fmt.Errorf("sqlite: delete expired auth flows: limit %d must be positive", limit)
-	}
-	n, err := s.execCount(ctx, deleteExpiredAuthFlowSQL, now.UnixMicro(), limit)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired auth flows: %w", err)
-	}
-	return n, nil
+	return s.deleteExpired(ctx, "auth flows", deleteExpiredAuthFlowSQL, now, limit)
 }

@@ -148,12 +148,5 @@ func (s *Storage) DeleteAccountLoginSessions(ctx context.Context, accountID stri
 // DeleteExpiredLoginSessions deletes up to limit sessions that expired
 // before now, oldest first, in one short write transaction.
 func (s *Storage) DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int64, error) {
-	if limit <= 0 {
-		return 0, fmt.Errorf("sqlite: delete expired login sessions: limit %d must be positive", limit)
-	}
-	n, err := s.execCount(ctx, deleteExpiredLoginSessionsSQL, now.UnixMicro(), limit)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired login sessions: %w", err)
-	}
-	return n, nil
+	return s.deleteExpired(ctx, "login sessions", deleteExpiredLoginSessionsSQL, now, limit)
 }

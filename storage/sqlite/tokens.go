@@ -248,12 +248,18 @@ func (s *Storage) revokeClientTokens(ctx context.Context, clientID string) (int6
 // before now, oldest first. Each call is one short write transaction, so a
 // cleanup loop never holds the writer for long.
 func (s *Storage) DeleteExpiredTokenSessions(ctx context.Context, now time.Time, limit int) (int64, error) {
+	return s.deleteExpired(ctx, "token sessions", deleteExpiredSQL, now, limit)
+}
+
+// deleteExpired runs one batch of a DeleteExpired* method: query deletes at
+// most limit rows expired at now (unix µs) and the count deleted is returned.
+func (s *Storage) deleteExpired(ctx context.Context, what, query string, now time.Time, limit int) (int64, error) {
 	if limit <= 0 {
-		return 0, fmt.Errorf("sqlite: delete expired token sessions: limit %d must be positive", limit)
+		return 0, fmt.Errorf("sqlite: delete expired %s: limit %d must be positive", what, limit)
 	}
-	n, err := s.execCount(ctx, deleteExpiredSQL, now.UnixMicro(), limit)
+	n, err := s.execCount(ctx, query, now.UnixMicro(), limit)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired token sessions: %w", err)
+		return 0, fmt.Errorf("sqlite: delete expired %s: %w", what, err)
 	}
 	return n, nil
 }
