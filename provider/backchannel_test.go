@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/wxoidc/wxoidc/internal/testharness"
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/storage/sqlite"
@@ -51,7 +51,7 @@ type bclEnv struct {
 	receiver *bclReceiver
 	sleeps   *recorded[time.Duration]
 	outcomes chan string
-	logs     *lockedBuffer
+	logs     *testharness.Buffer
 	now      time.Time
 }
 
@@ -66,18 +66,6 @@ func (r *recorded[T]) get() []T {
 	defer r.mu.Unlock()
 	return slices.Clone(r.list)
 }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 type observerFunc func(string)
 
@@ -166,7 +154,7 @@ func newBCLEnv(t *testing.T, cfg BackchannelConfig) *bclEnv {
 		t.Fatal(err)
 	}
 	e := &bclEnv{store: store, km: km, receiver: newBCLReceiver(t), sleeps: &recorded[time.Duration]{}, outcomes: make(chan string, 100),
-		logs: &lockedBuffer{}, now: time.Now().Truncate(time.Second)}
+		logs: &testharness.Buffer{}, now: time.Now().Truncate(time.Second)}
 	if cfg.Sleep == nil {
 		cfg.Sleep = func(_ context.Context, d time.Duration) error { e.sleeps.add(d); return nil }
 	}
