@@ -379,6 +379,85 @@ type AuthFlowStore interface {
 	DeleteExpiredAuthFlows(ctx context.Context, now time.Time, limit int) (int64, error)
 }
 
+// ScanStatus is where a scan ticket stands (docs/contract.md §1.6).
+// Expiry is not a status: a ticket is expired when its ExpiresAt has
+// passed, whatever its status.
+type ScanStatus string
+
+const (
+	ScanPending  ScanStatus = "pending"  // shown, nobody scanned it yet
+	ScanScanned  ScanStatus = "scanned"  // the mini-program opened it
+	ScanApproved ScanStatus = "approved" // the person confirmed on the phone
+	ScanDenied   ScanStatus = "denied"   // the person cancelled on the phone
+	// ScanUsed: approved, and the browser that shows the ticket has
+	// signed in with it; it cannot sign in twice.
+	ScanUsed ScanStatus = "used"
+)
+
+// Valid reports whether s is one of the statuses above; backends refuse to
+// store any other.
+func (s ScanStatus) Valid() bool {
+	switch s {
+	case ScanPending, ScanScanned, ScanApproved, ScanDenied, ScanUsed:
+		return true
+	}
+	return false
+}
+
+// ScanTicket is a PC sign-in waiting on a person to scan a mini-program
+// code (docs/contract.md §1.6). Its ID is the code's scene; it is bound to
+// the browser that shows it and to the authorization request it serves.
+type ScanTicket struct {
+	ID string // the scene: random, at most 32 characters
+	// BrowserHash is the caller's hash of a secret held in the showing
+	// browser's cookie; only that browser may read or use the ticket.
+	BrowserHash []byte
+	ClientID    string
+	AppID       string // the mini-program whose code shows the ticket
+	// Request is the authorization request, URL-encoded, to resume once
+	// the person approved.
+	Request string
+	Status  ScanStatus
+	// AccountID is the person who scanned (set with the first status
+	// change that names one); empty while pending.
+	AccountID string
+	CreatedAt time.Time
+	// UpdatedAt is the time of the last status change (CreatedAt at
+	// first): other instances find changes by it.
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// ScanTicketStore persists scan tickets.
+type ScanTicketStore interface {
+	// CreateScanTicket inserts t; a duplicate ID is ErrAlreadyExists. An
+	// empty ID, an ID longer than 32 bytes or a status that is not Valid is
+	// an error.
+	CreateScanTicket(ctx context.Context, t ScanTicket) error
+	// GetScanTicket returns the ticket; ErrNotFound if absent (expiry is
+	// the caller's check: the row may outlive it until cleanup).
+	GetScanTicket(ctx context.Context, id string) (ScanTicket, error)
+	// UpdateScanTicket is a compare-and-swap: when the ticket's status is
+	// one of from, it sets Status to to and UpdatedAt to now, and AccountID
+	// to accountID when accountID is not empty, atomically, and returns the
+	// updated ticket. Of several concurrent calls with the same from, one
+	// wins. ErrNotFound: absent, or expired at now (ExpiresAt not after now;
+	// a zero ExpiresAt never expires). ErrConflict: the status is not in
+	// from, or accountID is not empty and differs from an AccountID already
+	// recorded (a ticket one person scanned cannot be approved by another).
+	// An invalid to is an error.
+	UpdateScanTicket(ctx context.Context, id string, from []ScanStatus, to ScanStatus, accountID string, now time.Time) (ScanTicket, error)
+	// ListScanTicketsUpdatedSince returns at most limit tickets whose
+	// UpdatedAt is after since, ordered by UpdatedAt then ID: how an
+	// instance learns of changes other instances made. limit must be
+	// positive.
+	ListScanTicketsUpdatedSince(ctx context.Context, since time.Time, limit int) ([]ScanTicket, error)
+	// DeleteExpiredScanTickets deletes at most limit tickets expired at
+	// now, oldest first, and returns how many it deleted; callers loop
+	// while it returns limit. limit must be positive.
+	DeleteExpiredScanTickets(ctx context.Context, now time.Time, limit int) (int64, error)
+}
+
 // KeyState is a signing key's place in its lifecycle (docs/contract.md §4).
 type KeyState string
 

@@ -37,6 +37,34 @@ type LoginPage struct {
 	PrivacyURL string        // optional link to the client's privacy policy
 }
 
+// ScanPage shows a mini-program code for the person to scan with WeChat and
+// waits, with a small script, for them to confirm on their phone
+// (docs/contract.md §1.6). The script talks JSON to the server:
+//
+//   - GET StatusURL?wait=25 answers {"status": S} with S one of pending,
+//     scanned, approved, denied, expired, and "continue_url" when approved;
+//     a 404 means the ticket is gone (treated as expired);
+//   - on approved the browser goes to the continue_url (ContinueURL);
+//   - on expired or denied the person may ask for a fresh code: GET RenewURL
+//     with "Accept: application/json" answers {"image_url", "status_url",
+//     "continue_url", "renew_url", "expires_in"} of a new ticket, and the
+//     page swaps them in without a reload. Without the script, RenewURL is
+//     an ordinary link that loads a fresh page.
+type ScanPage struct {
+	Locale      Locale
+	ClientName  string
+	ImageURL    string // the code image, served by us (never a WeChat URL)
+	StatusURL   string
+	ContinueURL string
+	RenewURL    string
+	ExpiresIn   int // seconds the code lives
+	Scopes      []string
+	// Others are the other ways in offered under the code (e.g. the
+	// website QR page), as on LoginPage.
+	Others     []LoginMethod
+	PrivacyURL string
+}
+
 // ConsentPage asks whether ClientName may have Scopes. Its form POSTs Fields
 // to Action with DecisionField set by the pressed button.
 type ConsentPage struct {
@@ -107,6 +135,7 @@ type LogoutConfirmPage struct {
 }
 
 func (LoginPage) isPage()         {}
+func (ScanPage) isPage()          {}
 func (ConsentPage) isPage()       {}
 func (ErrorPage) isPage()         {}
 func (LoggedOutPage) isPage()     {}
