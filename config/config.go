@@ -139,7 +139,19 @@ type WeChatApp struct {
 	// person; the label is informational (shown to operators), WeChat decides
 	// the binding.
 	OpenPlatform string `yaml:"open_platform"`
+	// ScanPage is the mini-program page that PC sign-in codes open (the
+	// page that asks the person to confirm; docs/contract.md §1.6), e.g.
+	// "pages/scan/index"; empty is the mini-program's home page. Only for
+	// kind miniprogram.
+	ScanPage string `yaml:"scan_page"`
+	// ScanEnvVersion is the mini-program version those codes open:
+	// release (default), trial or develop. Trial and develop codes skip
+	// WeChat's check that the page is released.
+	ScanEnvVersion string `yaml:"scan_env_version"`
 }
+
+// Mini-program versions a scan code may open (WeChatApp.ScanEnvVersion).
+var ScanEnvVersions = []string{"release", "trial", "develop"}
 
 // Limits configures rate limits and the isolation of WeChat calls. Our own
 // limits answer 429 slow_down with Retry-After; an unavailable WeChat (open

@@ -315,6 +315,20 @@ func (c *Config) checkKEK(ck *checker, revealed map[string]string) {
 	}
 }
 
+// validScanPage accepts what WeChat takes as a code's page: a path without
+// a leading slash or a query (docs/wechat.md §6.3).
+func validScanPage(p string) bool {
+	if len(p) > 256 || strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#% ") {
+		return false
+	}
+	for _, r := range p {
+		if r < 0x21 || r > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 func (c *Config) checkWeChat(ck *checker) {
 	w := c.WeChat
 	ck.serviceURL("wechat.base_url", w.BaseURL, true)
@@ -331,6 +345,12 @@ func (c *Config) checkWeChat(ck *checker) {
 			"app %q: must be one of %s, got %q", app.AppID, strings.Join(WeChatKinds, ", "), app.Kind)
 		ck.when(app.OpenPlatform != strings.TrimSpace(app.OpenPlatform), fmt.Sprintf("wechat.apps[%d].open_platform", i),
 			"app %q: must not have surrounding spaces", app.AppID)
+		ck.when((app.ScanPage != "" || app.ScanEnvVersion != "") && app.Kind != "" && app.Kind != WeChatKindMiniProgram, fmt.Sprintf("wechat.apps[%d].scan_page", i),
+			"app %q: only a miniprogram has scan codes", app.AppID)
+		ck.when(!validScanPage(app.ScanPage), fmt.Sprintf("wechat.apps[%d].scan_page", i),
+			"app %q: must be a page path like pages/scan/index (no leading /, no query, at most 256 characters)", app.AppID)
+		ck.when(app.ScanEnvVersion != "" && !slices.Contains(ScanEnvVersions, app.ScanEnvVersion), fmt.Sprintf("wechat.apps[%d].scan_env_version", i),
+			"app %q: must be one of %s, got %q", app.AppID, strings.Join(ScanEnvVersions, ", "), app.ScanEnvVersion)
 		key := fmt.Sprintf("wechat.apps[%d].appid", i)
 		switch j, dup := seen[app.AppID]; {
 		case strings.TrimSpace(app.AppID) == "":

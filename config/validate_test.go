@@ -104,6 +104,14 @@ func TestValidateRules(t *testing.T) {
 		{"wechat fallback empty", func(c *Config) { c.WeChat.FallbackBaseURLs = []string{""} }, "wechat.fallback_base_urls[0]", "must not be empty"},
 		{"wechat call timeout", func(c *Config) { c.WeChat.CallTimeout = D(0) }, "wechat.call_timeout", "must be positive"},
 		{"appid required", func(c *Config) { c.WeChat.Apps[0].AppID = "" }, "wechat.apps[0].appid", "required"},
+		{"scan page leading slash", func(c *Config) { c.WeChat.Apps[0].ScanPage = "/pages/scan/index" }, "wechat.apps[0].scan_page", "page path"},
+		{"scan page query", func(c *Config) { c.WeChat.Apps[0].ScanPage = "pages/scan/index?x=1" }, "wechat.apps[0].scan_page", "page path"},
+		{"scan page non-ASCII", func(c *Config) { c.WeChat.Apps[0].ScanPage = "pages/扫码/index" }, "wechat.apps[0].scan_page", "page path"},
+		{"scan env version", func(c *Config) { c.WeChat.Apps[0].ScanEnvVersion = "beta" }, "wechat.apps[0].scan_env_version", "release, trial, develop"},
+		{"scan page on a website app", func(c *Config) {
+			c.WeChat.Apps[0].Kind = WeChatKindWebsite
+			c.WeChat.Apps[0].ScanPage = "pages/scan/index"
+		}, "wechat.apps[0].scan_page", "only a miniprogram"},
 		{"appid spaces", func(c *Config) { c.WeChat.Apps[0].AppID = " wx1 " }, "wechat.apps[0].appid", "surrounding spaces"},
 		{"appid duplicate", func(c *Config) {
 			c.WeChat.Apps = append(c.WeChat.Apps, WeChatApp{AppID: c.WeChat.Apps[0].AppID, Secret: c.WeChat.Apps[0].Secret})

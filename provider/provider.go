@@ -78,6 +78,14 @@ type Config struct {
 	LoginIdleTimeout time.Duration
 	// Backchannel tunes back-channel logout delivery (provider/backchannel.go).
 	Backchannel BackchannelConfig
+	// PC sign-in by scanning a mini-program code (docs/contract.md §1.6).
+	// WeChatCode makes the codes (nil: Config.WeChat, when it implements
+	// WeChatCode); ScanCodes says, per mini-program appid, which page they
+	// open. ScanPollInterval is how often an instance with waiting browsers
+	// looks for changes other instances made (default 1 s).
+	WeChatCode       WeChatCode
+	ScanCodes        map[string]ScanCode
+	ScanPollInterval time.Duration
 }
 
 // Provider is the OAuth 2.0 / OIDC engine.
@@ -100,6 +108,11 @@ type Provider struct {
 	csrfKey       []byte
 	idSigner      jwt.Signer
 	backchannel   *backchannel
+
+	codes      WeChatCode
+	scanCodes  map[string]ScanCode
+	scans      *scanHub
+	scanImages *scanImageCache
 }
 
 // New validates cfg and composes fosite with wxoidc's handlers, in a fixed,
@@ -154,6 +167,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if cfg.WeChatWeb == nil {
 		cfg.WeChatWeb, _ = cfg.WeChat.(WeChatWeb)
+	}
+	if cfg.WeChatCode == nil {
+		cfg.WeChatCode, _ = cfg.WeChat.(WeChatCode)
 	}
 	if cfg.BrowserBaseURL == "" {
 		cfg.BrowserBaseURL = "https://open.weixin.qq.com"
@@ -280,7 +296,12 @@ func New(cfg Config) (*Provider, error) {
 		loginIdle:     cfg.LoginIdleTimeout,
 		csrfKey:       derivedKey(cfg.HMACSecret, "wxoidc consent csrf"),
 		idSigner:      cfg.IDTokenSigner,
+
+		codes:      cfg.WeChatCode,
+		scanCodes:  cfg.ScanCodes,
+		scanImages: newScanImageCache(scanImageBudget),
 	}
+	p.scans = newScanHub(cfg.Store.ListScanTicketsUpdatedSince, cfg.ScanPollInterval, cfg.Now, cfg.Logger)
 	observer, _ := cfg.Metrics.(BackchannelObserver)
 	p.backchannel = newBackchannel(cfg.Backchannel, cfg.Logger, observer)
 	p.backchannel.deliver = p.deliverLogout

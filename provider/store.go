@@ -27,6 +27,7 @@ type Store interface {
 	storage.LoginSessionStore
 	storage.ConsentStore
 	storage.AuthFlowStore
+	storage.ScanTicketStore
 	storage.TokenSessionStore
 	storage.ClientStore
 	storage.AccountStore

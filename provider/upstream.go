@@ -185,6 +185,19 @@ func (u *Upstream) PhoneNumber(ctx context.Context, app wechat.App, phoneCode, o
 	})
 }
 
+// UnlimitedCode implements WeChatCode: making a code for the scan sign-in
+// goes through the same per-app limit, breaker and concurrency bound as a
+// login, so a flood of login pages cannot exhaust what logins need.
+func (u *Upstream) UnlimitedCode(ctx context.Context, app wechat.App, req wechat.CodeRequest) (wechat.CodeImage, error) {
+	codes, ok := u.next.(WeChatCode)
+	if !ok {
+		return wechat.CodeImage{}, errors.New("upstream: the WeChat client makes no mini-program codes")
+	}
+	return guarded(ctx, u, app.AppID, func(ctx context.Context) (wechat.CodeImage, error) {
+		return codes.UnlimitedCode(ctx, app, req)
+	})
+}
+
 func userKey(appID, openID string) string { return appID + "\x00" + openID }
 
 // phoneKeys are the identity (appID, openID) and, once stored, its account:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wxoidc/wxoidc/provider"
 	"github.com/wxoidc/wxoidc/web/internal/pages"
+	"github.com/wxoidc/wxoidc/wechat"
 )
 
 // Browser sign-in paths (docs/contract.md §1.5).
@@ -57,6 +58,11 @@ type SignIn interface {
 	StartWeChat(ctx context.Context, r *provider.AuthorizeRequest, app provider.BrowserApp, scope, browserSecret, lang string) (string, error)
 	ResumeWeChat(ctx context.Context, state, browserSecret string) (*provider.AuthorizeRequest, provider.BrowserApp, error)
 	WeChatWebLogin(ctx context.Context, app provider.BrowserApp, code string) (string, error)
+	StartScan(ctx context.Context, r *provider.AuthorizeRequest, app provider.BrowserApp, browserSecret string) (provider.ScanTicket, error)
+	ScanImage(ctx context.Context, id, browserSecret string) (wechat.CodeImage, error)
+	ScanStatus(ctx context.Context, id, browserSecret string, wait time.Duration) (string, error)
+	ScanAction(ctx context.Context, id, action, accessToken string) (provider.ScanState, error)
+	FinishScan(ctx context.Context, id, browserSecret string) (*provider.AuthorizeRequest, string, string, error)
 	ParseLogout(ctx context.Context, form url.Values) (*provider.LogoutRequest, error)
 	LogoutToken(login provider.Login) string
 	CheckLogoutToken(tok string, login provider.Login) bool
@@ -93,6 +99,7 @@ func (s *server) mountSignIn(r chi.Router) error {
 		r.Post(PathConsent, si.handleConsent)
 		r.Get(PathLogout, si.handleLogout)
 		r.Post(PathLogout, si.handleLogout)
+		si.mountScan(r)
 	})
 	r.Handle(pages.AssetPrefix+"*", http.StripPrefix(strings.TrimSuffix(pages.AssetPrefix, "/"), rend.AssetHandler()))
 	return nil
@@ -219,18 +226,35 @@ func (si *signin) needLogin(w http.ResponseWriter, r *http.Request, req *provide
 		si.goToWeChat(w, r, req, web, "", loc)
 		return
 	}
+	if mp, ok := req.App(provider.AppKindMiniProgram); ok && !inWeChat && req.LoginMethod == provider.LoginMethodMiniProgramScan {
+		si.showScan(w, r, req, mp, loc)
+		return
+	}
+	methods := si.loginMethods(r, req)
+	if len(methods) == 0 {
+		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, req.ClientName, "no_login_method")
+		return
+	}
+	si.render(w, r, http.StatusOK, pages.LoginPage{Locale: loc, ClientName: req.ClientName, Methods: methods, Scopes: req.Scopes})
+}
+
+// loginMethods are the ways in the client offers on this browser: scanning
+// the mini-program code first (what people on a PC expect most), then
+// WeChat's website QR page; inside WeChat's own browser, the official
+// account (a phone cannot scan its own screen).
+func (si *signin) loginMethods(r *http.Request, req *provider.AuthorizeRequest) []pages.LoginMethod {
+	inWeChat := strings.Contains(r.UserAgent(), "MicroMessenger")
 	var methods []pages.LoginMethod
+	if _, ok := req.App(provider.AppKindMiniProgram); ok && !inWeChat {
+		methods = append(methods, pages.LoginMethod{Kind: pages.MethodMiniProgramScan, URL: loginStartURL(provider.LoginMethodMiniProgramScan, req)})
+	}
 	if _, ok := req.App(provider.AppKindWebsite); ok {
 		methods = append(methods, pages.LoginMethod{Kind: pages.MethodWebsiteQR, URL: loginStartURL(provider.LoginMethodWebsiteQR, req)})
 	}
 	if _, ok := req.App(provider.AppKindOfficialAccount); ok && inWeChat {
 		methods = append(methods, pages.LoginMethod{Kind: pages.MethodOfficialAccount, URL: loginStartURL(provider.LoginMethodOfficialAccount, req)})
 	}
-	if len(methods) == 0 {
-		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, req.ClientName, "no_login_method")
-		return
-	}
-	si.render(w, r, http.StatusOK, pages.LoginPage{Locale: loc, ClientName: req.ClientName, Methods: methods, Scopes: req.Scopes})
+	return methods
 }
 
 func loginStartURL(method string, req *provider.AuthorizeRequest) string {
@@ -265,23 +289,36 @@ func (si *signin) handleLoginStart(w http.ResponseWriter, r *http.Request) {
 		kind = provider.AppKindWebsite
 	case provider.LoginMethodOfficialAccount:
 		kind, scope = provider.AppKindOfficialAccount, provider.ScopeSNSBase
+	case provider.LoginMethodMiniProgramScan:
+		kind = provider.AppKindMiniProgram
 	}
 	app, ok := req.App(kind)
 	if !ok {
 		si.errorPage(w, r, http.StatusBadRequest, pages.ErrBadRequest, loc, req.ClientName, "invalid_request")
 		return
 	}
+	if kind == provider.AppKindMiniProgram {
+		si.showScan(w, r, req, app, loc)
+		return
+	}
 	si.goToWeChat(w, r, req, app, scope, loc)
 }
 
-// goToWeChat records the flow, bound to this browser, and redirects to
-// WeChat's page.
-func (si *signin) goToWeChat(w http.ResponseWriter, r *http.Request, req *provider.AuthorizeRequest, app provider.BrowserApp, scope string, loc pages.Locale) {
+// browserSecret returns the secret of the browser-binding cookie, setting a
+// fresh one when the browser has none.
+func (si *signin) browserSecret(w http.ResponseWriter, r *http.Request) string {
 	secret := cookieValue(r, cookieBrowser)
 	if secret == "" || len(secret) > 128 {
 		secret = provider.BrowserSecret()
 		http.SetCookie(w, &http.Cookie{Name: cookieBrowser, Value: secret, Path: "/oauth2/", MaxAge: 3600, HttpOnly: true, Secure: si.secure, SameSite: http.SameSiteLaxMode})
 	}
+	return secret
+}
+
+// goToWeChat records the flow, bound to this browser, and redirects to
+// WeChat's page.
+func (si *signin) goToWeChat(w http.ResponseWriter, r *http.Request, req *provider.AuthorizeRequest, app provider.BrowserApp, scope string, loc pages.Locale) {
+	secret := si.browserSecret(w, r)
 	lang := "cn"
 	if loc == pages.En {
 		lang = "en"
@@ -347,13 +384,19 @@ func (si *signin) handleCallback(w http.ResponseWriter, r *http.Request) {
 		si.authorizeFailed(w, r, loc, err)
 		return
 	}
+	si.signedIn(w, r, req, accountID, app.AppID, loc)
+}
+
+// signedIn starts the login session of a person who just signed in with
+// WeChat app appID, and goes on with the authorization request.
+func (si *signin) signedIn(w http.ResponseWriter, r *http.Request, req *provider.AuthorizeRequest, accountID, appID string, loc pages.Locale) {
 	// A sign-in replaces whatever session this browser had.
 	if old := cookieValue(r, cookieSession); old != "" {
 		if _, _, err := si.p.EndLogin(r.Context(), old); err != nil && !errors.Is(err, provider.ErrNoLogin) {
 			si.log.logError(r, "end previous login session", err)
 		}
 	}
-	cookie, login, err := si.p.StartLogin(r.Context(), accountID, app.AppID)
+	cookie, login, err := si.p.StartLogin(r.Context(), accountID, appID)
 	if err != nil {
 		si.authorizeFailed(w, r, loc, err)
 		return

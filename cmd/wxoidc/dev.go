@@ -28,6 +28,7 @@ import (
 // against these names, so they are part of the contract.
 const (
 	devAppID          = "wx1234567890abcdef"
+	devScanPage       = "pages/scan/index"
 	devAppSecret      = "dev-app-secret-not-for-production"
 	devOpenPlatform   = "dev-open-platform"
 	devMiniProgram    = "demo-miniprogram"
@@ -60,8 +61,12 @@ func devApps() []config.WeChatApp {
 	app := func(id, secret, kind string) config.WeChatApp {
 		return config.WeChatApp{AppID: id, Secret: config.InlineSecret(secret), Kind: kind, OpenPlatform: devOpenPlatform}
 	}
+	mp := app(devAppID, devAppSecret, config.WeChatKindMiniProgram)
+	// PC sign-in codes open examples/miniprogram's confirm page, in the
+	// develop version (the emulator checks no release).
+	mp.ScanPage, mp.ScanEnvVersion = devScanPage, "develop"
 	return []config.WeChatApp{
-		app(devAppID, devAppSecret, config.WeChatKindMiniProgram),
+		mp,
 		app(devWebsiteAppID, devWebsiteSecret, config.WeChatKindWebsite),
 		app(devOfficialAppID, devOfficialSecret, config.WeChatKindOfficialAccount),
 		app(devMobileAppID, devMobileAppSecret, config.WeChatKindMobileApp),

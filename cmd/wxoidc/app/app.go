@@ -175,6 +175,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 
 	apps := map[string]wechat.App{}
 	appKinds := map[string]string{}
+	scanCodes := map[string]provider.ScanCode{}
 	for _, a := range c.WeChat.Apps {
 		secret, err := a.Secret.Reveal()
 		if err != nil {
@@ -184,6 +185,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		// config.WeChatKind* and provider.AppKind* are the same words
 		// (TestAppKindNamesAgree); Normalize filled in the default.
 		appKinds[a.AppID] = a.Kind
+		if a.Kind == config.WeChatKindMiniProgram {
+			scanCodes[a.AppID] = provider.ScanCode{Page: a.ScanPage, EnvVersion: a.ScanEnvVersion}
+		}
 	}
 	wc, err := wechat.NewClient(wechat.Config{
 		BaseURL:          c.WeChat.BaseURL,
@@ -219,6 +223,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		WeChat:                    upstream,
 		Apps:                      apps,
 		AppKinds:                  appKinds,
+		ScanCodes:                 scanCodes,
 		BrowserBaseURL:            c.WeChat.BrowserBaseURL,
 		AccessTokenFormat:         c.Tokens.AccessTokenFormat,
 		AccessTokenLifetime:       c.Tokens.AccessTokenLifetime.Duration,
