@@ -222,7 +222,7 @@ func (p *Provider) ScanStatus(ctx context.Context, id, browserSecret string, wai
 	if wait <= 0 || (status != ScanPending && status != ScanScanned) {
 		return status, nil
 	}
-	w := p.scans.watch(id)
+	w := p.scans.watch(id, t.ExpiresAt)
 	defer p.scans.unwatch(id, w)
 	// Read again after watching: a change between the first read and the
 	// watch would otherwise be missed until the next one.
