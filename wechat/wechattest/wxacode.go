@@ -101,6 +101,15 @@ func (l *sceneLog) put(c WXACode, limit int) {
 	}
 }
 
+// newest returns the most recently issued code.
+func (l *sceneLog) newest() (WXACode, bool) {
+	el := l.order.Back()
+	if el == nil {
+		return WXACode{}, false
+	}
+	return el.Value.(WXACode), true
+}
+
 func (l *sceneLog) get(scene string) (WXACode, bool) {
 	el, ok := l.byScene[scene]
 	if !ok {
@@ -123,6 +132,20 @@ func (e *Emulator) IssuedCodes() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.scenes.order.Len()
+}
+
+// ScanLatest is Scan of the most recently issued code (a person at the dev
+// walkthrough does not see the scene of the code on their screen). It
+// returns the scene it scanned.
+func (e *Emulator) ScanLatest(user string) (scene, appID, code string, err error) {
+	e.mu.Lock()
+	c, ok := e.scenes.newest()
+	e.mu.Unlock()
+	if !ok {
+		return "", "", "", ErrUnknownScene
+	}
+	appID, code, err = e.Scan(c.Scene, user)
+	return c.Scene, appID, code, err
 }
 
 // Scan plays user scanning the mini-program code issued with scene: the
@@ -249,11 +272,18 @@ func (e *Emulator) serveScan(w http.ResponseWriter, r *http.Request) {
 	if !decodeHelper(w, r, &in) {
 		return
 	}
-	if in.Scene == "" || in.User == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "scene and user are required"})
+	if in.User == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "user is required"})
 		return
 	}
-	appID, code, err := e.Scan(in.Scene, in.User)
+	var appID, code string
+	var err error
+	if in.Scene == "" {
+		// No scene: the code most recently shown (the dev walkthrough).
+		in.Scene, appID, code, err = e.ScanLatest(in.User)
+	} else {
+		appID, code, err = e.Scan(in.Scene, in.User)
+	}
 	switch {
 	case errors.Is(err, ErrUnknownScene):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})

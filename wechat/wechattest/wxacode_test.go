@@ -235,14 +235,19 @@ func TestScanHelperEndpoint(t *testing.T) {
 	if r := f.jscode(appB, secretB, m["code"]); r.str("openid") != f.emu.OpenID(appB, "carol") {
 		t.Errorf("exchange: %s", r.raw)
 	}
+	// Without a scene: the code issued last (ticket-9 here).
+	if st, _, m := post(http.MethodPost, `{"user":"dan"}`); st != 200 || m["scene"] != "ticket-9" || m["appid"] != appB {
+		t.Fatalf("POST /scan without a scene: %d %v", st, m)
+	} else if r := f.jscode(appB, secretB, m["code"]); r.str("openid") != f.emu.OpenID(appB, "dan") {
+		t.Errorf("exchange of the latest scan: %s", r.raw)
+	}
 	for _, tc := range []struct {
 		method, body string
 		status       int
 		want         string
 	}{
 		{http.MethodPost, `{"scene":"ticket-0","user":"carol"}`, 404, "unknown scene"},
-		{http.MethodPost, `{"scene":"ticket-9"}`, 400, "scene and user are required"},
-		{http.MethodPost, `{"user":"carol"}`, 400, "scene and user are required"},
+		{http.MethodPost, `{"scene":"ticket-9"}`, 400, "user is required"},
 		{http.MethodPost, `{"scene":"ticket-9","user":"` + strings.Repeat("u", 129) + `"}`, 400, "invalid user"},
 		{http.MethodPost, `not json`, 400, "bad JSON"},
 		{http.MethodGet, ``, 405, "use POST"},
