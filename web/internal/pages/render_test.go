@@ -309,7 +309,7 @@ func TestScanPage(t *testing.T) {
 		body := rec.Body.String()
 		common := []string{
 			`<div class="scan" id="scan" data-state="pending" data-status-url="/oauth2/scan/status/abc" data-continue-url="/oauth2/scan/continue/abc" data-renew-url="/oauth2/scan/renew?r=x&amp;y=1" data-expires-in="300"`,
-			`<a class="qr-cover" href="/oauth2/scan/renew?r=x&amp;y=1" hidden>`,
+			`<a class="qr-cover" href="/oauth2/scan/renew?r=x&amp;y=1" aria-label="`,
 			`<img class="qr-mark" src="` + r.assets.urls["success.svg"] + `" alt="" width="56" height="56" hidden>`,
 		}
 		for _, want := range append(common, tc.want...) {

@@ -321,6 +321,9 @@ func TestScanPageInBrowser(t *testing.T) {
 			if err != nil || retry != words[loc]["scan.retry"] {
 				t.Errorf("denied: the refresh control says %q (%v), want %q", retry, err, words[loc]["scan.retry"])
 			}
+			if label, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.qr-cover').getAttribute('aria-label')`)); err != nil || label != words[loc]["scan.retry"] {
+				t.Errorf("denied: the covered code is labelled %q (%v), want %q", label, err, words[loc]["scan.retry"])
+			}
 			testharness.Screenshot(t, ctx, "denied")
 			click(t, ctx, ".scan-renew")
 			rn := s.nextRenew(t)

@@ -30,7 +30,7 @@
     line.textContent = text(s);
     const dead = s === 'expired' || s === 'denied';
     cover.hidden = !dead;
-    cover.textContent = s === 'denied' ? d.tRetry : d.tClick;
+    cover.setAttribute('aria-label', s === 'denied' ? d.tRetry : d.tClick);
     mark.hidden = s !== 'scanned' && s !== 'approved';
     renew.hidden = s === 'approved';
     renew.textContent = s === 'denied' ? d.tRetry : d.tRefresh;
