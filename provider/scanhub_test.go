@@ -15,7 +15,9 @@ import (
 func TestScanImageCache(t *testing.T) {
 	now := testharness.Epoch
 	c := newScanImageCache(10)
-	img := func(n int) wechat.CodeImage { return wechat.CodeImage{Bytes: make([]byte, n), ContentType: "image/png"} }
+	img := func(n int) wechat.CodeImage {
+		return wechat.CodeImage{Bytes: make([]byte, n), ContentType: "image/png"}
+	}
 
 	c.put("a", img(4), now.Add(time.Minute), now)
 	c.put("b", img(4), now.Add(2*time.Minute), now)
