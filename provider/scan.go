@@ -83,6 +83,7 @@ type ScanCode struct {
 type ScanTicket struct {
 	ID        string
 	ExpiresAt time.Time
+	ExpiresIn time.Duration // ExpiresAt by the provider's clock, as a lifetime
 }
 
 // ScanState is a ticket as the mini-program sees it after an action: what
@@ -126,7 +127,7 @@ func (p *Provider) StartScan(ctx context.Context, r *AuthorizeRequest, app Brows
 		p.scanImages.drop(id)
 		return ScanTicket{}, fmt.Errorf("provider: create scan ticket: %w", storageError(err))
 	}
-	return ScanTicket{ID: id, ExpiresAt: t.ExpiresAt}, nil
+	return ScanTicket{ID: id, ExpiresAt: t.ExpiresAt, ExpiresIn: scanLifetime}, nil
 }
 
 // scanImage returns the code of ticket t: from this instance's cache, or
@@ -222,7 +223,7 @@ func (p *Provider) ScanStatus(ctx context.Context, id, browserSecret string, wai
 	if wait <= 0 || (status != ScanPending && status != ScanScanned) {
 		return status, nil
 	}
-	w := p.scans.watch(id)
+	w := p.scans.watch(id, t.ExpiresAt)
 	defer p.scans.unwatch(id, w)
 	// Read again after watching: a change between the first read and the
 	// watch would otherwise be missed until the next one.

@@ -18,7 +18,7 @@ import (
 // indexed query a second.
 type scanHub struct {
 	mu      sync.Mutex
-	waiters map[string][]chan struct{}
+	waiters map[string][]scanWaiter
 	count   int
 	polling bool
 
@@ -44,15 +44,23 @@ func newScanHub(list func(context.Context, time.Time, int) ([]storage.ScanTicket
 	if interval <= 0 {
 		interval = time.Second
 	}
-	return &scanHub{waiters: map[string][]chan struct{}{}, list: list, interval: interval, now: now, log: log}
+	return &scanHub{waiters: map[string][]scanWaiter{}, list: list, interval: interval, now: now, log: log}
 }
 
-// watch registers a waiter for ticket id; the channel receives (without
-// blocking the sender) when the ticket may have changed.
-func (h *scanHub) watch(id string) chan struct{} {
+// scanWaiter is one waiting browser: woken through c, and by the poll once
+// its ticket expired by the provider's clock (which tests move).
+type scanWaiter struct {
+	c       chan struct{}
+	expires time.Time
+}
+
+// watch registers a waiter for ticket id, which expires at expires; the
+// channel receives (without blocking the sender) when the ticket may have
+// changed.
+func (h *scanHub) watch(id string, expires time.Time) chan struct{} {
 	c := make(chan struct{}, 1)
 	h.mu.Lock()
-	h.waiters[id] = append(h.waiters[id], c)
+	h.waiters[id] = append(h.waiters[id], scanWaiter{c: c, expires: expires})
 	h.count++
 	start := !h.polling && h.list != nil
 	if start {
@@ -70,7 +78,7 @@ func (h *scanHub) unwatch(id string, c chan struct{}) {
 	defer h.mu.Unlock()
 	ws := h.waiters[id]
 	for i, w := range ws {
-		if w == c {
+		if w.c == c {
 			ws[i] = ws[len(ws)-1]
 			ws = ws[:len(ws)-1]
 			h.count--
@@ -88,10 +96,27 @@ func (h *scanHub) unwatch(id string, c chan struct{}) {
 func (h *scanHub) notify(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, c := range h.waiters[id] {
-		select {
-		case c <- struct{}{}:
-		default: // already woken
+	for _, w := range h.waiters[id] {
+		w.wake()
+	}
+}
+
+func (w scanWaiter) wake() {
+	select {
+	case w.c <- struct{}{}:
+	default: // already woken
+	}
+}
+
+// wakeExpired wakes the waiters whose ticket expired at now.
+func (h *scanHub) wakeExpired(now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ws := range h.waiters {
+		for _, w := range ws {
+			if !now.Before(w.expires) {
+				w.wake()
+			}
 		}
 	}
 }
@@ -107,8 +132,9 @@ func (h *scanHub) waiting() int {
 	return h.count
 }
 
-// poll runs while anyone waits: each interval it asks storage for tickets
-// changed since the newest change it saw, and wakes their waiters.
+// poll runs while anyone waits: each interval it wakes the waiters of
+// expired tickets, asks storage for tickets changed since the newest change
+// it saw, and wakes their waiters.
 func (h *scanHub) poll() {
 	since := h.now().Add(-scanPollOverlap)
 	t := time.NewTicker(h.interval)
@@ -121,6 +147,7 @@ func (h *scanHub) poll() {
 			return
 		}
 		h.mu.Unlock()
+		h.wakeExpired(h.now())
 		newest := since
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), h.interval*5)

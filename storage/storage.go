@@ -547,6 +547,7 @@ type Storage interface {
 	LoginSessionStore
 	ConsentStore
 	AuthFlowStore
+	ScanTicketStore
 	Transactor
 	// Ping reports whether the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -79,7 +79,7 @@ func (si *signin) showScan(w http.ResponseWriter, r *http.Request, req *provider
 		StatusURL:   scanURL(t.ID, ""),
 		ContinueURL: scanURL(t.ID, "/continue"),
 		RenewURL:    renew,
-		ExpiresIn:   int(t.ExpiresAt.Sub(si.now()).Round(time.Second) / time.Second),
+		ExpiresIn:   int(t.ExpiresIn / time.Second),
 	}
 	if wantJSON {
 		writeJSON(w, http.StatusOK, tj)

@@ -210,6 +210,7 @@ const (
 	apiJSCode2Session = "jscode2session"
 	apiPhoneNumber    = "getuserphonenumber"
 	apiStableToken    = "stable_token"
+	apiUnlimitedCode  = "wxa_getwxacodeunlimit"
 
 	apiWebAccessToken  = "sns_oauth2_access_token"
 	apiWebRefreshToken = "sns_oauth2_refresh_token"
@@ -225,14 +226,20 @@ type request struct {
 	query   url.Values
 	body    []byte   // JSON body for POST
 	secrets []string // values we send that must never appear in an errmsg we keep
+	// binary: a success answer is image bytes, not JSON (getwxacodeunlimit);
+	// the body, not Content-Type, tells an image from a JSON error.
+	binary bool
 }
 
-// reply is a parsed 2xx JSON answer.
+// reply is a 2xx answer: parsed JSON, or an image for a binary request.
 type reply struct {
 	body    []byte
 	errcode int
 	errmsg  string
 	host    string
+	// image is the image type of body ("image/png", "image/jpeg") when the
+	// answer was an image; "" for JSON.
+	image string
 	// failedOver is the transport error of the host tried before the one that
 	// answered, if any: the request may have reached WeChat there (note A).
 	failedOver error
@@ -276,7 +283,11 @@ func (c *Client) sendOnce(ctx context.Context, base *url.URL, req *request) (*re
 	if req.body != nil {
 		hreq.Header.Set("Content-Type", "application/json")
 	}
-	hreq.Header.Set("Accept", "application/json")
+	if req.binary {
+		hreq.Header.Set("Accept", "image/png, image/jpeg, application/json")
+	} else {
+		hreq.Header.Set("Accept", "application/json")
+	}
 	start := time.Now()
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
@@ -287,19 +298,36 @@ func (c *Client) sendOnce(ctx context.Context, base *url.URL, req *request) (*re
 		return nil, c.logged(ctx, req, base, start, &TransportError{API: req.api, Host: base.Host, Reason: reason, Err: stripURL(err)})
 	}
 	defer func() { _ = resp.Body.Close() }()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
+	// A binary request reads up to the larger of its two bounds; each kind
+	// of body is then held to its own.
+	readLimit := c.maxBytes
+	if req.binary {
+		readLimit = max(readLimit, maxImageBytes)
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, readLimit+1))
 	if err != nil {
 		return nil, c.logged(ctx, req, base, start, &TransportError{API: req.api, Host: base.Host, Status: resp.StatusCode, Reason: "reading body", Err: stripURL(err)})
 	}
-	if int64(len(raw)) > c.maxBytes {
-		return nil, c.logged(ctx, req, base, start, &TransportError{API: req.api, Host: base.Host, Status: resp.StatusCode, Reason: fmt.Sprintf("body larger than %d bytes", c.maxBytes)})
+	if int64(len(raw)) > readLimit {
+		return nil, c.logged(ctx, req, base, start, &TransportError{API: req.api, Host: base.Host, Status: resp.StatusCode, Reason: fmt.Sprintf("body larger than %d bytes", readLimit)})
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, c.logged(ctx, req, base, start, &TransportError{API: req.api, Host: base.Host, Status: resp.StatusCode, Reason: fmt.Sprintf("HTTP status %d", resp.StatusCode)})
 	}
-	env, perr := parseEnvelope(raw)
+	kind, env, perr := classifyBody(raw, req.binary)
+	if bound := bodyBound(kind, c.maxBytes); int64(len(raw)) > bound {
+		return nil, c.logged(ctx, req, base, start, &TransportError{API: req.api, Host: base.Host, Status: resp.StatusCode, Reason: fmt.Sprintf("body larger than %d bytes", bound)})
+	}
 	if perr != nil {
 		return nil, c.logged(ctx, req, base, start, &TransportError{API: req.api, Host: base.Host, Status: resp.StatusCode, Reason: perr.Error()})
+	}
+	if kind != "" {
+		c.observe(req.api, 0, false, start)
+		c.log.LogAttrs(ctx, slog.LevelDebug, "wechat: call",
+			slog.String("api", req.api), slog.String("host", base.Host),
+			slog.Int("errcode", 0), slog.String("image", kind), slog.Int("bytes", len(raw)),
+			slog.Duration("elapsed", time.Since(start)))
+		return &reply{body: raw, image: kind, host: base.Host}, nil
 	}
 	rep := &reply{body: raw, errcode: env.code, errmsg: sanitizeErrMsg(env.msg, req.secrets), host: base.Host}
 	c.observe(req.api, rep.errcode, false, start)
@@ -307,6 +335,50 @@ func (c *Client) sendOnce(ctx context.Context, base *url.URL, req *request) (*re
 		slog.String("api", req.api), slog.String("host", base.Host),
 		slog.Int("errcode", rep.errcode), slog.Duration("elapsed", time.Since(start)))
 	return rep, nil
+}
+
+// maxImageBytes bounds an image answer (getwxacodeunlimit). WeChat's codes
+// are tens of kilobytes even at 1280 pixels; JSON bodies keep
+// Config.MaxResponseBytes.
+const maxImageBytes = 1 << 20
+
+// Magic numbers of the image types WeChat answers.
+var (
+	pngMagic  = []byte("\x89PNG\r\n\x1a\n")
+	jpegMagic = []byte("\xff\xd8\xff")
+)
+
+// classifyBody reads a 2xx body: for a binary request an image (kind is its
+// type), otherwise, and for anything that is not an image, a JSON envelope.
+func classifyBody(body []byte, binary bool) (kind string, env envelope, err error) {
+	if binary {
+		if kind = sniffImage(body); kind != "" {
+			return kind, envelope{}, nil
+		}
+	}
+	env, err = parseEnvelope(body)
+	return "", env, err
+}
+
+// bodyBound is the size limit of a body of kind ("" for JSON).
+func bodyBound(kind string, maxJSON int64) int64 {
+	if kind != "" {
+		return maxImageBytes
+	}
+	return maxJSON
+}
+
+// sniffImage returns body's image type by its magic number ("image/png",
+// "image/jpeg"), or "" when body is not one of them. The header is not
+// trusted: WeChat serves JSON errors as image/jpeg.
+func sniffImage(body []byte) string {
+	switch {
+	case bytes.HasPrefix(body, pngMagic):
+		return "image/png"
+	case bytes.HasPrefix(body, jpegMagic):
+		return "image/jpeg"
+	}
+	return ""
 }
 
 func (c *Client) logged(ctx context.Context, req *request, base *url.URL, start time.Time, err *TransportError) error {

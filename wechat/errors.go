@@ -77,6 +77,7 @@ const (
 	codeInvalidATShape   = 40014
 	codeInvalidCode      = 40029
 	codeInvalidRefresh   = 40030
+	codeInvalidArgs      = 40097
 	codeInvalidSecret    = 40125
 	codeCodeUsed         = 40163
 	codeIPWhitelist      = 40164
@@ -86,6 +87,7 @@ const (
 	codeAppIDMissing     = 41002
 	codeSecretMissing    = 41004
 	codeCodeMissing      = 41008
+	codeInvalidPage      = 41030
 	codeTokenExpired     = 42001
 	codeRefreshExpired   = 42002
 	codeRequireGET       = 43001
@@ -136,9 +138,13 @@ func (e *Error) Error() string {
 // answer whose first attempt failed in transport.
 func (e *Error) Unwrap() error { return e.Prior }
 
-// Is matches the category sentinels.
+// Is matches the category sentinels. ErrInvalidPage is also an ErrConfig.
 func (e *Error) Is(target error) bool {
-	return target != nil && e.category() == target
+	if target == nil {
+		return false
+	}
+	c := e.category()
+	return c == target || (c == ErrInvalidPage && target == ErrConfig)
 }
 
 // ambiguousReplay reports whether the error is a code-replay answer that
@@ -165,6 +171,8 @@ func (e *Error) category() error {
 		return ErrBlockedUser
 	case codeMinuteQuota, codeDailyQuota:
 		return ErrRateLimited
+	case codeInvalidPage:
+		return ErrInvalidPage
 	case codeInvalidToken, codeInvalidATShape, codeTokenExpired:
 		// On the token endpoints themselves 40001 means a bad secret (old
 		// docs); on other APIs it is an access-token rejection that survived
@@ -176,7 +184,7 @@ func (e *Error) category() error {
 	case codeInvalidGrantType, codeInvalidAppID, codeInvalidSecret, codeIPWhitelist,
 		codeSecretFrozen, codeTokenMissing, codeAppIDMissing, codeSecretMissing,
 		codeRequireGET, codeRequirePOST, codeRequireHTTPS, codeEmptyPost, codeBadJSON,
-		codeUnauthorized:
+		codeUnauthorized, codeInvalidArgs:
 		return ErrConfig
 	}
 	return nil

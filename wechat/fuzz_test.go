@@ -142,3 +142,51 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzClassifyBody feeds arbitrary bodies to the image-or-envelope
+// classification of binary answers (getwxacodeunlimit). Invariants: no
+// panic; an image is reported exactly when the body starts with a PNG or
+// JPEG magic number, and then no envelope is read; anything else gets
+// exactly parseEnvelope's verdict, so a JSON error can never pass for an
+// image; a non-binary request never sees an image.
+func FuzzClassifyBody(f *testing.F) {
+	for _, s := range []string{
+		"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+		"\xff\xd8\xff\xe0\x00\x10JFIF",
+		"\x89PNG\r\n",
+		"\xff\xd8",
+		`{"errcode":45009,"errmsg":"reach max api daily quota limit"}`,
+		` {"errcode":41030,"errmsg":"invalid page"}`,
+		`{"errcode":0}`,
+		"GIF89a", "", "null", "<html></html>",
+	} {
+		f.Add([]byte(s), true)
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, binary bool) {
+		kind, env, err := classifyBody(body, binary)
+		isPNG := bytes.HasPrefix(body, []byte("\x89PNG\r\n\x1a\n"))
+		isJPEG := bytes.HasPrefix(body, []byte{0xff, 0xd8, 0xff})
+		switch {
+		case binary && isPNG:
+			if kind != "image/png" || err != nil || env != (envelope{}) {
+				t.Fatalf("PNG classified as %q, %v, %v", kind, env, err)
+			}
+		case binary && isJPEG:
+			if kind != "image/jpeg" || err != nil || env != (envelope{}) {
+				t.Fatalf("JPEG classified as %q, %v, %v", kind, env, err)
+			}
+		default:
+			if kind != "" {
+				t.Fatalf("non-image (or non-binary) body classified as %q", kind)
+			}
+			wantEnv, wantErr := parseEnvelope(body)
+			if env != wantEnv || !errors.Is(err, wantErr) || (err == nil) != (wantErr == nil) {
+				t.Fatalf("got %v, %v; parseEnvelope says %v, %v", env, err, wantEnv, wantErr)
+			}
+		}
+		if b := bodyBound(kind, 4096); (kind == "" && b != 4096) || (kind != "" && b != maxImageBytes) {
+			t.Fatalf("bodyBound(%q) = %d", kind, b)
+		}
+	})
+}

@@ -155,6 +155,7 @@ var categories = map[string]error{
 	"ErrAccessToken": wechat.ErrAccessToken,
 	"ErrDecrypt":     wechat.ErrDecrypt,
 	"ErrWatermark":   wechat.ErrWatermark,
+	"ErrInvalidPage": wechat.ErrInvalidPage,
 }
 
 // assertCategories checks that err matches exactly the named categories.

@@ -9,10 +9,11 @@ import (
 // metrics. It must be cheap and safe for concurrent use.
 type CallObserver interface {
 	// ObserveCall reports one attempt: the API name ("jscode2session",
-	// "getuserphonenumber", "stable_token", "sns_oauth2_access_token",
-	// "sns_oauth2_refresh_token", "sns_userinfo", "sns_auth"), its outcome (the errcode as a
-	// decimal string, "0" for success, or OutcomeTransport when no JSON
-	// answer came back) and how long it took.
+	// "getuserphonenumber", "stable_token", "wxa_getwxacodeunlimit",
+	// "sns_oauth2_access_token", "sns_oauth2_refresh_token", "sns_userinfo",
+	// "sns_auth"), its outcome (the errcode as a decimal string, "0" for
+	// success, an image answer included, or OutcomeTransport when neither
+	// JSON nor an expected image came back) and how long it took.
 	ObserveCall(api, outcome string, d time.Duration)
 }
 

@@ -71,13 +71,16 @@ func startDev(t *testing.T) devProvider {
 
 // createClient registers a web client like demo-web whose redirect URIs
 // point at baseURL, through the dev admin API, and returns its secret.
-func (d devProvider) createClient(t *testing.T, id, baseURL string) string {
+func (d devProvider) createClient(t *testing.T, id, baseURL string, apps ...string) string {
 	t.Helper()
+	if len(apps) == 0 {
+		apps = []string{"wx00000000000000a1", "wx00000000000000a2"}
+	}
 	body, _ := json.Marshal(map[string]any{
 		"client_id": id, "name": "web-rp test", "token_endpoint_auth_method": "client_secret_basic",
 		"grant_types": []string{"authorization_code", "refresh_token"}, "scopes": []string{"openid", "phone", "wechat", "offline_access"},
 		"redirect_uris": []string{baseURL + "/callback"}, "post_logout_redirect_uris": []string{baseURL + "/"},
-		"skip_consent": true, "wechat_apps": []string{"wx00000000000000a1", "wx00000000000000a2"},
+		"skip_consent": true, "wechat_apps": apps,
 	})
 	req, _ := http.NewRequest(http.MethodPost, d.admin+"/admin/v1/clients", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer dev-admin-token")
@@ -156,11 +159,11 @@ var loginLink = regexp.MustCompile(`href="(/oauth2/login\?[^"]+)"`)
 
 // startRP runs web-rp's handler on a free loopback port with a client of
 // its own, registered at d.
-func startRP(t *testing.T, d devProvider, clientID string) (base string) {
+func startRP(t *testing.T, d devProvider, clientID string, apps ...string) (base string) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base = "http://" + srv.Listener.Addr().String()
-	secret := d.createClient(t, clientID, base)
+	secret := d.createClient(t, clientID, base, apps...)
 	h, err := newServer(context.Background(), config{Issuer: d.issuer, ClientID: clientID, ClientSecret: secret, BaseURL: base})
 	if err != nil {
 		t.Fatal(err)

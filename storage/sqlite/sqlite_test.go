@@ -421,6 +421,9 @@ func TestQueryPlans(t *testing.T) {
 		"client's consents":       deleteClientConsentsSQL,
 		"take auth flow":          takeAuthFlowSQL,
 		"expired auth flows":      deleteExpiredAuthFlowSQL,
+		"scan ticket by ID":       selectScanTicketSQL,
+		"scan tickets updated":    listScanTicketsSQL,
+		"expired scan tickets":    deleteExpiredScanTicketsSQL,
 	}
 	scan := regexp.MustCompile(`^SCAN \w+$|USE TEMP B-TREE`)
 	for name, q := range queries {

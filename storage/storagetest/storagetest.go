@@ -16,8 +16,8 @@
 //   - times come back in UTC, within a millisecond of what was stored; a zero
 //     time comes back zero;
 //   - empty and nil slices (and byte slices) both come back nil;
-//   - a token session, login session or auth flow with a zero ExpiresAt
-//     never expires.
+//   - a token session, login session, auth flow or scan ticket with a zero
+//     ExpiresAt never expires.
 package storagetest
 
 import (
@@ -90,6 +90,14 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"TakeAuthFlowTx", testTakeAuthFlowTx},
 		{"DeleteExpiredAuthFlows", testDeleteExpiredAuthFlows},
 		{"ConcurrentTakeAuthFlow", testConcurrentTakeAuthFlow},
+		{"ScanTicketCRUD", testScanTicketCRUD},
+		{"ScanTicketValidation", testScanTicketValidation},
+		{"UpdateScanTicket", testUpdateScanTicket},
+		{"ScanTicketExpiry", testScanTicketExpiry},
+		{"ListScanTicketsUpdatedSince", testListScanTicketsUpdatedSince},
+		{"DeleteExpiredScanTickets", testDeleteExpiredScanTickets},
+		{"UpdateScanTicketTx", testUpdateScanTicketTx},
+		{"ConcurrentUpdateScanTicket", testConcurrentUpdateScanTicket},
 		{"DeleteClientRemovesSignIns", testDeleteClientRemovesSignIns},
 		{"SignInTx", testSignInTx},
 		{"InputValidation", testInputValidation},

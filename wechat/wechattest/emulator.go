@@ -1,16 +1,18 @@
 // Package wechattest is a faithful in-process emulator of the WeChat server
 // APIs that wxoidc uses (docs/wechat.md §12): jscode2session,
 // getuserphonenumber, /cgi-bin/token, /cgi-bin/stable_token, checksession,
-// resetusersessionkey and the web OAuth APIs (/sns/oauth2/access_token,
+// resetusersessionkey, getwxacodeunlimit (mini-program codes, docs/wechat.md
+// §6.3) and the web OAuth APIs (/sns/oauth2/access_token,
 // /sns/oauth2/refresh_token, /sns/userinfo, /sns/auth), plus the "phone side"
 // (wx.login codes, the phone button's code and legacy encrypted data, Open SDK
-// codes), WeChat's browser authorize pages, fault injection and a call log.
+// codes, scanning a mini-program code), WeChat's browser authorize pages,
+// fault injection and a call log.
 //
 // It speaks the real wire format (HTTP 200 + JSON errcodes), takes an injected
 // clock, and is safe for concurrent use. Use NewServer in tests, or mount
 // Handler under a prefix with http.StripPrefix (dev mode mounts it at
 // /wechat-emulator/). Its helper endpoints (/login, /app-login, /phone,
-// /faults, /calls) and authorize pages
+// /scan, /faults, /calls) and authorize pages
 // mint codes and change behaviour without authentication: serve it on
 // loopback only (dev mode's listener guarantees that).
 //
@@ -19,7 +21,9 @@
 // getuserphonenumber, 43002 for GET on stable_token, 45011 for stable_token's
 // minute limit, 40002 for a wrong grant_type on jscode2session, 40003 for an
 // unknown openid on checksession/resetusersessionkey, "+CC" prefixed
-// phoneNumber for non-CN numbers.
+// phoneNumber for non-CN numbers, 40097 for a bad scene, width or
+// env_version on getwxacodeunlimit and 40013 there for a token of an app
+// that is not a mini-program.
 package wechattest
 
 import (
@@ -84,6 +88,11 @@ type App struct {
 	IPWhitelist []string
 	// SecretFrozen makes the token endpoints answer 40243.
 	SecretFrozen bool
+	// Pages lists a mini-program's released pages (e.g. "pages/login/index").
+	// When not empty, getwxacodeunlimit answers 41030 for a page not listed if
+	// check_path is on and env_version is release; when empty any page is
+	// accepted.
+	Pages []string
 }
 
 // Options configures an Emulator. Zero values pick WeChat's documented
@@ -109,6 +118,10 @@ type Options struct {
 	// MaxCalls bounds the call log (default 10000); the oldest half is
 	// dropped when it is full.
 	MaxCalls int
+	// MaxScenes bounds the mini-program codes remembered for Scan (default
+	// 10000; the oldest is forgotten first) and the scan log (the oldest half
+	// is dropped when it is full).
+	MaxScenes int
 }
 
 // Lifetimes and windows of docs/wechat.md §2–§5.
@@ -136,6 +149,7 @@ func (o *Options) setDefaults() {
 	def(&o.ForceRefreshDailyLimit, 20)
 	def(&o.JSCode2SessionPerMinute, 100)
 	def(&o.MaxCalls, 10000)
+	def(&o.MaxScenes, 10000)
 }
 
 // Errors of the Go helpers (and the 400 answers of /login and /phone).
@@ -165,6 +179,8 @@ type Emulator struct {
 	faults  []*faultEntry
 	calls   []Call
 	mints   int
+	scenes  sceneLog    // mini-program codes issued (wxacode.go)
+	scans   []ScanEvent // scans of those codes, oldest first
 }
 
 type userKey struct{ appID, user string }
@@ -269,6 +285,7 @@ func New(opts Options) *Emulator {
 		tokens:  make(map[string]*tokenState),
 		web:     make(map[string]*webToken),
 		refresh: make(map[string]*webRefresh),
+		scenes:  newSceneLog(),
 	}
 }
 
@@ -393,16 +410,24 @@ func (e *Emulator) Login(appID, user string) (string, error) {
 	newKey := randomBytes(16)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := e.miniProgram(appID); err != nil {
+	if err := e.loginLocked(appID, user, code, newKey, e.clock.Now()); err != nil {
 		return "", err
 	}
-	now := e.clock.Now()
+	return code, nil
+}
+
+// loginLocked is Login's work (shared with Scan): code becomes a login code
+// of user in appID, newKey the user's session key if due. e.mu held.
+func (e *Emulator) loginLocked(appID, user, code string, newKey []byte, now time.Time) error {
+	if err := e.miniProgram(appID); err != nil {
+		return err
+	}
 	u := e.userLocked(appID, user)
 	if u.key == nil || e.opts.SessionKeyMinRotation <= 0 || now.Sub(u.rotatedAt) >= e.opts.SessionKeyMinRotation {
 		e.setKeyLocked(u, newKey, now)
 	}
 	e.addCodeLocked(code, &codeState{appID: appID, user: user, kind: kindLogin, issued: now, expires: now.Add(loginCodeLife)})
-	return code, nil
+	return nil
 }
 
 func (e *Emulator) setKeyLocked(u *userState, key []byte, now time.Time) {

@@ -10,6 +10,7 @@ const (
 	APIPhoneNumber         = "getuserphonenumber"
 	APIToken               = "token"
 	APIStableToken         = "stable_token"
+	APIUnlimitedCode       = "wxa_getwxacodeunlimit" // /wxa/getwxacodeunlimit
 	APICheckSession        = "checksession"
 	APIResetUserSessionKey = "resetusersessionkey"
 	APIWebAccessToken      = "sns_oauth2_access_token"
@@ -59,7 +60,9 @@ type Fault struct {
 	// or, with Body "", an empty body.
 	RawBody bool   `json:"raw_body"`
 	Body    string `json:"body"`
-	// ContentType overrides the Content-Type header (e.g. "text/plain").
+	// ContentType overrides the Content-Type header of any answer: a raw
+	// body, an ErrCode's JSON or the real answer (e.g. "text/plain", or
+	// "image/jpeg" on a JSON error as WeChat's getwxacodeunlimit does).
 	ContentType string `json:"content_type"`
 	// Delay holds the answer this long (the request's cancellation ends the
 	// wait): combine with a client timeout to simulate one.

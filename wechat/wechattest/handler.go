@@ -18,7 +18,7 @@ const maxBody = 64 << 10
 // Handler returns the emulator's HTTP handler. It serves, at its root, the
 // WeChat API paths (/sns/jscode2session, /wxa/business/getuserphonenumber,
 // /cgi-bin/token, /cgi-bin/stable_token, /wxa/checksession,
-// /wxa/resetusersessionkey, /sns/oauth2/access_token,
+// /wxa/resetusersessionkey, /wxa/getwxacodeunlimit, /sns/oauth2/access_token,
 // /sns/oauth2/refresh_token, /sns/userinfo, /sns/auth), WeChat's browser
 // authorize pages (GET /connect/qrconnect, GET /connect/oauth2/authorize:
 // see servePage) and the helper endpoints:
@@ -26,6 +26,7 @@ const maxBody = 64 << 10
 //	POST   /login   {"appid","user"}                          → {"code"}
 //	POST   /app-login {"appid","user"}                        → {"code"} (Open SDK SendAuth)
 //	POST   /phone   {"appid","user","phone_number"[,"tamper"]} → {"code","encryptedData","iv"}
+//	POST   /scan    {"scene","user"}                          → {"appid","scene","code"} (a wx.login code; 404 for an unknown scene)
 //	POST   /faults  a Fault as JSON ("delay" as a Go duration, e.g. "250ms") → 204
 //	DELETE /faults  clear faults → 204
 //	GET    /calls   the call log as JSON; DELETE /calls resets it
@@ -40,6 +41,7 @@ func (e *Emulator) Handler() http.Handler {
 	mux.HandleFunc("/cgi-bin/stable_token", e.api(APIStableToken, false, identifyBodyApp, e.stableToken))
 	mux.HandleFunc("/wxa/checksession", e.api(APICheckSession, true, e.identifyOpenID, e.checkSession))
 	mux.HandleFunc("/wxa/resetusersessionkey", e.api(APIResetUserSessionKey, true, e.identifyOpenID, e.resetSessionKey))
+	mux.HandleFunc("/wxa/getwxacodeunlimit", e.api(APIUnlimitedCode, false, e.identifyTokenApp, e.unlimitedCode))
 	mux.HandleFunc("/sns/oauth2/access_token", e.api(APIWebAccessToken, false, e.identifyWebCode, e.webAccessToken))
 	mux.HandleFunc("/sns/oauth2/refresh_token", e.api(APIWebRefreshToken, false, e.identifyRefresh, e.webRefreshToken))
 	mux.HandleFunc("/sns/userinfo", e.api(APIWebUserInfo, false, e.identifyWebToken, e.webUserInfo))
@@ -49,6 +51,7 @@ func (e *Emulator) Handler() http.Handler {
 	mux.HandleFunc("/login", e.serveLogin)
 	mux.HandleFunc("/app-login", e.serveAppLogin)
 	mux.HandleFunc("/phone", e.servePhone)
+	mux.HandleFunc("/scan", e.serveScan)
 	mux.HandleFunc("/faults", e.serveFaults)
 	mux.HandleFunc("/calls", e.serveCalls)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
@@ -73,6 +76,7 @@ type answer struct {
 	errcode int
 	errmsg  string // overrides the standard errmsg
 	data    map[string]any
+	image   []byte // a success answered as PNG bytes instead of JSON
 }
 
 func fail(code int) answer { return answer{errcode: code} }
@@ -160,6 +164,16 @@ func writeFault(w http.ResponseWriter, f *Fault) int {
 }
 
 func writeAnswer(w http.ResponseWriter, ans answer, okOnSuccess bool, f *Fault) {
+	if ans.errcode == 0 && ans.image != nil {
+		ct := "image/png"
+		if f != nil && f.ContentType != "" {
+			ct = f.ContentType
+		}
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(ans.image)
+		return
+	}
 	body := make(map[string]any, len(ans.data)+2)
 	if ans.errcode != 0 {
 		msg := ans.errmsg
@@ -211,6 +225,7 @@ var errmsgs = map[int]string{
 	40014: "invalid access_token",
 	40029: "invalid code",
 	40030: "invalid refresh_token",
+	40097: "invalid args",
 	40125: "invalid appsecret",
 	40163: "code been used",
 	40164: "invalid ip, not in whitelist",
@@ -221,6 +236,7 @@ var errmsgs = map[int]string{
 	41003: "refresh_token missing",
 	41004: "appsecret missing",
 	41008: "missing code",
+	41030: "invalid page",
 	42001: "access_token expired",
 	42002: "refresh_token expired",
 	43001: "require GET method",

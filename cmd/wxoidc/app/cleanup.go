@@ -8,11 +8,12 @@ import (
 
 // expiredDeleter is what the cleanup needs of the store: the bounded deletes
 // of expired rows (storage.TokenSessionStore, LoginSessionStore,
-// AuthFlowStore).
+// AuthFlowStore, ScanTicketStore).
 type expiredDeleter interface {
 	DeleteExpiredTokenSessions(ctx context.Context, now time.Time, limit int) (int64, error)
 	DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int64, error)
 	DeleteExpiredAuthFlows(ctx context.Context, now time.Time, limit int) (int64, error)
+	DeleteExpiredScanTickets(ctx context.Context, now time.Time, limit int) (int64, error)
 }
 
 // cleanupLoop deletes expired rows every storage.cleanup_interval, in
@@ -46,6 +47,7 @@ func deleteExpired(ctx context.Context, store expiredDeleter, now func() time.Ti
 		{"token sessions", store.DeleteExpiredTokenSessions},
 		{"login sessions", store.DeleteExpiredLoginSessions},
 		{"auth flows", store.DeleteExpiredAuthFlows},
+		{"scan tickets", store.DeleteExpiredScanTickets},
 	}
 	for _, k := range kinds {
 		total := int64(0)

@@ -41,6 +41,10 @@ func TestDeleteExpiredAllKinds(t *testing.T) {
 		if err := s.CreateAuthFlow(ctx, storage.AuthFlow{ID: "flow" + label, CreatedAt: now.Add(-time.Hour), ExpiresAt: exp}); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.CreateScanTicket(ctx, storage.ScanTicket{ID: "ticket" + label, Status: storage.ScanPending,
+			CreatedAt: now.Add(-time.Hour), ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	deleteExpired(ctx, s, func() time.Time { return now }, batch, slog.New(slog.DiscardHandler))
@@ -56,6 +60,9 @@ func TestDeleteExpiredAllKinds(t *testing.T) {
 		if _, err := s.TakeAuthFlow(ctx, "flow"+label, now.Add(-time.Hour)); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("expired auth flow %s: %v, want ErrNotFound", label, err)
 		}
+		if _, err := s.GetScanTicket(ctx, "ticket"+label); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("expired scan ticket %s: %v, want ErrNotFound", label, err)
+		}
 	}
 	if _, err := s.GetTokenSession(ctx, storage.KindAccessToken, "sig-live"); err != nil {
 		t.Errorf("live token session: %v", err)
@@ -65,6 +72,9 @@ func TestDeleteExpiredAllKinds(t *testing.T) {
 	}
 	if _, err := s.TakeAuthFlow(ctx, "flowlive", now); err != nil {
 		t.Errorf("live auth flow: %v", err)
+	}
+	if _, err := s.GetScanTicket(ctx, "ticketlive"); err != nil {
+		t.Errorf("live scan ticket: %v", err)
 	}
 }
 
@@ -89,12 +99,20 @@ func (d *failingDeleter) DeleteExpiredAuthFlows(_ context.Context, _ time.Time, 
 	return int64(limit - 1), nil
 }
 
+func (d *failingDeleter) DeleteExpiredScanTickets(_ context.Context, _ time.Time, limit int) (int64, error) {
+	d.calls["ticket"]++
+	if d.calls["ticket"] < 2 {
+		return int64(limit), nil
+	}
+	return int64(limit - 1), nil
+}
+
 // A failing kind does not stop the others; a full batch asks for another,
 // a short one ends the kind.
 func TestDeleteExpiredFailureAndBatches(t *testing.T) {
 	d := &failingDeleter{calls: map[string]int{}}
 	deleteExpired(t.Context(), d, time.Now, 10, slog.New(slog.DiscardHandler))
-	want := map[string]int{"token": 1, "login": 3, "flow": 1}
+	want := map[string]int{"token": 1, "login": 3, "flow": 1, "ticket": 2}
 	for k, n := range want {
 		if d.calls[k] != n {
 			t.Errorf("%s: %d calls, want %d", k, d.calls[k], n)

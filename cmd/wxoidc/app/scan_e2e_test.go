@@ -264,7 +264,7 @@ func TestScanExpires(t *testing.T) {
 		t.Fatalf("approve after expiry: %+v", a)
 	}
 	// A fresh code for the same request, as the page's script asks.
-	req, _ := http.NewRequest(http.MethodGet, s.URL+"/oauth2/login?"+mustQuery(t, authURL)+"&method=miniprogram_scan", nil)
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/oauth2/login?"+rawQuery(t, authURL)+"&method=miniprogram_scan", nil)
 	req.Header.Set("Accept", "application/json")
 	resp, err := b.client.Do(req)
 	if err != nil {
@@ -287,13 +287,9 @@ func TestScanExpires(t *testing.T) {
 	}
 }
 
-func mustQuery(t *testing.T, raw string) string {
+func rawQuery(t *testing.T, raw string) string {
 	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.RawQuery
+	return mustURL(t, raw).RawQuery
 }
 
 // Every way to misuse a ticket gets a clear answer and changes nothing.

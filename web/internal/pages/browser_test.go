@@ -57,6 +57,9 @@ func TestPagesInBrowser(t *testing.T) {
 	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) }) // before srv.Close: it waits for held long-polls
+	serveScanFixtures(mux, done)
 
 	for _, size := range []struct {
 		name  string
@@ -146,7 +149,7 @@ func checkPage(t *testing.T, ctx context.Context, console *consoleLog, url strin
 			lang: document.documentElement.lang,
 			h1Size: getComputedStyle(document.querySelector('h1')).fontSize,
 			primary: [...document.querySelectorAll('.btn-primary')].map(e => getComputedStyle(e).backgroundColor),
-			smallTargets: targets.filter(e => e.getBoundingClientRect().height < 44).map(e => e.outerHTML),
+			smallTargets: targets.filter(e => e.getClientRects().length && e.getBoundingClientRect().height < 44).map(e => e.outerHTML),
 			brokenImages: [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src),
 			overflow: document.documentElement.scrollWidth > window.innerWidth,
 			violations: window.__cspViolations || [],

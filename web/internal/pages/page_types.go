@@ -101,6 +101,7 @@ const (
 	ErrWeChatError       ErrorKind = "wechat_error"       // WeChat answered with an error
 	ErrServerError       ErrorKind = "server_error"       // our fault
 	ErrNotFound          ErrorKind = "not_found"          // no such page
+	ErrScanUnavailable   ErrorKind = "scan_unavailable"   // WeChat could not make a mini-program code just now
 )
 
 // ErrorPage tells the person what happened, whether it was their fault, and
@@ -112,6 +113,9 @@ type ErrorPage struct {
 	BackURL    string // optional "返回 {client}" / "Back to {client}" link
 	RetryURL   string // optional "重新登录" / "Sign in again" link
 	Code       string // OAuth error code shown small and grey for support (may be empty)
+	// Others are other ways in, shown as secondary links under the actions
+	// (e.g. the website QR page when the mini-program code failed).
+	Others []LoginMethod
 }
 
 // LoggedOutPage confirms that the login session has ended.

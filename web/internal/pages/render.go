@@ -28,7 +28,7 @@ func New() (*Renderer, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"app.css", "favicon.svg", "warn.svg", "info.svg", "success.svg"} {
+	for _, name := range []string{"app.css", "scan.js", "favicon.svg", "warn.svg", "info.svg", "success.svg"} {
 		if a.urls[name] == "" {
 			return nil, fmt.Errorf("pages: embedded asset %s is missing", name)
 		}
@@ -64,11 +64,21 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, p Page) error {
 	setNoStore(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'nonce-"+nonce+"'; form-action 'self'"+formActionSources(formTargets(p))+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; "+connectSrc(p)+"script-src 'nonce-"+nonce+"'; form-action 'self'"+formActionSources(formTargets(p))+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	_, err = w.Write(buf.Bytes())
 	return err
+}
+
+// connectSrc lets the scan page's script ask our own server for the code's
+// status; the other pages run no script and keep default-src 'none'.
+func connectSrc(p Page) string {
+	switch p.(type) {
+	case ScanPage, *ScanPage:
+		return "connect-src 'self'; "
+	}
+	return ""
 }
 
 // formTargets are the URLs a page's form answer may redirect to.

@@ -59,12 +59,26 @@ func TestEveryPageRendersInBothLocalesWithTheSecurityHeaders(t *testing.T) {
 				if m == nil {
 					t.Fatalf("CSP without a script nonce: %q", csp)
 				}
-				if want := "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'nonce-" + m[1] + "'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"; csp != want {
+				_, scan := s.page.(ScanPage)
+				connect := ""
+				if scan {
+					connect = "connect-src 'self'; " // its script asks our server for the code's status
+				}
+				if want := "default-src 'none'; style-src 'self'; img-src 'self' data:; " + connect + "script-src 'nonce-" + m[1] + "'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"; csp != want {
 					t.Errorf("CSP\n got %q\nwant %q", csp, want)
 				}
 				body := rec.Body.String()
 				if !strings.Contains(body, `<html lang="`+string(loc)+`">`) {
 					t.Errorf("no <html lang=%q>", loc)
+				}
+				// The scan page's one script is ours, under the page's nonce;
+				// no page has any other.
+				if scan {
+					tag := `<script src="` + r.assets.urls["scan.js"] + `" nonce="` + attrEscape(m[1]) + `"></script>`
+					if strings.Count(body, "<script") != 1 || !strings.Contains(body, tag) {
+						t.Errorf("want exactly %s in\n%s", tag, body)
+					}
+					body = strings.Replace(body, tag, "", 1)
 				}
 				for _, bad := range []string{"{client}", "ZgotmplZ", "<script", "style=", "http://", "//cdn"} {
 					if strings.Contains(body, bad) {
@@ -74,6 +88,9 @@ func TestEveryPageRendersInBothLocalesWithTheSecurityHeaders(t *testing.T) {
 				if !strings.Contains(body, `<link rel="stylesheet" href="`+r.assets.urls["app.css"]+`">`) {
 					t.Error("page does not link the hashed stylesheet")
 				}
+				if h := regexp.MustCompile(`<[^>]*\son[a-z]+=`).FindString(body); h != "" {
+					t.Errorf("inline event handler: %s", h)
+				}
 				// Each locale's pages are in that locale's script.
 				if han := regexp.MustCompile(`\p{Han}`).MatchString(stripSamples(body)); han != (loc == ZhCN) {
 					t.Errorf("Chinese characters on the page: %v, want %v", han, loc == ZhCN)
@@ -82,6 +99,9 @@ func TestEveryPageRendersInBothLocalesWithTheSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// attrEscape is how html/template writes a base64 nonce in an attribute.
+func attrEscape(s string) string { return strings.ReplaceAll(s, "+", "&#43;") }
 
 // stripSamples removes the Chinese client name of the samples (and its
 // initial in the avatar), so that an English page showing it does not count
@@ -119,8 +139,13 @@ func TestRequestDataStaysInert(t *testing.T) {
 		ErrorPage{Locale: En, Kind: ErrorKind(evil), ClientName: evil, BackURL: `javascript:alert(5)`, RetryURL: `/x?a="><script>`, Code: evil},
 		LogoutConfirmPage{Locale: ZhCN, ClientName: evil, Action: `javascript:alert(6)`, Fields: fields, ReturnURL: evil},
 		LoggedOutPage{Locale: En, ClientName: evil, ReturnURL: `vbscript:x`},
+		ScanPage{Locale: ZhCN, ClientName: evil, ImageURL: `javascript:alert(7)`, StatusURL: evil, ContinueURL: `javascript:alert(8)`,
+			RenewURL: `/r?a="><script>`, Scopes: []string{evil}, Others: []LoginMethod{{Kind: evil, URL: `javascript:alert(9)`}}, PrivacyURL: evil},
+		ErrorPage{Locale: ZhCN, Kind: ErrScanUnavailable, ClientName: evil, Others: []LoginMethod{{Kind: evil, URL: `javascript:alert(10)`}}},
 	} {
 		body := render(t, r, http.StatusOK, p).Body.String()
+		// The scan page's own script tag is the one allowed.
+		body = regexp.MustCompile(`<script src="/assets/scan\.[0-9a-f]{10}\.js" nonce="[^"<>]+"></script>`).ReplaceAllString(body, "")
 		for _, bad := range []string{"<script", "<img src=x", "javascript:", "vbscript:", `"><`} {
 			if strings.Contains(body, bad) {
 				t.Errorf("%T: %q got through:\n%s", p, bad, body)
@@ -193,7 +218,7 @@ func TestErrorKindsAreWorded(t *testing.T) {
 	r := newRenderer(t)
 	kinds := []ErrorKind{ErrBadRequest, ErrUnknownClient, ErrBadRedirectURI, ErrClientDisabled, ErrAccountDisabled,
 		ErrSnapshotUser, ErrWeChatDenied, ErrFlowExpired, ErrBrowserMismatch, ErrWeChatUnavailable, ErrWeChatError,
-		ErrServerError, ErrNotFound}
+		ErrServerError, ErrNotFound, ErrScanUnavailable}
 	for _, loc := range []Locale{ZhCN, En} {
 		generic := errorTexts[loc][""].Title
 		titles := map[string]ErrorKind{}
@@ -242,6 +267,120 @@ func TestErrorPageParts(t *testing.T) {
 	}
 	if !strings.Contains(back, "The sign-in request from this app is incomplete or invalid. This isn&#39;t your fault.") {
 		t.Errorf("fault sentence:\n%s", back)
+	}
+}
+
+func TestScanPage(t *testing.T) {
+	r := newRenderer(t)
+	p := ScanPage{
+		ClientName: "Grafana", ImageURL: "/oauth2/scan/code/abc.png?v=1&s=2",
+		StatusURL: "/oauth2/scan/status/abc", ContinueURL: "/oauth2/scan/continue/abc", RenewURL: "/oauth2/scan/renew?r=x&y=1",
+		ExpiresIn: 300, Scopes: []string{"openid", "phone"},
+		Others:     []LoginMethod{{Kind: MethodWebsiteQR, URL: "/start?method=website_qr"}},
+		PrivacyURL: "https://grafana.example.com/privacy",
+	}
+	for _, tc := range []struct {
+		loc  Locale
+		want []string
+	}{
+		{ZhCN, []string{
+			"<title>登录 Grafana</title>", "<h1>登录 Grafana</h1>", `<div class="avatar" aria-hidden="true">G</div>`,
+			`<img class="qr-img" src="/oauth2/scan/code/abc.png?v=1&amp;s=2" alt="用微信扫描此小程序码，登录 Grafana" width="220" height="220">`,
+			`<p class="scan-status" role="status" aria-live="polite">请使用微信扫一扫</p>`,
+			`data-t-scanned="已扫描，请在手机上确认"`, `data-t-approved="登录成功，正在跳转"`, `data-t-denied="已取消"`,
+			`data-t-expired="二维码已过期，点击刷新"`, `data-t-retry="再试一次"`,
+			`<a class="scan-renew" href="/oauth2/scan/renew?r=x&amp;y=1">刷新二维码</a>`,
+			`<noscript><p class="note">自动等待确认需要开启 JavaScript。</p></noscript>`,
+			`<h2>其他登录方式</h2>`, `<a href="/start?method=website_qr">微信登录</a>`,
+			"登录后，Grafana 将获得：", "<li>你的手机号</li>", `<a href="https://grafana.example.com/privacy">隐私政策</a>`,
+		}},
+		{En, []string{
+			"<title>Sign in to Grafana</title>",
+			`alt="Code to scan with WeChat to sign in to Grafana"`,
+			`<p class="scan-status" role="status" aria-live="polite">Scan with WeChat</p>`,
+			`data-t-scanned="Scanned. Confirm on your phone"`, `data-t-approved="Signed in, redirecting"`, `data-t-denied="Cancelled"`,
+			`data-t-expired="Code expired. Click to refresh"`, `data-t-retry="Try again"`, `data-t-error="Can&#39;t reach the server right now. Still trying…"`,
+			`>Refresh code</a>`, `<h2>Other ways to sign in</h2>`, `<a href="/start?method=website_qr">Sign in with WeChat</a>`,
+			"After you sign in, Grafana will get:", `>Privacy policy</a>`,
+		}},
+	} {
+		p.Locale = tc.loc
+		rec := render(t, r, http.StatusOK, p)
+		body := rec.Body.String()
+		common := []string{
+			`<div class="scan" id="scan" data-state="pending" data-status-url="/oauth2/scan/status/abc" data-continue-url="/oauth2/scan/continue/abc" data-renew-url="/oauth2/scan/renew?r=x&amp;y=1" data-expires-in="300"`,
+			`<a class="qr-cover" href="/oauth2/scan/renew?r=x&amp;y=1" aria-label="`,
+			`<img class="qr-mark" src="` + r.assets.urls["success.svg"] + `" alt="" width="56" height="56" hidden>`,
+		}
+		for _, want := range append(common, tc.want...) {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: missing %s in\n%s", tc.loc, want, body)
+			}
+		}
+		csp := rec.Header().Get("Content-Security-Policy")
+		m := nonceRE.FindStringSubmatch(csp)
+		if m == nil || !strings.Contains(csp, "connect-src 'self'") {
+			t.Fatalf("%s: CSP %q", tc.loc, csp)
+		}
+		if tag := `<script src="` + r.assets.urls["scan.js"] + `" nonce="` + attrEscape(m[1]) + `"></script>`; !strings.Contains(body, tag) {
+			t.Errorf("%s: no %s", tc.loc, tag)
+		}
+		if strings.Contains(body, "btn-primary") {
+			t.Errorf("%s: the code is the one thing to act on; no green button", tc.loc)
+		}
+	}
+	// A pointer renders the same, and other pages get no connect-src.
+	if csp := render(t, r, http.StatusOK, &p).Header().Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self'") {
+		t.Errorf("*ScanPage CSP %q", csp)
+	}
+	if csp := render(t, r, http.StatusOK, LoginPage{}).Header().Get("Content-Security-Policy"); strings.Contains(csp, "connect-src") {
+		t.Errorf("login page CSP %q", csp)
+	}
+}
+
+func TestScanScriptIsServedHashed(t *testing.T) {
+	r := newRenderer(t)
+	u := r.assets.urls["scan.js"]
+	if !regexp.MustCompile(`^/assets/scan\.[0-9a-f]{10}\.js$`).MatchString(u) {
+		t.Fatalf("script URL %q carries no content hash", u)
+	}
+	rec := httptest.NewRecorder()
+	r.AssetHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, u, nil))
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Errorf("GET %s: %d %q", u, rec.Code, rec.Header().Get("Content-Type"))
+	}
+	// The page's CSP forbids eval; the script must not need it.
+	for _, bad := range []string{"eval(", "new Function", "innerHTML", "document.write"} {
+		if strings.Contains(rec.Body.String(), bad) {
+			t.Errorf("scan.js uses %s", bad)
+		}
+	}
+}
+
+func TestErrorPageOthers(t *testing.T) {
+	r := newRenderer(t)
+	for _, tc := range []struct {
+		loc  Locale
+		want []string
+	}{
+		{ZhCN, []string{"<h1>暂时无法生成小程序码</h1>", "微信暂时没能生成登录用的小程序码。这不是你的问题。", "请稍后再试，或使用其他方式登录。",
+			`<nav class="others">`, `<h2>其他登录方式</h2>`, `<a href="/start?m=qr">微信登录</a>`, `<a href="/start?m=oa">微信快捷登录</a>`,
+			`<a class="btn btn-primary" href="/renew">重新登录</a>`}},
+		{En, []string{"<h1>Couldn&#39;t make a sign-in code</h1>", "This isn&#39;t your fault.", "or use another way to sign in.",
+			`<h2>Other ways to sign in</h2>`, `<a href="/start?m=qr">Sign in with WeChat</a>`, `<a href="/start?m=oa">Continue with WeChat</a>`}},
+	} {
+		body := render(t, r, http.StatusServiceUnavailable, ErrorPage{
+			Locale: tc.loc, Kind: ErrScanUnavailable, ClientName: "Grafana", RetryURL: "/renew",
+			Others: []LoginMethod{{Kind: MethodWebsiteQR, URL: "/start?m=qr"}, {Kind: MethodOfficialAccount, URL: "/start?m=oa"}},
+		}).Body.String()
+		for _, want := range tc.want {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: missing %s in\n%s", tc.loc, want, body)
+			}
+		}
+	}
+	if body := render(t, r, http.StatusBadRequest, ErrorPage{Locale: En, Kind: ErrBadRequest}).Body.String(); strings.Contains(body, "others") {
+		t.Errorf("an error page without Others shows the section:\n%s", body)
 	}
 }
 

@@ -30,8 +30,26 @@ type view struct {
 	Links []link
 	Notes []string
 
+	Scan        *scanView // the code and its status line (scan page only)
+	OthersIntro string
+	Others      []link // other ways in, as secondary links under the actions
+	Script      string // asset URL of the page's one script, loaded with the nonce
+
 	FooterLinks []link
 	Code        string // "错误代码：access_denied"
+}
+
+// scanView is the code, its status line and what the script needs: its
+// URLs and its sentences travel in data-* attributes, never inline script.
+type scanView struct {
+	ImageURL, Alt                    string
+	StatusURL, ContinueURL, RenewURL string
+	ExpiresIn                        int
+	Success                          string // asset URL of the "scanned" mark
+	Pending, Scanned, Approved       string // the status line per state
+	Denied, Expired, Error           string
+	Refresh, Retry, ClickToRefresh   string
+	NoScript                         string
 }
 
 type form struct {
@@ -55,6 +73,10 @@ func (r *Renderer) viewOf(p Page) (*view, error) {
 	switch p := p.(type) {
 	case LoginPage:
 		return r.loginView(p), nil
+	case ScanPage:
+		return r.scanView(p), nil
+	case *ScanPage:
+		return r.scanView(*p), nil
 	case *LoginPage:
 		return r.loginView(*p), nil
 	case ConsentPage:
@@ -140,11 +162,7 @@ func (r *Renderer) loginView(p LoginPage) *view {
 	v.Title = v.Heading
 	v.Subtitle = w["login.subtitle"]
 	for i, m := range p.Methods {
-		text, ok := w["method."+m.Kind]
-		if !ok {
-			text = w["method.other"]
-		}
-		v.Links = append(v.Links, link{Text: text, URL: m.URL, Hint: w["method."+m.Kind+".hint"], Primary: i == 0})
+		v.Links = append(v.Links, link{Text: methodText(w, m.Kind), URL: m.URL, Hint: w["method."+m.Kind+".hint"], Primary: i == 0})
 	}
 	if len(p.Methods) == 0 {
 		v.Lines = []string{w["login.none"]}
@@ -152,6 +170,51 @@ func (r *Renderer) loginView(p LoginPage) *view {
 	v.List = scopeWords(w, p.Scopes)
 	v.ListIntro = s.say("login.gets")
 	v.Notes = []string{s.say("login.no_password")}
+	if p.PrivacyURL != "" {
+		v.FooterLinks = []link{{Text: w["privacy"], URL: p.PrivacyURL}}
+	}
+	return v
+}
+
+// methodText names a way to sign in; an unknown kind gets a generic name.
+func methodText(w map[string]string, kind string) string {
+	if text, ok := w["method."+kind]; ok {
+		return text
+	}
+	return w["method.other"]
+}
+
+// others are other ways in as secondary links, with their heading.
+func others(v *view, w map[string]string, methods []LoginMethod) {
+	for _, m := range methods {
+		v.Others = append(v.Others, link{Text: methodText(w, m.Kind), URL: m.URL})
+	}
+	if len(v.Others) > 0 {
+		v.OthersIntro = w["others"]
+	}
+}
+
+// scanView draws the pending state; the script takes it from there.
+func (r *Renderer) scanView(p ScanPage) *view {
+	v, w := r.base(p.Locale)
+	s := newSpeaker(w, p.ClientName)
+	v.Avatar = initial(p.ClientName)
+	v.Heading = s.say("login.title")
+	v.Title = v.Heading
+	v.Scan = &scanView{
+		ImageURL: p.ImageURL, Alt: s.say("scan.alt"),
+		StatusURL: p.StatusURL, ContinueURL: p.ContinueURL, RenewURL: p.RenewURL,
+		ExpiresIn: p.ExpiresIn,
+		Success:   r.assets.urls["success.svg"],
+		Pending:   w["scan.pending"], Scanned: w["scan.scanned"], Approved: w["scan.approved"],
+		Denied: w["scan.denied"], Expired: w["scan.expired"], Error: w["scan.error"],
+		Refresh: w["scan.refresh"], Retry: w["scan.retry"], ClickToRefresh: w["scan.click"],
+		NoScript: w["scan.noscript"],
+	}
+	v.Script = r.assets.urls["scan.js"]
+	others(v, w, p.Others)
+	v.List = scopeWords(w, p.Scopes)
+	v.ListIntro = s.say("login.gets")
 	if p.PrivacyURL != "" {
 		v.FooterLinks = []link{{Text: w["privacy"], URL: p.PrivacyURL}}
 	}
@@ -209,6 +272,7 @@ func (r *Renderer) errorView(p ErrorPage) *view {
 	if p.BackURL != "" {
 		v.Links = append(v.Links, link{Text: s.say("back"), URL: p.BackURL, Primary: p.RetryURL == ""})
 	}
+	others(v, w, p.Others)
 	if p.Code != "" {
 		v.Code = w["code"] + p.Code
 	}

@@ -55,6 +55,20 @@ var words = map[Locale]map[string]string{
 		"logout.submit": "退出登录",
 		"logout.cancel": "取消",
 		"logout.stay":   "如果不想退出，直接关闭此页面即可。",
+
+		"others": "其他登录方式",
+
+		"scan.alt":      "用微信扫描此小程序码，登录{client}",
+		"scan.pending":  "请使用微信扫一扫",
+		"scan.scanned":  "已扫描，请在手机上确认",
+		"scan.approved": "登录成功，正在跳转",
+		"scan.denied":   "已取消",
+		"scan.expired":  "二维码已过期，点击刷新",
+		"scan.error":    "暂时连不上服务器，正在重试…",
+		"scan.refresh":  "刷新二维码",
+		"scan.retry":    "再试一次",
+		"scan.click":    "点击刷新",
+		"scan.noscript": "自动等待确认需要开启 JavaScript。",
 	},
 	En: {
 		"this_app":          "this app",
@@ -100,6 +114,20 @@ var words = map[Locale]map[string]string{
 		"logout.submit": "Sign out",
 		"logout.cancel": "Cancel",
 		"logout.stay":   "To stay signed in, just close this page.",
+
+		"others": "Other ways to sign in",
+
+		"scan.alt":      "Code to scan with WeChat to sign in to {client}",
+		"scan.pending":  "Scan with WeChat",
+		"scan.scanned":  "Scanned. Confirm on your phone",
+		"scan.approved": "Signed in, redirecting",
+		"scan.denied":   "Cancelled",
+		"scan.expired":  "Code expired. Click to refresh",
+		"scan.error":    "Can't reach the server right now. Still trying…",
+		"scan.refresh":  "Refresh code",
+		"scan.retry":    "Try again",
+		"scan.click":    "Click to refresh",
+		"scan.noscript": "Waiting for your confirmation needs JavaScript.",
 	},
 }
 
@@ -127,6 +155,7 @@ var errorTexts = map[Locale]map[ErrorKind]errorWords{
 		ErrWeChatError:       {"微信登录失败", "微信没有完成这次登录。", "请重新登录。如果仍然失败，请稍后再试。", true, "warn"},
 		ErrServerError:       {"出了点问题", "我们这边出了故障，登录没有完成。", "请稍后重新登录。", true, "warn"},
 		ErrNotFound:          {"页面不存在", "这个地址没有对应的页面。", "请检查链接是否完整。", false, "info"},
+		ErrScanUnavailable:   {"暂时无法生成小程序码", "微信暂时没能生成登录用的小程序码。", "请稍后再试，或使用其他方式登录。", true, "warn"},
 		"":                   {"无法完成登录", "登录过程中出现了问题。", "请返回重新登录。", false, "warn"},
 	},
 	En: {
@@ -143,6 +172,7 @@ var errorTexts = map[Locale]map[ErrorKind]errorWords{
 		ErrWeChatError:       {"WeChat sign-in failed", "WeChat didn't complete this sign-in.", "Please sign in again. If it still fails, try again later.", true, "warn"},
 		ErrServerError:       {"Something went wrong", "Something broke on our side, so sign-in didn't finish.", "Please sign in again in a little while.", true, "warn"},
 		ErrNotFound:          {"Page not found", "There's no page at this address.", "Check that the link is complete.", false, "info"},
+		ErrScanUnavailable:   {"Couldn't make a sign-in code", "WeChat couldn't make a code for you to scan just now.", "Try again in a moment, or use another way to sign in.", true, "warn"},
 		"":                   {"Sign-in couldn't be completed", "Something went wrong during sign-in.", "Please go back and sign in again.", false, "warn"},
 	},
 }
