@@ -439,7 +439,7 @@ func TestRequireLoopback(t *testing.T) {
 
 // The mini-program example (examples/miniprogram) works against a real dev
 // instance: its Node tests, with wx.request over fetch and wx.login played by
-// the emulator.
+// the emulator, and the PC sign-in confirm page driven through a scan.
 func TestMiniProgramExampleAgainstDev(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -451,9 +451,12 @@ func TestMiniProgramExampleAgainstDev(t *testing.T) {
 	root := filepath.Join("..", "..")
 	cmd := exec.CommandContext(ctx, node, "--test",
 		filepath.Join("examples", "miniprogram", "test", "auth.test.js"),
-		filepath.Join("examples", "miniprogram", "test", "devserver.test.js"))
+		filepath.Join("examples", "miniprogram", "test", "devserver.test.js"),
+		filepath.Join("examples", "miniprogram", "test", "scanpage.test.js"),
+		filepath.Join("examples", "miniprogram", "test", "scan.test.js"))
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "WXOIDC_ISSUER=http://"+d.addr, "WXOIDC_CLIENT_ID="+devMiniProgram, "WXOIDC_APPID="+devAppID)
+	cmd.Env = append(os.Environ(), "WXOIDC_ISSUER=http://"+d.addr, "WXOIDC_CLIENT_ID="+devMiniProgram, "WXOIDC_APPID="+devAppID,
+		"WXOIDC_WEB_CLIENT_ID="+devWeb, "WXOIDC_WEB_REDIRECT_URI="+devWebRedirectURI)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node --test: %v\n%s", err, out)

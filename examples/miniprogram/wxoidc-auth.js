@@ -10,6 +10,11 @@
 //   onGetPhoneNumber(e) { auth.onGetPhoneNumber(e).then(...) }
 //   auth.request({ url: 'https://api.example.com/me' }).then(res => ...)
 //
+//   // PC sign-in: the page a mini-program code opens (pages/scan/index.js)
+//   const ticket = decodeScene(query)        // onLoad(query)
+//   await auth.login()
+//   const info = await auth.scan(ticket, 'scanned')   // then 'approve' or 'deny'
+//
 // What it does, and why:
 // - Trades `wx.login`'s code (plus the phone button's `code`, or the legacy
 //   `encryptedData` + `iv`) for OAuth 2.0 / OIDC tokens through wxoidc's
@@ -22,10 +27,20 @@
 // - A `wx.login` code is single-use and short-lived. On `invalid_grant`
 //   (code used or expired) or `temporarily_unavailable` (WeChat busy; the code
 //   may have been consumed), it retries once with a fresh code.
+// - PC sign-in by scanning a mini-program code (docs/contract.md §1.6): the
+//   code's `scene` is a ticket; `scan` tells the provider that the person
+//   opened it, approved or denied, with the mini-program's access token.
 
 'use strict'
 
 const GRANT_TYPE = 'urn:wxoidc:params:oauth:grant-type:wechat-miniprogram'
+
+// What the mini-program may tell the provider about a scanned ticket.
+const SCAN_ACTIONS = ['scanned', 'approve', 'deny']
+
+// A mini-program code's scene: 1 to 32 characters of this alphabet
+// (docs/wechat.md §6.3, getwxacodeunlimit).
+const SCENE_PATTERN = /^[0-9A-Za-z!#$&'()*+,\/:;=?@._~-]{1,32}$/
 
 // OAuthError is an RFC 6749 error answer (or a transport failure, with
 // error 'network_error').
@@ -77,6 +92,36 @@ function parseBody (data) {
   }
 }
 
+// checkScene throws an OAuthError 'invalid_scene' unless scene is one
+// WeChat could have put in a code. The value is not echoed: it is a ticket.
+function checkScene (scene) {
+  if (typeof scene !== 'string' || scene === '') {
+    throw new OAuthError(0, 'invalid_scene', 'no sign-in code: open this page by scanning the code on your computer')
+  }
+  if (scene.length > 32) {
+    throw new OAuthError(0, 'invalid_scene', 'the scene is longer than 32 characters')
+  }
+  if (!SCENE_PATTERN.test(scene)) {
+    throw new OAuthError(0, 'invalid_scene', 'the scene has characters a mini-program code cannot carry')
+  }
+  return scene
+}
+
+// decodeScene returns the ticket of the mini-program code that opened the
+// page: onLoad's query.scene, which WeChat hands over URL-encoded. Anything
+// that is not a valid scene throws an OAuthError 'invalid_scene' (and so is
+// never sent to the provider).
+function decodeScene (query) {
+  const raw = query && query.scene !== undefined && query.scene !== null ? String(query.scene) : ''
+  let scene
+  try {
+    scene = decodeURIComponent(raw)
+  } catch (e) {
+    throw new OAuthError(0, 'invalid_scene', 'the scene is not properly URL-encoded')
+  }
+  return checkScene(scene)
+}
+
 // createAuth returns the login module for one client.
 //
 // options:
@@ -122,14 +167,15 @@ function createAuth (options) {
     })
   }
 
-  // post sends a form to the provider and resolves with the JSON body of a
-  // 2xx answer; anything else rejects with an OAuthError.
-  function post (url, params) {
+  // post sends a form (plus any extra headers) to the provider and resolves
+  // with the JSON body of a 2xx answer; anything else rejects with an
+  // OAuthError.
+  function post (url, params, extraHeader) {
     return new Promise(function (resolve, reject) {
       api.request({
         url: url,
         method: 'POST',
-        header: { 'content-type': 'application/x-www-form-urlencoded' },
+        header: Object.assign({ 'content-type': 'application/x-www-form-urlencoded' }, extraHeader || {}),
         data: encodeForm(params),
         dataType: 'json',
         success: function (res) {
@@ -279,6 +325,32 @@ function createAuth (options) {
     })
   }
 
+  // scan tells the provider what the person did with the PC sign-in code
+  // whose scene is ticket: 'scanned' (the confirm page opened), 'approve'
+  // or 'deny'. It resolves with {status, client_id, client_name, scope}:
+  // the web app the person is signing in to and the scopes it will get. On
+  // 401 (token revoked or expired early) it gets a fresh token and retries
+  // once; other errors reject with an OAuthError: 404 invalid_ticket (the
+  // code expired), 409 ticket_decided or ticket_taken, 403
+  // insufficient_scope (the code belongs to another mini-program).
+  async function scan (ticket, action) {
+    checkScene(ticket)
+    if (SCAN_ACTIONS.indexOf(action) < 0) {
+      throw new OAuthError(0, 'invalid_request', 'the action must be scanned, approve or deny')
+    }
+    const url = issuer + '/oauth2/scan/' + encodeURIComponent(ticket)
+    const send = function (token) {
+      return post(url, { action: action }, { Authorization: 'Bearer ' + token })
+    }
+    try {
+      return await send(await getAccessToken())
+    } catch (err) {
+      if (!(err instanceof OAuthError) || err.status !== 401) throw err
+    }
+    const fresh = await refresh()
+    return send(fresh.access_token)
+  }
+
   // logout revokes the refresh token (RFC 7009) and forgets the tokens.
   async function logout () {
     const t = load()
@@ -296,9 +368,16 @@ function createAuth (options) {
     getAccessToken: getAccessToken,
     refresh: refresh,
     request: request,
+    scan: scan,
     logout: logout,
     tokens: load
   }
 }
 
-module.exports = { createAuth: createAuth, OAuthError: OAuthError, GRANT_TYPE: GRANT_TYPE }
+module.exports = {
+  createAuth: createAuth,
+  decodeScene: decodeScene,
+  OAuthError: OAuthError,
+  GRANT_TYPE: GRANT_TYPE,
+  SCAN_ACTIONS: SCAN_ACTIONS
+}

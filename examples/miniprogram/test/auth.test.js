@@ -3,7 +3,7 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { createAuth, GRANT_TYPE } = require('../wxoidc-auth.js')
+const { createAuth, decodeScene, GRANT_TYPE } = require('../wxoidc-auth.js')
 
 const ISSUER = 'https://id.example.com'
 
@@ -42,8 +42,15 @@ function provider () {
   const errors = []
   const p = {
     errors,
+    // scanAnswers are the answers of the scan endpoint, in order; then 200.
+    scanAnswers: [],
     handle (req, form) {
       if (req.url === ISSUER + '/oauth2/revoke') return { statusCode: 200, data: '' }
+      if (req.url.startsWith(ISSUER + '/oauth2/scan/')) {
+        if (p.scanAnswers.length) return p.scanAnswers.shift()
+        const status = { scanned: 'scanned', approve: 'approved', deny: 'denied' }[form.action]
+        return { statusCode: 200, data: { status, client_id: 'web', client_name: 'Web', scope: 'openid phone' } }
+      }
       if (req.url !== ISSUER + '/oauth2/token') {
         const auth = (req.header || {}).Authorization || ''
         if (auth === 'Bearer expired') return { statusCode: 401, data: { error: 'invalid_token' } }
@@ -264,4 +271,140 @@ test('nothing the module sends mentions a session key', async () => {
 test('createAuth validates its options', () => {
   assert.throws(() => createAuth({ clientId: 'x', wx: {} }), /issuer/)
   assert.throws(() => createAuth({ issuer: ISSUER, wx: {} }), /clientId/)
+})
+
+// decodeScene: onLoad's query.scene, URL-encoded by WeChat, must be a scene
+// a mini-program code can carry (docs/wechat.md §6.3) before it is sent.
+test('decodeScene accepts the scene alphabet and rejects the rest', () => {
+  const ok = [
+    [{ scene: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ' }, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'],
+    [{ scene: 'A%2FB%3DC%26d' }, 'A/B=C&d'],
+    [{ scene: encodeURIComponent("09az!#$&'()*+,/:;=?@._~-") }, "09az!#$&'()*+,/:;=?@._~-"],
+    [{ scene: 'x' }, 'x'],
+    [{ scene: 'a'.repeat(32) }, 'a'.repeat(32)],
+    [{ scene: '%2F'.repeat(32) }, '/'.repeat(32)], // the length counts decoded characters
+    [{ scene: 12345 }, '12345']
+  ]
+  for (const [query, want] of ok) {
+    assert.equal(decodeScene(query), want, JSON.stringify(query))
+  }
+  const bad = [
+    ['empty', { scene: '' }],
+    ['missing', {}],
+    ['no query', undefined],
+    ['null', { scene: null }],
+    ['too long', { scene: 'a'.repeat(33) }],
+    ['33 characters once decoded', { scene: '%2F'.repeat(33) }],
+    ['space', { scene: 'a%20b' }],
+    ['percent sign', { scene: 'a%25b' }],
+    ['quote', { scene: 'a%22b' }],
+    ['non-ASCII', { scene: '%E4%BD%A0' }],
+    ['newline', { scene: 'a%0Ab' }],
+    ['bad encoding', { scene: '%E4%BD' }],
+    ['lone percent', { scene: 'abc%' }],
+    ['angle brackets', { scene: '<script>' }]
+  ]
+  for (const [name, query] of bad) {
+    assert.throws(() => decodeScene(query), (err) => {
+      assert.equal(err.name, 'OAuthError', name)
+      assert.equal(err.error, 'invalid_scene', name)
+      assert.equal(err.status, 0, name)
+      return true
+    }, name)
+  }
+  // The error text never repeats the scene: it is a ticket.
+  try { decodeScene({ scene: 'SECRETTICKET%20' }) } catch (err) { assert.ok(!err.message.includes('SECRET'), err.message) }
+})
+
+function scanRequests (w) {
+  return w.calls.requests.filter((r) => r.url.startsWith(ISSUER + '/oauth2/scan/'))
+}
+
+test('scan posts the action as a form with the access token', async () => {
+  const { auth, w } = setup()
+  await auth.login()
+  const res = await auth.scan('ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'scanned')
+  assert.deepEqual(res, { status: 'scanned', client_id: 'web', client_name: 'Web', scope: 'openid phone' })
+  const [req] = scanRequests(w)
+  assert.equal(req.url, ISSUER + '/oauth2/scan/ABCDEFGHIJKLMNOPQRSTUVWXYZ')
+  assert.equal(req.method, 'POST')
+  assert.equal(req.header['content-type'], 'application/x-www-form-urlencoded')
+  assert.equal(req.header.Authorization, 'Bearer at-1')
+  assert.deepEqual(req.form, { action: 'scanned' })
+  assert.equal((await auth.scan('ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'approve')).status, 'approved')
+  assert.equal((await auth.scan('ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'deny')).status, 'denied')
+
+  // A scene with reserved characters stays one path segment.
+  await auth.scan('a/b?c#d', 'scanned')
+  assert.equal(scanRequests(w)[3].url, ISSUER + '/oauth2/scan/a%2Fb%3Fc%23d')
+})
+
+test('scan signs in first when there are no tokens', async () => {
+  const { auth, w } = setup()
+  await auth.scan('TICKET', 'scanned')
+  assert.equal(w.calls.login, 1)
+  assert.equal(scanRequests(w)[0].header.Authorization, 'Bearer at-1')
+})
+
+test('scan: after a 401, one retry with a fresh token', async () => {
+  const { auth, w, prov } = setup()
+  await auth.login()
+  prov.scanAnswers.push({ statusCode: 401, header: { 'WWW-Authenticate': 'Bearer error="invalid_token"' }, data: { error: 'invalid_token' } })
+  const res = await auth.scan('TICKET', 'approve')
+  assert.equal(res.status, 'approved')
+  const reqs = scanRequests(w)
+  assert.equal(reqs.length, 2)
+  assert.equal(reqs[0].header.Authorization, 'Bearer at-1')
+  assert.equal(reqs[1].header.Authorization, 'Bearer at-2', 'the retry carries the refreshed token')
+  assert.equal(tokenRequests(w)[1].form.grant_type, 'refresh_token')
+  assert.deepEqual(reqs[1].form, { action: 'approve' })
+
+  // Two 401s: the second reaches the caller, after exactly two attempts.
+  const unauthorized = { statusCode: 401, data: { error: 'invalid_token', error_description: 'no good' } }
+  prov.scanAnswers.push(unauthorized, unauthorized)
+  await assert.rejects(auth.scan('TICKET', 'approve'), { name: 'OAuthError', status: 401, error: 'invalid_token', description: 'no good' })
+  assert.equal(scanRequests(w).length, 4)
+})
+
+test('scan: a 401 with a refused refresh token signs in again', async () => {
+  const { auth, w, prov } = setup()
+  await auth.login()
+  prov.scanAnswers.push({ statusCode: 401, data: { error: 'invalid_token' } })
+  prov.errors.push({ statusCode: 400, data: { error: 'invalid_grant' } })
+  assert.equal((await auth.scan('TICKET', 'scanned')).status, 'scanned')
+  assert.equal(w.calls.login, 2)
+  assert.equal(scanRequests(w)[1].header.Authorization, 'Bearer at-2')
+})
+
+test('scan errors carry status and error, and are not retried', async () => {
+  const cases = [
+    [{ statusCode: 404, data: { error: 'invalid_ticket', error_description: 'expired' } }, { status: 404, error: 'invalid_ticket', description: 'expired' }],
+    [{ statusCode: 409, data: { error: 'ticket_decided' } }, { status: 409, error: 'ticket_decided' }],
+    [{ statusCode: 409, data: JSON.stringify({ error: 'ticket_taken' }) }, { status: 409, error: 'ticket_taken' }],
+    [{ statusCode: 403, header: { 'WWW-Authenticate': 'Bearer error="insufficient_scope"' }, data: { error: 'insufficient_scope' } }, { status: 403, error: 'insufficient_scope' }],
+    [{ statusCode: 400, data: { error: 'invalid_request' } }, { status: 400, error: 'invalid_request' }],
+    [{ statusCode: 503, header: { 'Retry-After': '5' }, data: { error: 'temporarily_unavailable' } }, { status: 503, error: 'temporarily_unavailable', retryAfter: 5 }],
+    [{ statusCode: 502, data: '<html>bad gateway</html>' }, { status: 502, error: 'http_502' }],
+    [{ fail: 'request:fail timeout' }, { status: 0, error: 'network_error' }]
+  ]
+  for (const [answer, want] of cases) {
+    const { auth, w, prov } = setup()
+    await auth.login()
+    prov.scanAnswers.push(answer)
+    await assert.rejects(auth.scan('TICKET', 'approve'), Object.assign({ name: 'OAuthError' }, want), JSON.stringify(answer))
+    assert.equal(scanRequests(w).length, 1, 'retried: ' + JSON.stringify(answer))
+    assert.equal(tokenRequests(w).length, 1)
+  }
+})
+
+test('scan refuses a bad ticket or action without sending anything', async () => {
+  const { auth, w } = setup()
+  await auth.login()
+  const bad = [['', 'scanned', 'invalid_scene'], ['a b', 'approve', 'invalid_scene'], ['a'.repeat(33), 'deny', 'invalid_scene'], [undefined, 'deny', 'invalid_scene'],
+    ['TICKET', 'approved', 'invalid_request'], ['TICKET', '', 'invalid_request'], ['TICKET', undefined, 'invalid_request']]
+  for (const [ticket, action, error] of bad) {
+    await assert.rejects(auth.scan(ticket, action), { name: 'OAuthError', status: 0, error }, ticket + ' ' + action)
+  }
+  assert.equal(scanRequests(w).length, 0)
+  assert.equal(tokenRequests(w).length, 1)
 })
