@@ -422,10 +422,26 @@ Sign in with WeChat in a browser (a web app, client {{.Web}}):
   # then open http://127.0.0.1:8090 and follow "Sign in with WeChat".
   # Or, without the example, open the authorization request itself:
   {{.AuthorizeURL}}
-  # Our login page links to WeChat's QR page, played by the emulator: type a
-  # user name (alice) and approve. Adding &user=alice to the emulator's
-  # .../connect/qrconnect?... URL approves at once. The browser then lands on
-  # {{.WebRedirect}}?code=... (an error page unless web-rp runs).
+  # Our login page offers two ways in. "Sign in with WeChat" goes to WeChat's
+  # QR page, played by the emulator: type a user name (alice) and approve.
+  # Adding &user=alice to the emulator's .../connect/qrconnect?... URL approves
+  # at once. The browser then lands on {{.WebRedirect}}?code=...
+  # (an error page unless web-rp runs).
+
+PC sign-in by scanning the mini-program code (the login page's first way in):
+
+  # "Scan with WeChat" shows {{.MiniProgram}}'s code and waits. Play alice's phone in
+  # a shell: scan the code shown last, sign in as the mini-program, confirm.
+  SCAN=$(curl -s -X POST $I{{.Prefix}}/scan -H 'Content-Type: application/json' -d '{"user":"alice"}')
+  TICKET=$(echo "$SCAN" | sed -E 's/.*"scene":"([^"]+)".*/\1/')
+  SCODE=$(echo "$SCAN" | sed -E 's/.*"code":"([^"]+)".*/\1/')
+  SAT=$(curl -s $I/oauth2/token -d grant_type={{.Grant}} -d client_id={{.MiniProgram}} \
+    --data-urlencode "code=$SCODE" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -s $I/oauth2/scan/$TICKET -H "Authorization: Bearer $SAT" -d action=scanned; echo
+  # the page now says "Scanned. Confirm on your phone"; then the person taps confirm:
+  curl -s $I/oauth2/scan/$TICKET -H "Authorization: Bearer $SAT" -d action=approve; echo
+  # The page signs in by itself and goes on to {{.WebRedirect}}.
+  # examples/miniprogram/pages/scan is the mini-program page that does this.
 
 `))
 

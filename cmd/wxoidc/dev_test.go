@@ -103,6 +103,7 @@ type printedSteps struct {
 	appTokenForm  url.Values // the mobile app grant's token request
 	authorizeURL  string     // the browser section's authorization request
 	webRP         string     // the browser section's command that runs examples/web-rp
+	scanScript    string     // the scan section's phone steps (shell)
 	audience      string     // --audience of the verify step
 	introspectID  string
 	introspectPW  string
@@ -197,6 +198,27 @@ func parseWalkthrough(t *testing.T, out string) printedSteps {
 		w.introspectID, w.introspectPW = in[1], in[2]
 	} else {
 		t.Fatalf("introspection step not found")
+	}
+	// The scan section's shell lines (its comments tell a person what to
+	// do in the browser).
+	const scanHeader = "PC sign-in by scanning the mini-program code"
+	if i := strings.Index(out, scanHeader); i >= 0 {
+		// After the header line and the blank line under it, up to the
+		// next blank line.
+		section := out[i:]
+		if k := strings.Index(section, "\n\n"); k >= 0 {
+			section = section[k+2:]
+		}
+		if j := strings.Index(section, "\n\n"); j >= 0 {
+			section = section[:j]
+		}
+		var lines []string
+		for _, l := range strings.Split(section, "\n") {
+			if trimmed := strings.TrimSpace(l); trimmed != "" && !strings.HasPrefix(trimmed, "#") {
+				lines = append(lines, l)
+			}
+		}
+		w.scanScript = strings.Join(lines, "\n")
 	}
 	// The script is the shell part; the browser section needs a browser.
 	const header = "Walkthrough (copy-paste into a second shell):"
@@ -312,6 +334,8 @@ func TestDevWalkthrough(t *testing.T) {
 	checkAppStep(t, w, idt.Subject)
 	// The browser section: its authorization request signs alice in too.
 	checkBrowserStep(t, w, idt.Subject)
+	// The scan section: the same person again, by the mini-program's code.
+	checkScanStep(t, w, idt.Subject)
 
 	// The admin listener answers with the dev token; the public one serves no /admin.
 	req, _ = http.NewRequest(http.MethodGet, "http://"+d.adminAddr+"/admin/v1/keys", nil)

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 )
@@ -81,7 +83,78 @@ func checkAppStep(t *testing.T, w printedSteps, wantSub string) {
 	}
 }
 
-var reLoginLink = regexp.MustCompile(`href="(/oauth2/login\?[^"]+)"`)
+var (
+	reLoginLink = regexp.MustCompile(`href="(/oauth2/login\?[^"]*method=website_qr[^"]*)"`)
+	reScanLink  = regexp.MustCompile(`href="(/oauth2/login\?[^"]*method=miniprogram_scan[^"]*)"`)
+	reScanImage = regexp.MustCompile(`src="/oauth2/scan/([A-Z2-7]+)/image"`)
+)
+
+// checkScanStep follows the printed scan section: a browser opens the
+// printed authorization request and picks "scan" on the login page; the
+// printed phone steps run in bash (they scan the code shown last); the
+// page's status turns approved and its continue link signs alice in to
+// demo-web, as the mini-program's sub (wantSub).
+func checkScanStep(t *testing.T, w printedSteps, wantSub string) {
+	t.Helper()
+	if w.scanScript == "" {
+		t.Fatal("no scan section in the walkthrough")
+	}
+	for _, tool := range []string{"bash", "curl", "sed"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not available: %v", tool, err)
+		}
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string) (int, string, string) {
+		t.Helper()
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(raw)
+	}
+	_, _, login := get(w.authorizeURL)
+	m := reScanLink.FindStringSubmatch(login)
+	if m == nil {
+		t.Fatalf("the login page offers no scan: %.400s", login)
+	}
+	status, _, page := get(w.issuer + html.UnescapeString(m[1]))
+	ticket := reScanImage.FindStringSubmatch(page)
+	if status != http.StatusOK || ticket == nil {
+		t.Fatalf("scan page: %d %.400s", status, page)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", "set -e\nI="+w.issuer+"\n"+w.scanScript)
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.Count(string(out), `"status"`) != 2 || !strings.Contains(string(out), `"status": "approved"`) {
+		t.Fatalf("printed scan steps: %v\n%s", err, out)
+	}
+
+	_, _, st := get(w.issuer + "/oauth2/scan/" + ticket[1])
+	var answer struct {
+		Status      string `json:"status"`
+		ContinueURL string `json:"continue_url"`
+	}
+	if err := json.Unmarshal([]byte(st), &answer); err != nil || answer.Status != "approved" {
+		t.Fatalf("status after the printed steps: %s", st)
+	}
+	_, loc, _ := get(w.issuer + answer.ContinueURL)
+	back, err := url.Parse(loc)
+	if err != nil || !strings.HasPrefix(loc, devWebRedirectURI+"?") || back.Query().Get("code") == "" {
+		t.Fatalf("continue: %q", loc)
+	}
+	exchange := url.Values{"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")}, "redirect_uri": {devWebRedirectURI}}
+	idToken, _ := tokenResponse(t, w.issuer, exchange, devWeb, devWebSecret)
+	claims := verifiedClaims(t, w.issuer, devWeb, idToken)
+	if claims["sub"] != wantSub || claims["wechat_appid"] != devAppID {
+		t.Errorf("scan sign-in claims %v, want sub %q and the mini-program", claims, wantSub)
+	}
+}
 
 // checkBrowserStep opens the printed authorization request as a browser
 // would (cookies, no JavaScript), takes the login page's WeChat link, adds

@@ -81,20 +81,31 @@ func TestScanSignInInChromium(t *testing.T) {
 // page, waits for the code image to load, and returns the ticket.
 func openScan(t *testing.T, ctx context.Context, base string) string {
 	t.Helper()
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/"),
-		chromedp.Click(`a[href="/login"]`),
-		chromedp.WaitVisible(`a[href*="method=miniprogram_scan"]`),
-		chromedp.Click(`a[href*="method=miniprogram_scan"]`),
-		chromedp.WaitVisible(`#scan img`),
-	); err != nil {
-		t.Fatalf("open the scan page: %v", err)
+	steps := []struct {
+		name string
+		do   chromedp.Action[chromedp.Void]
+	}{
+		{"open web-rp", chromedp.Navigate(base + "/")},
+		{"sign in", chromedp.Click(`a[href="/login"]`)},
+		{"the login page's scan link", chromedp.WaitVisible(`a[href*="method=miniprogram_scan"]`)},
+		{"pick scan", chromedp.Click(`a[href*="method=miniprogram_scan"]`)},
+		{"the code", chromedp.WaitVisible(`#scan img.qr-img`)},
 	}
-	waitJS(t, ctx, `(() => { const i = document.querySelector("#scan img"); return !!i && i.complete && i.naturalWidth > 0 })()`)
+	for _, st := range steps {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := chromedp.Do(sctx, st.do)
+		cancel()
+		if err != nil {
+			href, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Location())
+			body, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 500) : ""`))
+			t.Fatalf("%s: %v (at %s: %s)", st.name, err, href, body)
+		}
+	}
+	waitJS(t, ctx, `(() => { const i = document.querySelector("#scan img.qr-img"); return !!i && i.complete && i.naturalWidth > 0 })()`)
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__scanMarker = true`)); err != nil {
 		t.Fatal(err)
 	}
-	src, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#scan img").getAttribute("src")`))
+	src, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#scan img.qr-img").getAttribute("src")`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,16 +121,26 @@ func waitState(t *testing.T, ctx context.Context, state string) {
 	waitJS(t, ctx, `document.querySelector("#scan") && document.querySelector("#scan").dataset.state === `+jsString(state))
 }
 
-// waitJS waits (30 s at most) until expr is true in the page.
+// waitJS waits (30 s at most) until expr is true in the page. It asks
+// again after errors: the page navigates on its own (the point of the
+// test), and an evaluation during a navigation fails.
 func waitJS(t *testing.T, ctx context.Context, expr string) {
 	t.Helper()
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(wctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
-		href, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Location())
-		state, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Evaluate[string](`(document.querySelector("#scan")||{dataset:{}}).dataset.state || ""`))
-		t.Fatalf("waiting for %s: %v (at %s, state %q)", expr, err, href, state)
+	deadline := time.Now().Add(30 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(ectx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
 	}
+	href, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Location())
+	state, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Evaluate[string](`(document.querySelector("#scan")||{dataset:{}}).dataset.state || ""`))
+	t.Fatalf("waiting for %s: last error %v (at %s, state %q)", expr, last, href, state)
 }
 
 func jsString(s string) string {
