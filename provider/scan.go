@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ory/fosite"
@@ -223,7 +224,10 @@ func (p *Provider) ScanStatus(ctx context.Context, id, browserSecret string, wai
 	if wait <= 0 || (status != ScanPending && status != ScanScanned) {
 		return status, nil
 	}
-	w := p.scans.watch(id, t.ExpiresAt)
+	w, woken := chanWaiter(t.ExpiresAt)
+	if !p.scans.watch(id, w) {
+		return status, nil // shutting down: the browser asks again
+	}
 	defer p.scans.unwatch(id, w)
 	// Read again after watching: a change between the first read and the
 	// watch would otherwise be missed until the next one.
@@ -236,14 +240,100 @@ func (p *Provider) ScanStatus(ctx context.Context, id, browserSecret string, wai
 		select {
 		case <-ctx.Done():
 			return status, nil
+		case <-p.scans.done:
+			return status, nil
 		case <-deadline.C:
 			return p.readStatus(ctx, id, status)
-		case <-w:
+		case <-woken:
 			next, err := p.readStatus(ctx, id, status)
 			if err != nil || next != status {
 				return next, err
 			}
 		}
+	}
+}
+
+// ScanWatch is how WatchScan answers a waiting browser without holding a
+// goroutine for it.
+type ScanWatch struct {
+	// Answer is called once, on another goroutine, with the status to send.
+	Answer func(status string)
+	// Gone, if set, reports whether the browser left; it is asked once per
+	// poll interval, and a browser that left is dropped without an answer.
+	Gone func() bool
+	// Drop, if set, is called instead of Answer when the browser left.
+	Drop func()
+}
+
+// WatchScan is ScanStatus with a wait, for a browser whose connection the
+// caller took over: the ticket is watched from seen, the status the caller
+// already read and checked for this browser (ScanStatus without a wait),
+// and watch.Answer gets the status once it changes, the ticket expires,
+// wait passes, or the server shuts down. No goroutine waits meanwhile: ten
+// thousand waiting browsers cost their timers and connections only.
+func (p *Provider) WatchScan(id, seen string, wait time.Duration, watch ScanWatch) {
+	ctx := context.Background()
+	var (
+		done  atomic.Bool
+		timer atomic.Pointer[time.Timer]
+		w     = &scanWaiter{gone: watch.Gone}
+	)
+	finish := func(status string, answered bool) {
+		if !done.CompareAndSwap(false, true) {
+			return
+		}
+		p.scans.unwatch(id, w)
+		if t := timer.Load(); t != nil {
+			t.Stop()
+		}
+		if answered {
+			go watch.Answer(status)
+		} else if watch.Drop != nil {
+			go watch.Drop()
+		}
+	}
+	recheck := func(final bool) {
+		if done.Load() {
+			return
+		}
+		go func() {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			status, err := p.readStatus(rctx, id, seen)
+			if err != nil {
+				p.log.Warn("scan status read failed", "err", err.Error())
+				status = seen
+			}
+			if final || status != seen {
+				finish(status, true)
+			}
+		}()
+	}
+	w.wake = func() { recheck(false) }
+	w.end = func() {
+		if w.gone != nil && w.gone() {
+			finish("", false)
+			return
+		}
+		finish(seen, true)
+	}
+	t, err := p.store.db.GetScanTicket(ctx, id)
+	if err != nil {
+		finish(ScanExpired, true)
+		return
+	}
+	w.expires = t.ExpiresAt
+	if !p.scans.watch(id, w) {
+		finish(seen, true)
+		return
+	}
+	timer.Store(time.AfterFunc(min(wait, t.ExpiresAt.Sub(p.now())+10*time.Millisecond), func() { recheck(true) }))
+	if done.Load() {
+		timer.Load().Stop() // finished before the timer existed
+	}
+	// A change between the caller's read and the watch is seen here.
+	if status := scanStatus(t, p.now()); status != seen {
+		finish(status, true)
 	}
 }
 

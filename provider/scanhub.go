@@ -18,9 +18,11 @@ import (
 // indexed query a second.
 type scanHub struct {
 	mu      sync.Mutex
-	waiters map[string][]scanWaiter
+	waiters map[string][]*scanWaiter
 	count   int
 	polling bool
+	ended   bool
+	done    chan struct{} // closed by end
 
 	list     func(ctx context.Context, since time.Time, limit int) ([]storage.ScanTicket, error)
 	interval time.Duration
@@ -28,14 +30,14 @@ type scanHub struct {
 	log      *slog.Logger
 }
 
-// scanPollOverlap re-reads changes this far behind the newest one seen:
-// instances' clocks differ a little, and a change stamped slightly in the
-// past must not be skipped. A change missed anyway is seen when the
-// browser's wait ends and it asks again (at most 25 s).
 const (
 	// scanImageBudget bounds the cached codes of one instance (a code is
 	// 20–60 KB: some thousand live tickets).
 	scanImageBudget = 64 << 20
+	// scanPollOverlap re-reads changes this far behind the newest one
+	// seen: instances' clocks differ a little, and a change stamped
+	// slightly in the past must not be skipped. A change missed anyway is
+	// seen when the browser's wait ends and it asks again (at most 25 s).
 	scanPollOverlap = 2 * time.Second
 	scanPollBatch   = 500
 )
@@ -44,23 +46,41 @@ func newScanHub(list func(context.Context, time.Time, int) ([]storage.ScanTicket
 	if interval <= 0 {
 		interval = time.Second
 	}
-	return &scanHub{waiters: map[string][]scanWaiter{}, list: list, interval: interval, now: now, log: log}
+	return &scanHub{waiters: map[string][]*scanWaiter{}, done: make(chan struct{}), list: list, interval: interval, now: now, log: log}
 }
 
-// scanWaiter is one waiting browser: woken through c, and by the poll once
-// its ticket expired by the provider's clock (which tests move).
+// scanWaiter is one waiting browser. wake is called (never blocking the
+// caller) when its ticket may have changed, and by the poll once the ticket
+// expired by the provider's clock (which tests move). gone, when set, says
+// whether the browser left; the poll then calls end, as end does at
+// shutdown.
 type scanWaiter struct {
-	c       chan struct{}
+	wake    func()
+	gone    func() bool
+	end     func()
 	expires time.Time
 }
 
-// watch registers a waiter for ticket id, which expires at expires; the
-// channel receives (without blocking the sender) when the ticket may have
-// changed.
-func (h *scanHub) watch(id string, expires time.Time) chan struct{} {
+// chanWaiter is a waiter whose wakes arrive on a channel.
+func chanWaiter(expires time.Time) (*scanWaiter, chan struct{}) {
 	c := make(chan struct{}, 1)
+	return &scanWaiter{expires: expires, wake: func() {
+		select {
+		case c <- struct{}{}:
+		default: // already woken
+		}
+	}}, c
+}
+
+// watch registers w for ticket id. After end it returns false and
+// registers nothing.
+func (h *scanHub) watch(id string, w *scanWaiter) bool {
 	h.mu.Lock()
-	h.waiters[id] = append(h.waiters[id], scanWaiter{c: c, expires: expires})
+	if h.ended {
+		h.mu.Unlock()
+		return false
+	}
+	h.waiters[id] = append(h.waiters[id], w)
 	h.count++
 	start := !h.polling && h.list != nil
 	if start {
@@ -70,18 +90,22 @@ func (h *scanHub) watch(id string, expires time.Time) chan struct{} {
 	if start {
 		go h.poll()
 	}
-	return c
+	return true
 }
 
-func (h *scanHub) unwatch(id string, c chan struct{}) {
+// unwatch removes w; it reports whether w was registered.
+func (h *scanHub) unwatch(id string, w *scanWaiter) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ws := h.waiters[id]
-	for i, w := range ws {
-		if w.c == c {
+	found := false
+	for i, x := range ws {
+		if x == w {
 			ws[i] = ws[len(ws)-1]
+			ws[len(ws)-1] = nil
 			ws = ws[:len(ws)-1]
 			h.count--
+			found = true
 			break
 		}
 	}
@@ -90,6 +114,7 @@ func (h *scanHub) unwatch(id string, c chan struct{}) {
 	} else {
 		h.waiters[id] = ws
 	}
+	return found
 }
 
 // notify wakes the waiters of ticket id.
@@ -101,22 +126,42 @@ func (h *scanHub) notify(id string) {
 	}
 }
 
-func (w scanWaiter) wake() {
-	select {
-	case w.c <- struct{}{}:
-	default: // already woken
-	}
-}
-
-// wakeExpired wakes the waiters whose ticket expired at now.
-func (h *scanHub) wakeExpired(now time.Time) {
+// sweep wakes the waiters whose ticket expired at now, and returns those
+// whose browser left.
+func (h *scanHub) sweep(now time.Time) (left []*scanWaiter) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, ws := range h.waiters {
 		for _, w := range ws {
-			if !now.Before(w.expires) {
+			switch {
+			case w.gone != nil && w.gone():
+				left = append(left, w)
+			case !now.Before(w.expires):
 				w.wake()
 			}
+		}
+	}
+	return left
+}
+
+// end stops the hub for good (the server is shutting down): every waiter is
+// ended and no new one is taken.
+func (h *scanHub) end() {
+	h.mu.Lock()
+	if h.ended {
+		h.mu.Unlock()
+		return
+	}
+	h.ended = true
+	close(h.done)
+	var all []*scanWaiter
+	for _, ws := range h.waiters {
+		all = append(all, ws...)
+	}
+	h.mu.Unlock()
+	for _, w := range all {
+		if w.end != nil {
+			w.end()
 		}
 	}
 }
@@ -124,6 +169,11 @@ func (h *scanHub) wakeExpired(now time.Time) {
 // ScanWaiting returns how many browsers wait on scan tickets on this
 // instance (for metrics and tests).
 func (p *Provider) ScanWaiting() int { return p.scans.waiting() }
+
+// EndScanWaits answers every browser waiting on a scan ticket with the
+// status it knows, and takes no new waiter: for a graceful stop, before the
+// HTTP servers wait for their requests (the browsers ask again, elsewhere).
+func (p *Provider) EndScanWaits() { p.scans.end() }
 
 // waiting returns how many waiters are registered.
 func (h *scanHub) waiting() int {
@@ -133,8 +183,8 @@ func (h *scanHub) waiting() int {
 }
 
 // poll runs while anyone waits: each interval it wakes the waiters of
-// expired tickets, asks storage for tickets changed since the newest change
-// it saw, and wakes their waiters.
+// expired tickets, ends those whose browser left, asks storage for tickets
+// changed since the newest change it saw, and wakes their waiters.
 func (h *scanHub) poll() {
 	since := h.now().Add(-scanPollOverlap)
 	t := time.NewTicker(h.interval)
@@ -147,7 +197,11 @@ func (h *scanHub) poll() {
 			return
 		}
 		h.mu.Unlock()
-		h.wakeExpired(h.now())
+		for _, w := range h.sweep(h.now()) {
+			if w.end != nil {
+				w.end()
+			}
+		}
 		newest := since
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), h.interval*5)

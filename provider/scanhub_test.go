@@ -97,9 +97,16 @@ func TestScanHub(t *testing.T) {
 	h := newScanHub(changes.list, time.Millisecond, clock.Now, slog.New(slog.DiscardHandler))
 
 	// Local notify wakes every waiter of the ticket, and only them.
-	a1 := h.watch("A", clock.Now().Add(time.Hour))
-	a2 := h.watch("A", clock.Now().Add(time.Hour))
-	b := h.watch("B", clock.Now().Add(time.Hour))
+	watch := func(id string, expires time.Time) (*scanWaiter, chan struct{}) {
+		w, c := chanWaiter(expires)
+		if !h.watch(id, w) {
+			t.Fatal("watch refused")
+		}
+		return w, c
+	}
+	wa1, a1 := watch("A", clock.Now().Add(time.Hour))
+	wa2, a2 := watch("A", clock.Now().Add(time.Hour))
+	wb, b := watch("B", clock.Now().Add(time.Hour))
 	if h.waiting() != 3 {
 		t.Fatalf("waiting = %d", h.waiting())
 	}
@@ -121,18 +128,32 @@ func TestScanHub(t *testing.T) {
 	}
 
 	// A waiter whose ticket expired by the provider's clock is woken.
-	c := h.watch("C", clock.Now().Add(time.Minute))
+	wc, c := watch("C", clock.Now().Add(time.Minute))
 	clock.Advance(time.Minute)
 	if !woken(c) {
 		t.Fatal("C not woken at expiry")
 	}
 
-	for id, w := range map[string]chan struct{}{"A": a1} {
-		h.unwatch(id, w)
+	// A browser that left is ended by the poll.
+	var left sync.Once
+	ended := make(chan struct{})
+	wd := &scanWaiter{wake: func() {}, gone: func() bool { return true }, end: func() { left.Do(func() { close(ended) }) }, expires: clock.Now().Add(time.Hour)}
+	h.watch("D", wd)
+	if !woken(ended) {
+		t.Fatal("a browser that left was not ended")
 	}
-	h.unwatch("A", a2)
-	h.unwatch("B", b)
-	h.unwatch("C", c)
+
+	for _, x := range []struct {
+		id string
+		w  *scanWaiter
+	}{{"A", wa1}, {"A", wa2}, {"B", wb}, {"C", wc}, {"D", wd}} {
+		if !h.unwatch(x.id, x.w) {
+			t.Fatalf("%s was not registered", x.id)
+		}
+	}
+	if h.unwatch("A", wa1) {
+		t.Fatal("unwatched twice")
+	}
 	if h.waiting() != 0 || len(h.waiters) != 0 {
 		t.Fatalf("after unwatch: %d waiting, %d tickets", h.waiting(), len(h.waiters))
 	}
@@ -159,4 +180,17 @@ func TestScanHub(t *testing.T) {
 	if changes.calls != calls {
 		t.Fatalf("storage polled %d more times with nobody waiting", changes.calls-calls)
 	}
+
+	// At shutdown every waiter is ended, and no new one is taken.
+	endedE := make(chan struct{})
+	we := &scanWaiter{wake: func() {}, end: func() { close(endedE) }, expires: clock.Now().Add(time.Hour)}
+	h.watch("E", we)
+	h.end()
+	if !woken(endedE) {
+		t.Fatal("shutdown did not end the waiter")
+	}
+	if w, _ := chanWaiter(clock.Now()); h.watch("F", w) {
+		t.Fatal("a waiter was taken after shutdown")
+	}
+	h.end() // twice is harmless
 }

@@ -134,7 +134,16 @@ func (si *signin) handleScanStatus(w http.ResponseWriter, r *http.Request) {
 		wait = time.Duration(n) * time.Second
 	}
 	id := ticketOf(r)
-	status, err := si.p.ScanStatus(r.Context(), id, cookieValue(r, cookieBrowser), wait)
+	secret := cookieValue(r, cookieBrowser)
+	// Check at once; a long wait then goes on without this goroutine.
+	status, err := si.p.ScanStatus(r.Context(), id, secret, 0)
+	if err == nil && wait > 0 && (status == provider.ScanPending || status == provider.ScanScanned) {
+		if si.waitDetached(w, r, id, status, wait) {
+			return
+		}
+		// HTTP/2 has no connection to take over: wait here.
+		status, err = si.p.ScanStatus(r.Context(), id, secret, wait)
+	}
 	switch {
 	case errors.Is(err, provider.ErrScanNotFound):
 		writeOAuthError(w, http.StatusNotFound, "invalid_ticket", "No such sign-in code for this browser, or it expired.")
@@ -146,11 +155,60 @@ func (si *signin) handleScanStatus(w http.ResponseWriter, r *http.Request) {
 	if r.Context().Err() != nil {
 		return // the browser left
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(scanStatusBody(id, status))
+}
+
+// scanStatusBody is the status answer's JSON.
+func scanStatusBody(id, status string) []byte {
 	out := map[string]string{"status": status}
 	if status == provider.ScanApproved {
 		out["continue_url"] = scanURL(id, "/continue")
 	}
-	writeJSON(w, http.StatusOK, out)
+	b, _ := json.Marshal(out)
+	return append(b, '\n')
+}
+
+// waitDetached takes the HTTP/1 connection over and leaves the wait to the
+// provider (WatchScan), which answers on the connection when the status
+// changes or the wait ends; no goroutine is held meanwhile, so ten thousand
+// waiting browsers cost their sockets and timers only. A browser that
+// leaves is noticed within the provider's poll interval. It reports false
+// when the connection cannot be taken over (HTTP/2), having written nothing.
+func (si *signin) waitDetached(w http.ResponseWriter, r *http.Request, id, seen string, wait time.Duration) bool {
+	if r.ProtoMajor != 1 {
+		return false
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	// The headers set so far (security headers, no-store) go out with the
+	// answer; the request had no body and nothing else is read.
+	h := w.Header().Clone()
+	brw.Reader.Reset(nil)
+	answer := func(status string) {
+		defer conn.Close()
+		body := scanStatusBody(id, status)
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		h.Set("Connection", "close")
+		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+		var b strings.Builder
+		b.WriteString("HTTP/1.1 200 OK\r\n")
+		_ = h.Write(&b)
+		b.WriteString("\r\n")
+		b.Write(body)
+		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.WriteString(conn, b.String())
+	}
+	si.p.WatchScan(id, seen, wait, provider.ScanWatch{
+		Answer: answer,
+		Gone:   func() bool { return connGone(conn) },
+		Drop:   func() { _ = conn.Close() },
+	})
+	return true
 }
 
 func (si *signin) scanServerError(w http.ResponseWriter, r *http.Request, err error) {

@@ -61,6 +61,7 @@ type SignIn interface {
 	StartScan(ctx context.Context, r *provider.AuthorizeRequest, app provider.BrowserApp, browserSecret string) (provider.ScanTicket, error)
 	ScanImage(ctx context.Context, id, browserSecret string) (wechat.CodeImage, error)
 	ScanStatus(ctx context.Context, id, browserSecret string, wait time.Duration) (string, error)
+	WatchScan(id, seen string, wait time.Duration, watch provider.ScanWatch)
 	ScanAction(ctx context.Context, id, action, accessToken string) (provider.ScanState, error)
 	FinishScan(ctx context.Context, id, browserSecret string) (*provider.AuthorizeRequest, string, string, error)
 	ParseLogout(ctx context.Context, form url.Values) (*provider.LogoutRequest, error)

@@ -324,6 +324,7 @@ func (a *App) ready(ctx context.Context) error {
 // and releases the storage.
 func (a *App) Close() error {
 	a.Ops.Close()
+	a.Provider.EndScanWaits()
 	a.Provider.Close()
 	return a.Store.Close()
 }
@@ -383,6 +384,9 @@ func (a *App) Run(ctx context.Context, public, admin net.Listener) error {
 	}
 	shutdownCtx, stop := context.WithTimeout(context.Background(), c.HTTP.ShutdownTimeout.Duration)
 	defer stop()
+	// Browsers waiting on a scan ticket get their answer now (they ask
+	// again, elsewhere) rather than holding the shutdown for 25 s.
+	a.Provider.EndScanWaits()
 	for _, srv := range servers {
 		if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
 			runErr = fmt.Errorf("shutdown: %w", err)

@@ -471,15 +471,15 @@ func TestScanWaitersLeaveNoGoroutines(t *testing.T) {
 	// Connections just closed take a moment to end their goroutines.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		n := settledGoroutines(before)
-		if n <= before+5 {
-			t.Logf("goroutines: %d before %d waiters, %d after", before, n, n)
+		after := settledGoroutines(before)
+		if after <= before+5 {
+			t.Logf("goroutines: %d before %d waiters, %d after they left", before, n, after)
 			return
 		}
 		if time.Now().After(deadline) {
 			var sb strings.Builder
 			_ = pprof.Lookup("goroutine").WriteTo(&sb, 1)
-			t.Fatalf("goroutines grew from %d to %d:\n%s", before, n, sb.String())
+			t.Fatalf("goroutines grew from %d to %d:\n%s", before, after, sb.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
