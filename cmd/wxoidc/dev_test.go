@@ -467,6 +467,9 @@ func TestRequireLoopback(t *testing.T) {
 func TestMiniProgramExampleAgainstDev(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but no node in PATH (apt-get install nodejs): %v", err)
+		}
 		t.Skip("node not available")
 	}
 	d := startDev(t, filepath.Join(t.TempDir(), "data"))
