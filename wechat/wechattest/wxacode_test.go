@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -272,7 +274,9 @@ func TestIssuedCodesBound(t *testing.T) {
 	}
 	remembered := func(want map[string]bool) {
 		t.Helper()
-		for scene, w := range want {
+		// In scene order: the scan log's order is checked below.
+		for _, scene := range slices.Sorted(maps.Keys(want)) {
+			w := want[scene]
 			if _, ok := f.emu.IssuedCode(scene); ok != w {
 				t.Errorf("IssuedCode(%s) found = %v, want %v", scene, ok, w)
 			}
