@@ -318,8 +318,14 @@ func (p *Provider) WatchScan(id, seen string, wait time.Duration, watch ScanWatc
 		finish(seen, true)
 	}
 	t, err := p.store.db.GetScanTicket(ctx, id)
-	if err != nil {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		finish(ScanExpired, true)
+		return
+	case err != nil:
+		// Storage failing: the browser is told what it knew and asks again.
+		p.log.Warn("scan ticket read failed", "err", err.Error())
+		finish(seen, true)
 		return
 	}
 	w.expires = t.ExpiresAt
