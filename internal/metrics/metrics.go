@@ -80,6 +80,16 @@ func New(km *keys.Manager, now func() time.Time) *Metrics {
 	return m
 }
 
+// ObserveScanWaiting registers the gauge of browsers waiting on a scan
+// ticket on this instance, read from waiting at scrape time
+// (provider.Provider.ScanWaiting). Call it once.
+func (m *Metrics) ObserveScanWaiting(waiting func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "wxoidc_scan_waiting_browsers",
+		Help: "Browsers waiting on this instance for a mini-program code to be scanned and confirmed (long polls held).",
+	}, func() float64 { return float64(waiting()) }))
+}
+
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

@@ -93,3 +93,30 @@ func TestAuditFailureIsLoggedAndCounted(t *testing.T) {
 		t.Error("wxoidc_audit_write_failures_total not registered")
 	}
 }
+
+func TestScanWaitingGauge(t *testing.T) {
+	m := New(nil, nil)
+	n := 0
+	m.ObserveScanWaiting(func() int { return n })
+	read := func() float64 {
+		t.Helper()
+		families, err := m.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			if f.GetName() == "wxoidc_scan_waiting_browsers" {
+				return f.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("wxoidc_scan_waiting_browsers not registered")
+		return 0
+	}
+	if v := read(); v != 0 {
+		t.Fatalf("gauge = %v, want 0", v)
+	}
+	n = 7
+	if v := read(); v != 7 {
+		t.Fatalf("gauge = %v, want 7", v)
+	}
+}

@@ -240,6 +240,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	mx.ObserveScanWaiting(p.ScanWaiting)
 	a := &App{Config: c, Store: store, Keys: km, Cipher: cipher, Provider: p, Upstream: upstream, log: log, now: now}
 	trusted, err := web.ParseTrustedProxies(c.HTTP.TrustedProxies)
 	if err != nil {

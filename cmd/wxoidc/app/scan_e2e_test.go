@@ -463,6 +463,20 @@ func TestScanWaitersLeaveNoGoroutines(t *testing.T) {
 		}()
 	}
 	waitFor(t, func() bool { return s.App.Provider.ScanWaiting() == n })
+	// Operators see them on /metrics.
+	families, err := s.App.Metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := -1.0
+	for _, f := range families {
+		if f.GetName() == "wxoidc_scan_waiting_browsers" {
+			gauge = f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if gauge != n {
+		t.Errorf("wxoidc_scan_waiting_browsers = %v, want %d", gauge, n)
+	}
 	cancel()
 	for range n {
 		<-done
