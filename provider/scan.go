@@ -194,10 +194,9 @@ func (p *Provider) browserTicket(ctx context.Context, id, browserSecret string) 
 	return t, nil
 }
 
-// wellFormedTicket rejects what cannot be a ticket before storage sees it.
-func wellFormedTicket(id string) bool {
-	return id != "" && len(id) <= wechat.MaxSceneLen && wechat.ValidScene(id)
-}
+// wellFormedTicket rejects what cannot be a ticket (not a scene WeChat
+// would take) before storage sees it.
+func wellFormedTicket(id string) bool { return wechat.ValidScene(id) }
 
 // scanStatus is the status of t at now as the browser sees it.
 func scanStatus(t storage.ScanTicket, now time.Time) string {

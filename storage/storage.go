@@ -12,6 +12,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -426,6 +428,40 @@ type ScanTicket struct {
 	// first): other instances find changes by it.
 	UpdatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// MaxScanTicketID is the longest ID a scan ticket may have: the scene of a
+// mini-program code holds at most 32 characters (docs/wechat.md §6.3).
+const MaxScanTicketID = 32
+
+// CheckNewScanTicket is the rule every backend applies before it stores a
+// ticket: an ID of 1 to MaxScanTicketID bytes and a Valid status.
+func CheckNewScanTicket(t ScanTicket) error {
+	switch {
+	case t.ID == "":
+		return errors.New("empty ID")
+	case len(t.ID) > MaxScanTicketID:
+		return fmt.Errorf("ID of %d bytes, at most %d allowed", len(t.ID), MaxScanTicketID)
+	case !t.Status.Valid():
+		return fmt.Errorf("invalid status %q", t.Status)
+	}
+	return nil
+}
+
+// ScanTicketRefusal says why UpdateScanTicket leaves t, as stored, alone at
+// now: ErrNotFound when it expired, ErrConflict when its status is not in
+// from or another account scanned it; nil when the update would apply. Every
+// backend explains a refused compare-and-swap with it.
+func ScanTicketRefusal(t ScanTicket, from []ScanStatus, accountID string, now time.Time) error {
+	switch {
+	case !t.ExpiresAt.IsZero() && !t.ExpiresAt.After(now):
+		return fmt.Errorf("expired: %w", ErrNotFound)
+	case !slices.Contains(from, t.Status):
+		return fmt.Errorf("status is %s: %w", t.Status, ErrConflict)
+	case accountID != "" && t.AccountID != "" && t.AccountID != accountID:
+		return fmt.Errorf("scanned by another account: %w", ErrConflict)
+	}
+	return nil
 }
 
 // ScanTicketStore persists scan tickets.

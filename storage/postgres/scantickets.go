@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,10 +11,6 @@ import (
 
 	"github.com/wxoidc/wxoidc/storage"
 )
-
-// maxScanTicketID is the longest ID a scan ticket may have: the scene of a
-// mini-program code holds at most 32 characters (docs/wechat.md §6.3).
-const maxScanTicketID = 32
 
 const scanTicketColumns = `id, browser_hash, client_id, app_id, request, status, account_id, created_at, updated_at, expires_at`
 
@@ -46,13 +41,8 @@ func scanScanTicket(row pgx.Row) (storage.ScanTicket, error) {
 // CreateScanTicket inserts t; a taken ID is storage.ErrAlreadyExists. A
 // zero UpdatedAt is stored as CreatedAt: the ticket has not changed yet.
 func (s *Storage) CreateScanTicket(ctx context.Context, t storage.ScanTicket) error {
-	switch {
-	case t.ID == "":
-		return errors.New("storage/postgres: create scan ticket: empty ID")
-	case len(t.ID) > maxScanTicketID:
-		return fmt.Errorf("storage/postgres: create scan ticket: ID of %d bytes, at most %d allowed", len(t.ID), maxScanTicketID)
-	case !t.Status.Valid():
-		return fmt.Errorf("storage/postgres: create scan ticket: invalid status %q", t.Status)
+	if err := storage.CheckNewScanTicket(t); err != nil {
+		return fmt.Errorf("storage/postgres: create scan ticket: %w", err)
 	}
 	if t.UpdatedAt.IsZero() {
 		t.UpdatedAt = t.CreatedAt
@@ -138,7 +128,7 @@ func (s *Storage) UpdateScanTicket(ctx context.Context, id string, from []storag
 	if updated {
 		return t, nil
 	}
-	refusal := scanTicketRefusal(t, from, accountID, now)
+	refusal := storage.ScanTicketRefusal(t, from, accountID, now)
 	if refusal == nil {
 		// The row as the statement's snapshot saw it qualified, but a
 		// writer that committed meanwhile changed (or cleanup deleted) it.
@@ -146,25 +136,11 @@ func (s *Storage) UpdateScanTicket(ctx context.Context, id string, from []storag
 		if t, err = s.GetScanTicket(ctx, id); err != nil {
 			return storage.ScanTicket{}, fmt.Errorf("storage/postgres: update scan ticket: %w", err)
 		}
-		if refusal = scanTicketRefusal(t, from, accountID, now); refusal == nil {
+		if refusal = storage.ScanTicketRefusal(t, from, accountID, now); refusal == nil {
 			refusal = fmt.Errorf("ticket changed concurrently: %w", storage.ErrConflict)
 		}
 	}
 	return storage.ScanTicket{}, fmt.Errorf("storage/postgres: update scan ticket: %w", refusal)
-}
-
-// scanTicketRefusal says why the compare-and-swap would leave t alone, or
-// nil when it would not.
-func scanTicketRefusal(t storage.ScanTicket, from []storage.ScanStatus, accountID string, now time.Time) error {
-	switch {
-	case !t.ExpiresAt.IsZero() && !t.ExpiresAt.After(now):
-		return fmt.Errorf("expired: %w", storage.ErrNotFound)
-	case !slices.Contains(from, t.Status):
-		return fmt.Errorf("status is %s: %w", t.Status, storage.ErrConflict)
-	case accountID != "" && t.AccountID != "" && t.AccountID != accountID:
-		return fmt.Errorf("scanned by another account: %w", storage.ErrConflict)
-	}
-	return nil
 }
 
 // ListScanTicketsUpdatedSince returns up to limit tickets updated after

@@ -5,15 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/wxoidc/wxoidc/storage"
 )
-
-// maxScanTicketID is the longest ID a scan ticket may have: the scene of a
-// mini-program code holds at most 32 characters (docs/wechat.md §6.3).
-const maxScanTicketID = 32
 
 const scanTicketColumns = `id, browser_hash, client_id, appid, request, status, account_id, created_at, updated_at, expires_at`
 
@@ -46,13 +41,8 @@ func scanTicketDest(t *storage.ScanTicket) []any {
 // CreateScanTicket inserts t; a taken ID is storage.ErrAlreadyExists. A
 // zero UpdatedAt is stored as CreatedAt: the ticket has not changed yet.
 func (s *Storage) CreateScanTicket(ctx context.Context, t storage.ScanTicket) error {
-	switch {
-	case t.ID == "":
-		return errors.New("sqlite: create scan ticket: empty ID")
-	case len(t.ID) > maxScanTicketID:
-		return fmt.Errorf("sqlite: create scan ticket: ID of %d bytes, at most %d allowed", len(t.ID), maxScanTicketID)
-	case !t.Status.Valid():
-		return fmt.Errorf("sqlite: create scan ticket: invalid status %q", t.Status)
+	if err := storage.CheckNewScanTicket(t); err != nil {
+		return fmt.Errorf("sqlite: create scan ticket: %w", err)
 	}
 	if t.UpdatedAt.IsZero() {
 		t.UpdatedAt = t.CreatedAt
@@ -97,27 +87,17 @@ func (s *Storage) UpdateScanTicket(ctx context.Context, id string, from []storag
 		if err := s.queryRow(ctx, selectScanTicketSQL, []any{id}, scanTicketDest(&t)...); err != nil {
 			return err
 		}
-		return scanTicketRefusal(t, from, accountID, now)
+		if refusal := storage.ScanTicketRefusal(t, from, accountID, now); refusal != nil {
+			return refusal
+		}
+		// Unreachable on the single writer: the UPDATE and this read see
+		// the same row. Refuse rather than report a change not made.
+		return fmt.Errorf("ticket changed concurrently: %w", storage.ErrConflict)
 	})
 	if err != nil {
 		return storage.ScanTicket{}, fmt.Errorf("sqlite: update scan ticket: %w", err)
 	}
 	return t, nil
-}
-
-// scanTicketRefusal says why the compare-and-swap left t, as stored, alone.
-func scanTicketRefusal(t storage.ScanTicket, from []storage.ScanStatus, accountID string, now time.Time) error {
-	switch {
-	case !t.ExpiresAt.IsZero() && !t.ExpiresAt.After(now):
-		return fmt.Errorf("expired: %w", storage.ErrNotFound)
-	case !slices.Contains(from, t.Status):
-		return fmt.Errorf("status is %s: %w", t.Status, storage.ErrConflict)
-	case accountID != "" && t.AccountID != "" && t.AccountID != accountID:
-		return fmt.Errorf("scanned by another account: %w", storage.ErrConflict)
-	}
-	// Unreachable on the single writer: the UPDATE and this read see the
-	// same row. Refuse rather than report a change that was not made.
-	return fmt.Errorf("ticket changed concurrently: %w", storage.ErrConflict)
 }
 
 // ListScanTicketsUpdatedSince returns up to limit tickets updated after
