@@ -430,6 +430,28 @@ type operation struct {
 	app       App
 }
 
+// withAppToken builds, for each attempt, a POST of body to path
+// authenticated by app's access token (fetched, or taken from the cache,
+// per attempt, so that run's token retry uses a fresh one). secrets are
+// what, besides the token, must never show in a kept errmsg.
+func (c *Client) withAppToken(app App, api, path string, body []byte, binary bool, secrets ...string) func(ctx context.Context) (*request, string, error) {
+	return func(ctx context.Context) (*request, string, error) {
+		tok, err := c.AccessToken(ctx, app)
+		if err != nil {
+			return nil, "", err
+		}
+		return &request{
+			api:     api,
+			method:  http.MethodPost,
+			path:    path,
+			query:   url.Values{"access_token": {tok}},
+			body:    body,
+			secrets: append([]string{tok}, secrets...),
+			binary:  binary,
+		}, tok, nil
+	}
+}
+
 // run drives op through the retry policy and returns a successful reply
 // (errcode 0) or an error:
 //

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 )
 
 // PhoneNumber resolves a phone code from <button open-type="getPhoneNumber">
@@ -51,20 +50,7 @@ func (c *Client) phoneNumber(ctx context.Context, app App, phoneCode, openID str
 		return Phone{}, fmt.Errorf("wechat %s: encoding request: %w", apiPhoneNumber, err)
 	}
 	rep, err := c.run(ctx, operation{
-		build: func(ctx context.Context) (*request, string, error) {
-			tok, err := c.AccessToken(ctx, app)
-			if err != nil {
-				return nil, "", err
-			}
-			return &request{
-				api:     apiPhoneNumber,
-				method:  http.MethodPost,
-				path:    "/wxa/business/getuserphonenumber",
-				query:   url.Values{"access_token": {tok}},
-				body:    body,
-				secrets: []string{tok, phoneCode, app.Secret},
-			}, tok, nil
-		},
+		build:        c.withAppToken(app, apiPhoneNumber, "/wxa/business/getuserphonenumber", body, false, phoneCode, app.Secret),
 		codeExchange: true,
 		usesToken:    true,
 		app:          app,

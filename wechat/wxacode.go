@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -135,21 +134,7 @@ func (c *Client) UnlimitedCode(ctx context.Context, app App, req CodeRequest) (C
 		return CodeImage{}, fmt.Errorf("wechat %s: encoding request: %w", apiUnlimitedCode, err)
 	}
 	rep, err := c.run(ctx, operation{
-		build: func(ctx context.Context) (*request, string, error) {
-			tok, err := c.AccessToken(ctx, app)
-			if err != nil {
-				return nil, "", err
-			}
-			return &request{
-				api:     apiUnlimitedCode,
-				method:  http.MethodPost,
-				path:    "/wxa/getwxacodeunlimit",
-				query:   url.Values{"access_token": {tok}},
-				body:    body,
-				secrets: []string{tok, app.Secret, req.Scene},
-				binary:  true,
-			}, tok, nil
-		},
+		build:     c.withAppToken(app, apiUnlimitedCode, "/wxa/getwxacodeunlimit", body, true, app.Secret, req.Scene),
 		usesToken: true,
 		app:       app,
 	})
