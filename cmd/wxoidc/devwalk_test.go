@@ -89,6 +89,23 @@ var (
 	reScanImage = regexp.MustCompile(`src="/oauth2/scan/([A-Z2-7]+)/image"`)
 )
 
+// cookieBrowser is a browser without JavaScript: it keeps cookies and
+// follows no redirect; get answers a GET's status, Location and body.
+func cookieBrowser(t *testing.T) (get func(u string) (status int, location, body string)) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return func(u string) (int, string, string) {
+		t.Helper()
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(raw)
+	}
+}
+
 // checkScanStep follows the printed scan section: a browser opens the
 // printed authorization request and picks "scan" on the login page; the
 // printed phone steps run in bash (they scan the code shown last); the
@@ -104,18 +121,7 @@ func checkScanStep(t *testing.T, w printedSteps, wantSub string) {
 			t.Skipf("%s not available: %v", tool, err)
 		}
 	}
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(u string) (int, string, string) {
-		t.Helper()
-		resp, err := c.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("Location"), string(raw)
-	}
+	get := cookieBrowser(t)
 	_, _, login := get(w.authorizeURL)
 	m := reScanLink.FindStringSubmatch(login)
 	if m == nil {
@@ -169,18 +175,7 @@ func checkBrowserStep(t *testing.T, w printedSteps, wantSub string) {
 	if err != nil || !strings.HasPrefix(w.authorizeURL, w.issuer+"/oauth2/authorize?") {
 		t.Fatalf("printed authorization request %q: %v", w.authorizeURL, err)
 	}
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(u string) (int, string, string) {
-		t.Helper()
-		resp, err := c.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("Location"), string(raw)
-	}
+	get := cookieBrowser(t)
 	status, _, body := get(w.authorizeURL)
 	m := reLoginLink.FindStringSubmatch(body)
 	if status != http.StatusOK || m == nil {

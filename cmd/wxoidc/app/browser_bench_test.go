@@ -248,13 +248,9 @@ func parallel(b *testing.B, op func(w *recorder) error) {
 	})
 }
 
-// BenchmarkBrowserAuthorize is an authorization request with a live login
-// session for a first-party client (consent skipped): parse and validate,
-// session and account look-up, link the session to the client, issue and
-// store the code, 303 to the redirect URI. Target: 0.3 CPU-ms.
-func BenchmarkBrowserAuthorize(b *testing.B) {
-	bb := newBrowserBench(b)
-	op := func(w *recorder) error { return bb.authorize(w, bb.authorizeURL(false, newPKCE()), true) }
+// serialAndParallel measures op as the sub-benchmarks serial (one
+// goroutine) and parallel64 (see parallel), each reporting cpu-ms/op.
+func serialAndParallel(b *testing.B, op func(w *recorder) error) {
 	b.Run("serial", func(b *testing.B) {
 		w := newRecorder()
 		b.ReportAllocs()
@@ -272,6 +268,16 @@ func BenchmarkBrowserAuthorize(b *testing.B) {
 		parallel(b, op)
 		m.stop()
 	})
+}
+
+// BenchmarkBrowserAuthorize is an authorization request with a live login
+// session for a first-party client (consent skipped): parse and validate,
+// session and account look-up, link the session to the client, issue and
+// store the code, 303 to the redirect URI. Target: 0.3 CPU-ms.
+func BenchmarkBrowserAuthorize(b *testing.B) {
+	bb := newBrowserBench(b)
+	op := func(w *recorder) error { return bb.authorize(w, bb.authorizeURL(false, newPKCE()), true) }
+	serialAndParallel(b, op)
 }
 
 // BenchmarkBrowserCodeExchange is the relying party's code exchange:
@@ -326,23 +332,7 @@ func BenchmarkBrowserCodeExchange(b *testing.B) {
 func BenchmarkBrowserLoginPage(b *testing.B) {
 	bb := newBrowserBench(b)
 	op := func(w *recorder) error { return bb.authorize(w, bb.authorizeURL(false, newPKCE()), false) }
-	b.Run("serial", func(b *testing.B) {
-		w := newRecorder()
-		b.ReportAllocs()
-		m := startCPU(b)
-		for range b.N {
-			if err := op(w); err != nil {
-				b.Fatal(err)
-			}
-		}
-		m.stop()
-	})
-	b.Run("parallel64", func(b *testing.B) {
-		b.ReportAllocs()
-		m := startCPU(b)
-		parallel(b, op)
-		m.stop()
-	})
+	serialAndParallel(b, op)
 }
 
 // TestBrowserBench runs each browser benchmark's operation once, so the

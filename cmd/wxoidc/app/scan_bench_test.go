@@ -119,35 +119,15 @@ func BenchmarkScanTicket(b *testing.B) {
 		}
 		b.ReportAllocs()
 		m := startCPU(b)
-		b.SetParallelism(32)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := sb.app.Provider.StartScan(context.Background(), req, mp, "bench-browser-secret"); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		m.stop()
-	})
-	b.Run("serial", func(b *testing.B) {
-		b.ReportAllocs()
-		m := startCPU(b)
-		for range b.N {
-			if _, err := sb.newTicket(w, "bench-browser-secret"); err != nil {
-				b.Fatal(err)
-			}
-		}
-		m.stop()
-	})
-	b.Run("parallel64", func(b *testing.B) {
-		b.ReportAllocs()
-		m := startCPU(b)
-		parallel(b, func(w *recorder) error {
-			_, err := sb.newTicket(w, "bench-browser-secret")
+		parallel(b, func(*recorder) error {
+			_, err := sb.app.Provider.StartScan(context.Background(), req, mp, "bench-browser-secret")
 			return err
 		})
 		m.stop()
+	})
+	serialAndParallel(b, func(w *recorder) error {
+		_, err := sb.newTicket(w, "bench-browser-secret")
+		return err
 	})
 }
 
