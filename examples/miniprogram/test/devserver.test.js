@@ -11,21 +11,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { createAuth } = require('../wxoidc-auth.js')
 
-const ISSUER = process.env.WXOIDC_ISSUER
-const CLIENT_ID = process.env.WXOIDC_CLIENT_ID || 'demo-miniprogram'
-const APPID = process.env.WXOIDC_APPID || 'wx1234567890abcdef'
-const skip = ISSUER ? false : 'set WXOIDC_ISSUER to the issuer of a running `wxoidc dev`'
-
-async function emulator (path, body) {
-  const r = await fetch(ISSUER + '/wechat-emulator' + path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body)
-  })
-  const data = await r.json()
-  if (!r.ok) throw new Error('emulator ' + path + ': ' + JSON.stringify(data))
-  return data
-}
+const { ISSUER, CLIENT_ID, APPID, skip, emulator } = require('./devserver.js')
 
 // realWx is the wx API over HTTP. loginCodes, when not empty, are handed out
 // before fresh ones (to replay a used code).

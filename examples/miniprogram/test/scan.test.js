@@ -16,23 +16,9 @@ const crypto = require('node:crypto')
 const { createAuth } = require('../wxoidc-auth.js')
 const { createScanPage } = require('../pages/scan/index.js')
 
-const ISSUER = process.env.WXOIDC_ISSUER
-const CLIENT_ID = process.env.WXOIDC_CLIENT_ID || 'demo-miniprogram'
-const APPID = process.env.WXOIDC_APPID || 'wx1234567890abcdef'
+const { ISSUER, CLIENT_ID, APPID, skip, emulator } = require('./devserver.js')
 const WEB_CLIENT_ID = process.env.WXOIDC_WEB_CLIENT_ID || 'demo-web'
 const WEB_REDIRECT = process.env.WXOIDC_WEB_REDIRECT_URI || 'http://127.0.0.1:8090/callback'
-const skip = ISSUER ? false : 'set WXOIDC_ISSUER to the issuer of a running `wxoidc dev`'
-
-async function emulator (path, body) {
-  const r = await fetch(ISSUER + '/wechat-emulator' + path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body)
-  })
-  const data = await r.json()
-  if (!r.ok) throw new Error('emulator ' + path + ': ' + JSON.stringify(data))
-  return data
-}
 
 // browser is the PC: a cookie jar over fetch, redirects not followed.
 function browser () {
