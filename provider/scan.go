@@ -233,7 +233,7 @@ func (p *Provider) ScanStatus(ctx context.Context, id, browserSecret string, wai
 	if status, err = p.readStatus(ctx, id, status); err != nil || (status != ScanPending && status != ScanScanned) {
 		return status, err
 	}
-	deadline := time.NewTimer(min(wait, t.ExpiresAt.Sub(p.now())+10*time.Millisecond))
+	deadline := time.NewTimer(p.scanWaitFor(t, wait))
 	defer deadline.Stop()
 	for {
 		select {
@@ -332,7 +332,7 @@ func (p *Provider) WatchScan(id, seen string, wait time.Duration, watch ScanWatc
 		finish(seen, true)
 		return
 	}
-	timer.Store(time.AfterFunc(min(wait, t.ExpiresAt.Sub(p.now())+10*time.Millisecond), func() { recheck(true) }))
+	timer.Store(time.AfterFunc(p.scanWaitFor(t, wait), func() { recheck(true) }))
 	if done.Load() {
 		timer.Load().Stop() // finished before the timer existed
 	}
@@ -340,6 +340,12 @@ func (p *Provider) WatchScan(id, seen string, wait time.Duration, watch ScanWatc
 	if status := scanStatus(t, p.now()); status != seen {
 		finish(status, true)
 	}
+}
+
+// scanWaitFor is how long a wait on t lasts: wait, or until just after t
+// expires, whichever comes first.
+func (p *Provider) scanWaitFor(t storage.ScanTicket, wait time.Duration) time.Duration {
+	return min(wait, t.ExpiresAt.Sub(p.now())+10*time.Millisecond)
 }
 
 // readStatus reads a ticket's status again (prev when it is gone in a way

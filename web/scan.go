@@ -107,14 +107,9 @@ func acceptsJSON(r *http.Request) bool {
 	return false
 }
 
-// ticketOf reads the {ticket} path parameter; "" when it cannot be one.
-func ticketOf(r *http.Request) string {
-	t := chi.URLParam(r, "ticket")
-	if len(t) > 64 {
-		return ""
-	}
-	return t
-}
+// ticketOf reads the {ticket} path parameter (the provider refuses what
+// cannot be one).
+func ticketOf(r *http.Request) string { return chi.URLParam(r, "ticket") }
 
 // handleScanStatus answers the scan page's script: the ticket's status at
 // once, or with ?wait=N after holding the request until it changes.
