@@ -345,24 +345,15 @@ func testDeleteExpiredScanTickets(t *testing.T, s storage.Storage) {
 		}
 		mustNoErr(t, "create "+id, s.CreateScanTicket(ctx, tk))
 	}
-	n, err := s.DeleteExpiredScanTickets(ctx, scanNow, 2)
-	mustNoErr(t, "delete expired #1", err)
-	if n != 2 {
-		t.Fatalf("delete expired #1: deleted %d, want 2", n)
-	}
+	del := func() (int64, error) { return s.DeleteExpiredScanTickets(ctx, scanNow, 2) }
+	checkDeleteBatches(t, del, 1, 2)
 	// Oldest first: "at" survived the first batch.
 	checkStoredScanTicket(t, s, "at after the first batch", newScanTicket("at", expiring["at"]))
 	for _, id := range []string{"exp-2", "exp-1"} {
 		_, err := s.GetScanTicket(ctx, id)
 		mustErrIs(t, "get "+id+" after the first batch", err, storage.ErrNotFound)
 	}
-	for i, want := range []int64{1, 0} {
-		n, err := s.DeleteExpiredScanTickets(ctx, scanNow, 2)
-		mustNoErr(t, fmt.Sprintf("delete expired #%d", i+2), err)
-		if n != want {
-			t.Fatalf("delete expired #%d: deleted %d, want %d", i+2, n, want)
-		}
-	}
+	checkDeleteBatches(t, del, 2, 1, 0)
 	for id, exp := range expiring {
 		_, err := s.GetScanTicket(ctx, id)
 		if id == "live" || id == "never" {

@@ -234,3 +234,17 @@ func inTx(ctx context.Context, s storage.Storage, fn func(ctx context.Context) e
 	}
 	return s.Commit(txCtx)
 }
+
+// checkDeleteBatches calls del once per want and checks how many rows each
+// call deleted; the calls are numbered from first in failure messages (a
+// bounded cleanup's batches: "delete expired #N").
+func checkDeleteBatches(t *testing.T, del func() (int64, error), first int, wants ...int64) {
+	t.Helper()
+	for i, want := range wants {
+		n, err := del()
+		mustNoErr(t, fmt.Sprintf("delete expired #%d", first+i), err)
+		if n != want {
+			t.Fatalf("delete expired #%d: deleted %d, want %d", first+i, n, want)
+		}
+	}
+}
