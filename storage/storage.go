@@ -37,6 +37,12 @@ var (
 	// request may succeed if retried later. A write that fails with it may
 	// or may not have been committed.
 	ErrUnavailable = errors.New("storage: temporarily unavailable")
+	// ErrClientInactive: CreateTokenSessions found the holder's client
+	// absent or disabled, and stored nothing.
+	ErrClientInactive = errors.New("storage: client absent or disabled")
+	// ErrAccountInactive: CreateTokenSessions found the holder's account
+	// absent or disabled, and stored nothing.
+	ErrAccountInactive = errors.New("storage: account absent or disabled")
 )
 
 // SessionKind separates the token-session families that share one shape.
@@ -76,12 +82,31 @@ type TokenSession struct {
 	FirstUsedAt time.Time
 }
 
+// TokenHolder is who a token is issued to: a client and, for a person's
+// token, an account (Subject; empty for client_credentials).
+type TokenHolder struct {
+	ClientID string
+	Subject  string
+}
+
 // TokenSessionStore persists token sessions of every kind.
 type TokenSessionStore interface {
 	// CreateTokenSession inserts s (s.Active is stored as given).
 	// A duplicate (kind, signature) is ErrAlreadyExists; an unknown kind or
 	// an empty signature is an error.
 	CreateTokenSession(ctx context.Context, s TokenSession) error
+	// CreateTokenSessions inserts the sessions of one issuance (a grant's
+	// access and refresh token) if, and only if, the holder's client exists
+	// and is enabled and, when holder.Subject is set, so is its account;
+	// otherwise it stores nothing and returns ErrClientInactive or
+	// ErrAccountInactive. Inside a transaction the check holds the client
+	// and the account until the transaction ends: a concurrent UpdateAccount,
+	// UpdateClient or DeleteClient waits, so a disable followed by
+	// RevokeSubjectTokens (or a DeleteClient) either is seen by the check or
+	// revokes these sessions. Every session's ClientID and Subject must be
+	// the holder's. Backends do it in one statement: it is the hot path of
+	// every token request.
+	CreateTokenSessions(ctx context.Context, holder TokenHolder, sessions ...TokenSession) error
 	// GetTokenSession returns the session; ErrNotFound if absent. An inactive
 	// session is returned together with ErrInactive.
 	GetTokenSession(ctx context.Context, kind SessionKind, signature string) (TokenSession, error)
@@ -176,12 +201,6 @@ type Client struct {
 type ClientStore interface {
 	CreateClient(ctx context.Context, c Client) error // ErrAlreadyExists
 	GetClient(ctx context.Context, id string) (Client, error)
-	// LockClient reads the client as GetClient does and, called inside a
-	// transaction, holds it until the transaction ends: a concurrent
-	// DeleteClient or UpdateClient waits, and one committed before is seen.
-	// Token sessions stored in that transaction are thus either refused or
-	// revoked by a DeleteClient racing them.
-	LockClient(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error) // ordered by ID
 	// UpdateClient reads the client, applies fn and writes the result in one
 	// transaction (compare-and-swap); fn must not change the ID.
@@ -215,6 +234,14 @@ type Account struct {
 	PhoneHash       string
 	PhoneSource     string // "phone_code" or "legacy"
 	PhoneVerifiedAt time.Time
+}
+
+// AccountPhone is a verified phone as an account stores it.
+type AccountPhone struct {
+	Encrypted  []byte
+	Hash       string
+	Source     string // "phone_code" or "legacy"
+	VerifiedAt time.Time
 }
 
 // WeChatIdentity is one (appid, openid) and the account it belongs to.
@@ -258,14 +285,19 @@ type AccountStore interface {
 	// joins that account; otherwise an account NewAccountID is created. It
 	// returns the identity as stored after the update and the account.
 	ResolveWeChatLogin(ctx context.Context, l WeChatLogin) (WeChatIdentity, Account, error)
+	// GetWeChatLogin returns an identity and its account in one read:
+	// ErrNotFound when the identity is unknown.
+	GetWeChatLogin(ctx context.Context, appID, openID string) (WeChatIdentity, Account, error)
+	// RecordWeChatLogin records a login of a known identity in one write, as
+	// ResolveWeChatLogin does for one (a newly learned unionid, the session
+	// keys rotated as RotateSessionKey says; l.NewAccountID is ignored),
+	// provided the identity still belongs to accountID: otherwise (absent,
+	// or moved) it changes nothing and returns ErrConflict.
+	RecordWeChatLogin(ctx context.Context, l WeChatLogin, accountID string) error
 	GetAccount(ctx context.Context, id string) (Account, error)
-	// LockAccount reads the account as GetAccount does and, called inside a
-	// transaction, holds it until the transaction ends: a concurrent
-	// UpdateAccount waits, and one committed before is seen. A check of
-	// Disabled made with it therefore stays true while the caller writes
-	// what depends on it (tokens issued to the account), and a disable
-	// followed by RevokeSubjectTokens sees those tokens.
-	LockAccount(ctx context.Context, id string) (Account, error)
+	// SetAccountPhone records a verified phone on an account in one write
+	// (UpdatedAt becomes p.VerifiedAt); ErrNotFound if the account is absent.
+	SetAccountPhone(ctx context.Context, accountID string, p AccountPhone) error
 	GetAccountByPhoneHash(ctx context.Context, phoneHash string) ([]Account, error)
 	GetWeChatIdentity(ctx context.Context, appID, openID string) (WeChatIdentity, error)
 	// ListWeChatIdentities returns an account's identities ordered by (appid, openid).
