@@ -8,7 +8,6 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
-	fositestorage "github.com/ory/fosite/storage"
 
 	"github.com/wxoidc/wxoidc/storage"
 	"github.com/wxoidc/wxoidc/wechat"
@@ -131,14 +130,35 @@ func (g *wechatGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	if err != nil {
 		return err
 	}
+	// A returning person's identity and account, in one read outside any
+	// transaction: their writes wait for the transaction that stores the
+	// tokens (PopulateTokenEndpointResponse), so a grant writes once.
+	known, knownAcc, err := g.store.db.GetWeChatLogin(ctx, app.AppID, sess.OpenID)
+	found := err == nil
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return storageError(err)
+	}
 
-	phone, source, err := g.verifyPhone(ctx, app, sess, p)
+	var knownIdent *storage.WeChatIdentity
+	if found {
+		knownIdent = &known
+	}
+	phone, source, err := g.verifyPhone(ctx, app, sess, p, knownIdent)
 	if err != nil {
 		return err
 	}
 
 	now := g.now()
-	acc, ident, err := g.resolveAccount(ctx, client, app, sess, phone, source, now)
+	var (
+		acc   storage.Account
+		ident storage.WeChatIdentity
+		write *grantWrite
+	)
+	if found {
+		acc, ident, write, err = g.knownLogin(client, app, sess, known, knownAcc, phone, source, now)
+	} else {
+		acc, ident, err = g.resolveAccount(ctx, client, app, sess, phone, source, now)
+	}
 	if err != nil {
 		return err
 	}
@@ -158,11 +178,86 @@ func (g *wechatGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	if g.canIssueRefreshToken(r) {
 		s.SetExpiresAt(fosite.RefreshToken, now.Add(g.lifetimes.refresh).Round(time.Second))
 	}
+	s.grant = write
+	return nil
+}
+
+// grantWrite is what a returning person's grant writes, deferred to the
+// transaction that stores the tokens.
+type grantWrite struct {
+	login     storage.WeChatLogin
+	accountID string
+	phone     *storage.AccountPhone // a phone this request verified
+}
+
+// knownLogin checks a returning person's login against the account as read,
+// and returns the account and identity as they will be once w is written.
+// A concurrent change is caught when w is written: the identity must still
+// be the account's (RecordWeChatLogin) and the account still enabled
+// (CreateTokenSessions).
+func (g *wechatGrant) knownLogin(client *fositeClient, app wechat.App, sess wechat.Session, ident storage.WeChatIdentity, acc storage.Account, phone, source string, now time.Time) (storage.Account, storage.WeChatIdentity, *grantWrite, error) {
+	if acc.Disabled {
+		return acc, ident, nil, fosite.ErrInvalidGrant.WithHint("The account is disabled.")
+	}
+	w := &grantWrite{
+		login: withSessionKey(g.accounts, storage.WeChatLogin{
+			AppID: app.AppID, OpenID: sess.OpenID, UnionID: sess.UnionID, Now: now,
+		}, sess),
+		accountID: acc.ID,
+	}
+	if ident.UnionID == "" {
+		ident.UnionID = sess.UnionID
+	}
+	switch {
+	case phone != "":
+		w.phone = &storage.AccountPhone{
+			Encrypted: g.accounts.sealPhone(acc.ID, phone), Hash: g.accounts.PhoneHash(phone),
+			Source: source, VerifiedAt: now,
+		}
+		acc.PhoneEncrypted, acc.PhoneHash, acc.PhoneSource, acc.PhoneVerifiedAt = w.phone.Encrypted, w.phone.Hash, source, now
+	case client.RequirePhone && len(acc.PhoneEncrypted) == 0:
+		return acc, ident, nil, fosite.ErrInvalidRequest.WithHint(requirePhoneHint)
+	}
+	return acc, ident, w, nil
+}
+
+// requirePhoneHint answers a grant without a phone for a client that needs one.
+const requirePhoneHint = "This client requires a verified phone number: send 'phone_code' (or 'encrypted_data' and 'iv') from the phone button."
+
+// write stores a grant in one transaction: the returning person's login
+// (w, nil for a person resolveAccount just stored) and the tokens.
+func (g *wechatGrant) write(ctx context.Context, w *grantWrite, r fosite.Requester, atSig, rtSig string) (err error) {
+	db := g.store.db
+	ctx, err = db.BeginTx(ctx)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	defer func() {
+		if err != nil {
+			_ = db.Rollback(ctx)
+		}
+	}()
+	if w != nil {
+		if err = db.RecordWeChatLogin(ctx, w.login, w.accountID); err != nil {
+			return storageError(err)
+		}
+		if w.phone != nil {
+			if err = db.SetAccountPhone(ctx, w.accountID, *w.phone); err != nil {
+				return storageError(err)
+			}
+		}
+	}
+	if err = g.store.issue(ctx, r, atSig, rtSig); err != nil {
+		return tokenStoreError(err)
+	}
+	if err = db.Commit(ctx); err != nil {
+		return storageError(err)
+	}
 	return nil
 }
 
 // verifyPhone returns the E.164 number the request proves, if any.
-func (g *wechatGrant) verifyPhone(ctx context.Context, app wechat.App, sess wechat.Session, p grantParams) (string, string, error) {
+func (g *wechatGrant) verifyPhone(ctx context.Context, app wechat.App, sess wechat.Session, p grantParams, known *storage.WeChatIdentity) (string, string, error) {
 	switch {
 	case p.phoneCode != "":
 		ph, err := g.wechat.PhoneNumber(ctx, app, p.phoneCode, sess.OpenID)
@@ -171,7 +266,7 @@ func (g *wechatGrant) verifyPhone(ctx context.Context, app wechat.App, sess wech
 		}
 		return ph.E164(), PhoneSourceCode, nil
 	case p.encryptedData != "":
-		ph, err := g.decryptLegacy(ctx, app, sess, p)
+		ph, err := g.decryptLegacy(ctx, app, sess, p, known)
 		if err != nil {
 			return "", "", err
 		}
@@ -181,9 +276,10 @@ func (g *wechatGrant) verifyPhone(ctx context.Context, app wechat.App, sess wech
 }
 
 // decryptLegacy tries the session key of this request's code, then the
-// stored keys of the same (appid, openid): the phone button's data may be
-// encrypted under the key an earlier wx.login established (docs/wechat.md §4.3).
-func (g *wechatGrant) decryptLegacy(ctx context.Context, app wechat.App, sess wechat.Session, p grantParams) (wechat.Phone, error) {
+// stored keys of the same (appid, openid) (known, nil for a new identity):
+// the phone button's data may be encrypted under the key an earlier
+// wx.login established (docs/wechat.md §4.3).
+func (g *wechatGrant) decryptLegacy(ctx context.Context, app wechat.App, sess wechat.Session, p grantParams, known *storage.WeChatIdentity) (wechat.Phone, error) {
 	ph, err := wechat.DecryptPhone(sess.SessionKey, p.encryptedData, p.iv, app.AppID)
 	if err == nil {
 		return ph, nil
@@ -192,9 +288,8 @@ func (g *wechatGrant) decryptLegacy(ctx context.Context, app wechat.App, sess we
 		return wechat.Phone{}, fosite.ErrServerError.WithWrap(err)
 	}
 	firstErr := err
-	ident, gerr := g.store.db.GetWeChatIdentity(ctx, app.AppID, sess.OpenID)
-	if gerr == nil {
-		for _, sealed := range [][]byte{ident.SessionKeyEncrypted, ident.PreviousSessionKeyEncrypted} {
+	if known != nil {
+		for _, sealed := range [][]byte{known.SessionKeyEncrypted, known.PreviousSessionKeyEncrypted} {
 			raw, oerr := g.accounts.openSessionKey(app.AppID, sess.OpenID, sealed)
 			if oerr != nil || raw == nil {
 				continue
@@ -207,8 +302,6 @@ func (g *wechatGrant) decryptLegacy(ctx context.Context, app wechat.App, sess we
 				return ph, nil
 			}
 		}
-	} else if !errors.Is(gerr, storage.ErrNotFound) {
-		return wechat.Phone{}, fosite.ErrServerError.WithWrap(gerr)
 	}
 	g.log.InfoContext(ctx, "legacy phone data did not decrypt", "reason", firstErr.Error())
 	return wechat.Phone{}, fosite.ErrInvalidGrant.WithWrap(firstErr).
@@ -246,7 +339,7 @@ func (g *wechatGrant) resolveAccount(ctx context.Context, client *fositeClient, 
 			return acc, ident, storageError(err)
 		}
 	} else if client.RequirePhone && len(acc.PhoneEncrypted) == 0 {
-		return acc, ident, fosite.ErrInvalidRequest.WithHint("This client requires a verified phone number: send 'phone_code' (or 'encrypted_data' and 'iv') from the phone button.")
+		return acc, ident, fosite.ErrInvalidRequest.WithHint(requirePhoneHint)
 	}
 	if err = db.Commit(ctx); err != nil {
 		return acc, ident, storageError(err)
@@ -292,27 +385,11 @@ func (g *wechatGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 		}
 	}
 
-	ctx, err = fositestorage.MaybeBeginTx(ctx, g.store)
-	if err != nil {
-		return fosite.ErrServerError.WithWrap(err)
+	sess, ok := r.GetSession().(*session)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected session type")
 	}
-	defer func() {
-		if err != nil {
-			_ = fositestorage.MaybeRollbackTx(ctx, g.store)
-		}
-	}()
-	if err = g.store.CreateAccessTokenSession(ctx, atSig, stored); err != nil {
-		return tokenStoreError(err)
-	}
-	if rtSig != "" {
-		if err = g.store.CreateRefreshTokenSession(ctx, rtSig, atSig, stored); err != nil {
-			return tokenStoreError(err)
-		}
-	}
-	if err := fositestorage.MaybeCommitTx(ctx, g.store); err != nil {
-		return fosite.ErrServerError.WithWrap(err)
-	}
-	return nil
+	return g.write(ctx, sess.grant, stored, atSig, rtSig)
 }
 
 // tokenStoreError answers a failure to store the tokens: the account was

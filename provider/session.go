@@ -29,6 +29,11 @@ type session struct {
 	// with the code (fositeStore.GetPKCERequestSession).
 	PKCEChallenge string `json:"pkceChallenge,omitempty"`
 	PKCEMethod    string `json:"pkceMethod,omitempty"`
+
+	// grant is what a WeChat grant writes with its tokens (grant_wechat.go),
+	// carried from HandleTokenEndpointRequest to PopulateTokenEndpointResponse.
+	// Unexported: neither stored nor copied by Clone.
+	grant *grantWrite
 }
 
 // newSession returns an empty session ready for fosite to fill.

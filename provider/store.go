@@ -210,69 +210,78 @@ func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp
 }
 
 func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, signature, accessSig string, r fosite.Requester) error {
+	raw, err := encodeSession(r)
+	if err != nil {
+		return err
+	}
+	rec := s.record(kind, signature, accessSig, r, raw)
+	if kind != storage.KindAccessToken && kind != storage.KindRefreshToken {
+		return mapErr(s.db.CreateTokenSession(ctx, rec))
+	}
+	return holderErr(s.db.CreateTokenSessions(ctx, holderOf(r, rec), rec))
+}
+
+// issue stores a grant's access token and, when rtSig is set, the refresh
+// token issued with it, in one statement that also checks their holder.
+func (s *fositeStore) issue(ctx context.Context, r fosite.Requester, atSig, rtSig string) error {
+	raw, err := encodeSession(r)
+	if err != nil {
+		return err
+	}
+	recs := []storage.TokenSession{s.record(storage.KindAccessToken, atSig, "", r, raw)}
+	if rtSig != "" {
+		recs = append(recs, s.record(storage.KindRefreshToken, rtSig, atSig, r, raw))
+	}
+	return holderErr(s.db.CreateTokenSessions(ctx, holderOf(r, recs[0]), recs...))
+}
+
+func encodeSession(r fosite.Requester) ([]byte, error) {
 	sess, ok := r.GetSession().(*session)
 	if !ok {
-		return fmt.Errorf("store: unexpected session type %T", r.GetSession())
+		return nil, fmt.Errorf("store: unexpected session type %T", r.GetSession())
 	}
 	raw, err := json.Marshal(sess)
 	if err != nil {
-		return fmt.Errorf("store: encode session: %w", err)
+		return nil, fmt.Errorf("store: encode session: %w", err)
 	}
-	if err := s.checkHolders(ctx, kind, sess, r.GetClient().GetID()); err != nil {
-		return err
-	}
+	return raw, nil
+}
+
+// record is the stored row of one token of r, its session sealed to the
+// row's kind and signature.
+func (s *fositeStore) record(kind storage.SessionKind, signature, accessSig string, r fosite.Requester, sessionJSON []byte) storage.TokenSession {
 	key := hashSignature(signature)
-	exp := expiryFor(kind, sess, s.now())
 	rec := storage.TokenSession{
 		Kind:              kind,
 		Signature:         key,
 		RequestID:         r.GetID(),
 		RequestedAt:       r.GetRequestedAt(),
 		ClientID:          r.GetClient().GetID(),
-		Subject:           sess.GetSubject(),
+		Subject:           r.GetSession().GetSubject(),
 		RequestedScopes:   r.GetRequestedScopes(),
 		GrantedScopes:     r.GetGrantedScopes(),
 		RequestedAudience: r.GetRequestedAudience(),
 		GrantedAudience:   r.GetGrantedAudience(),
 		Form:              r.GetRequestForm().Encode(),
-		SessionData:       s.sealer.Seal(raw, []byte(string(kind)+":"+key)),
+		SessionData:       s.sealer.Seal(sessionJSON, []byte(string(kind)+":"+key)),
 		Active:            true,
-		ExpiresAt:         exp,
+		ExpiresAt:         expiryFor(kind, r.GetSession().(*session), s.now()),
 	}
 	if accessSig != "" {
 		rec.AccessTokenSignature = hashSignature(accessSig)
 	}
-	return mapErr(s.db.CreateTokenSession(ctx, rec))
+	return rec
 }
 
-// heldInTx records, per transaction (BeginTX), the account and client
-// whose rows the transaction already read and holds: a grant stores its
-// access and refresh tokens in one transaction, and the second insert need
-// not read and lock them again.
-type heldInTx struct{ subject, clientID string }
-
-type heldInTxKey struct{}
-
-// checkHolders runs checkAccount and checkClient once per transaction for
-// the same (subject, client), on every insert outside one.
-func (s *fositeStore) checkHolders(ctx context.Context, kind storage.SessionKind, sess *session, clientID string) error {
-	if kind != storage.KindAccessToken && kind != storage.KindRefreshToken {
-		return nil
+// holderOf names who a token row of r is issued to: its client and, for a
+// person's token, the account (the row's subject). A client's own token
+// (client_credentials) has the client ID as its subject and no account.
+func holderOf(r fosite.Requester, rec storage.TokenSession) storage.TokenHolder {
+	h := storage.TokenHolder{ClientID: rec.ClientID}
+	if sess, ok := r.GetSession().(*session); ok && sess.authenticatedUser() {
+		h.Subject = rec.Subject
 	}
-	held, _ := ctx.Value(heldInTxKey{}).(*heldInTx)
-	if held != nil && held.clientID == clientID && held.subject == sess.GetSubject() {
-		return nil
-	}
-	if err := s.checkAccount(ctx, sess); err != nil {
-		return err
-	}
-	if err := s.checkClient(ctx, clientID); err != nil {
-		return err
-	}
-	if held != nil {
-		held.subject, held.clientID = sess.GetSubject(), clientID
-	}
-	return nil
+	return h
 }
 
 // errAccountInactive refuses tokens for an account that is disabled or
@@ -280,46 +289,24 @@ func (s *fositeStore) checkHolders(ctx context.Context, kind storage.SessionKind
 // it as a refused refresh, not a server error.
 var errAccountInactive = fmt.Errorf("%w: the account is disabled or no longer exists", fosite.ErrInactiveToken)
 
-// checkAccount re-checks, in the transaction that stores a user's access or
-// refresh token, that the account is still enabled. The grant checked it
-// earlier, in another transaction; a disable-with-revoke landing in between
-// would otherwise leave a live token behind. LockAccount holds the account
-// until the tokens are committed, so a disable either is seen here or waits
-// and then revokes the tokens.
-func (s *fositeStore) checkAccount(ctx context.Context, sess *session) error {
-	if !sess.authenticatedUser() {
-		return nil
-	}
-	acc, err := s.db.LockAccount(ctx, sess.GetSubject())
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return errAccountInactive
-	case err != nil:
-		return mapErr(err)
-	case acc.Disabled:
-		return errAccountInactive
-	}
-	return nil
-}
-
 // errClientGone refuses tokens for a client deleted or disabled since the
 // request loaded it (the client cache keeps a client for a few seconds).
 var errClientGone = fmt.Errorf("%w: the client was deleted or disabled", fosite.ErrInactiveToken)
 
-// checkClient re-reads the client, uncached and held (LockClient), where a
-// token is stored: a token stored for a deleted client would come back to
-// life when the client ID is created again.
-func (s *fositeStore) checkClient(ctx context.Context, clientID string) error {
-	c, err := s.db.LockClient(ctx, clientID)
+// holderErr answers a refused CreateTokenSessions. The storage checks the
+// holder in the statement that stores the tokens and holds it until the
+// transaction ends, so a disable-with-revoke (or a client deletion) racing
+// the request either refuses the tokens here or revokes them: a token stored
+// for a deleted client would otherwise come back to life when the client ID
+// is created again.
+func holderErr(err error) error {
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return errClientGone
-	case err != nil:
-		return mapErr(err)
-	case c.Disabled:
-		return errClientGone
+	case errors.Is(err, storage.ErrAccountInactive):
+		return fmt.Errorf("%w: %w", errAccountInactive, err)
+	case errors.Is(err, storage.ErrClientInactive):
+		return fmt.Errorf("%w: %w", errClientGone, err)
 	}
-	return nil
+	return mapErr(err)
 }
 
 // expiryFor picks the row's expiry for cleanup; rows of kinds without their
@@ -527,11 +514,7 @@ func (s *fositeStore) DeletePKCERequestSession(context.Context, string) error { 
 
 // Transactions.
 func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
-	ctx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return ctx, err
-	}
-	return context.WithValue(ctx, heldInTxKey{}, &heldInTx{}), nil
+	return s.db.BeginTx(ctx)
 }
 func (s *fositeStore) Commit(ctx context.Context) error   { return mapErr(s.db.Commit(ctx)) }
 func (s *fositeStore) Rollback(ctx context.Context) error { return s.db.Rollback(ctx) }

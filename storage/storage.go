@@ -83,7 +83,8 @@ type TokenSession struct {
 }
 
 // TokenHolder is who a token is issued to: a client and, for a person's
-// token, an account (Subject; empty for client_credentials).
+// token, an account (Subject; empty for a client's own token, whose
+// sessions may carry the client ID as their subject).
 type TokenHolder struct {
 	ClientID string
 	Subject  string
@@ -103,8 +104,8 @@ type TokenSessionStore interface {
 	// and the account until the transaction ends: a concurrent UpdateAccount,
 	// UpdateClient or DeleteClient waits, so a disable followed by
 	// RevokeSubjectTokens (or a DeleteClient) either is seen by the check or
-	// revokes these sessions. Every session's ClientID and Subject must be
-	// the holder's. Backends do it in one statement: it is the hot path of
+	// revokes these sessions. Every session's ClientID must be the holder's
+	// and, for a person's token, its Subject the holder's account. Backends do it in one statement: it is the hot path of
 	// every token request.
 	CreateTokenSessions(ctx context.Context, holder TokenHolder, sessions ...TokenSession) error
 	// GetTokenSession returns the session; ErrNotFound if absent. An inactive
@@ -620,6 +621,30 @@ type Storage interface {
 	// Ping reports whether the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// CheckIssuance is the validation every backend applies in
+// CreateTokenSessions before it stores anything: at least one session, a
+// holder with a client, and sessions of known kinds, with signatures, that
+// are all the holder's (its client's and, with a Subject, its account's).
+func CheckIssuance(holder TokenHolder, sessions []TokenSession) error {
+	switch {
+	case len(sessions) == 0:
+		return errors.New("no token session to store")
+	case holder.ClientID == "":
+		return errors.New("token holder without a client")
+	}
+	for _, ts := range sessions {
+		switch {
+		case !slices.Contains(Kinds, ts.Kind):
+			return fmt.Errorf("unknown session kind %q", ts.Kind)
+		case ts.Signature == "":
+			return fmt.Errorf("%s: empty signature", ts.Kind)
+		case ts.ClientID != holder.ClientID || (holder.Subject != "" && ts.Subject != holder.Subject):
+			return fmt.Errorf("%s: issued to client %q and subject %q, not to its holder", ts.Kind, ts.ClientID, ts.Subject)
+		}
+	}
+	return nil
 }
 
 // RotateSessionKey is the session-key rule every backend applies when a

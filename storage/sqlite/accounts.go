@@ -138,17 +138,6 @@ func (s *Storage) GetAccount(ctx context.Context, id string) (storage.Account, e
 	return a, nil
 }
 
-// LockAccount reads the account. Inside a transaction nothing more is
-// needed: a transaction holds the single writer, so no UpdateAccount can
-// run until it ends.
-func (s *Storage) LockAccount(ctx context.Context, id string) (storage.Account, error) {
-	var a storage.Account
-	if err := s.queryRow(ctx, selectAccountSQL, []any{id}, accountDest(&a)...); err != nil {
-		return storage.Account{}, fmt.Errorf("sqlite: lock account: %w", err)
-	}
-	return a, nil
-}
-
 // GetAccountByPhoneHash returns the accounts holding a phone hash, ordered
 // by ID; the empty hash matches none.
 func (s *Storage) GetAccountByPhoneHash(ctx context.Context, phoneHash string) ([]storage.Account, error) {

@@ -63,17 +63,6 @@ func (s *Storage) GetClient(ctx context.Context, id string) (storage.Client, err
 	return c, nil
 }
 
-// LockClient reads the client. Inside a transaction nothing more is
-// needed: a transaction holds the single writer, so no DeleteClient or
-// UpdateClient can run until it ends.
-func (s *Storage) LockClient(ctx context.Context, id string) (storage.Client, error) {
-	var c storage.Client
-	if err := s.queryRow(ctx, selectClientSQL, []any{id}, clientDest(&c)...); err != nil {
-		return storage.Client{}, fmt.Errorf("sqlite: lock client %q: %w", id, err)
-	}
-	return c, nil
-}
-
 // ListClients returns every client ordered by ID.
 func (s *Storage) ListClients(ctx context.Context) ([]storage.Client, error) {
 	var out []storage.Client

@@ -126,8 +126,10 @@ type Storage struct {
 	group   *group // group commit of every write (groupcommit.go)
 	// clientsVersion counts committed client changes (ClientsVersion).
 	clientsVersion atomic.Uint64
-	now            func() time.Time
-	log            *slog.Logger
+	// statements counts the statements run (Statements).
+	statements atomic.Uint64
+	now        func() time.Time
+	log        *slog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
@@ -463,11 +465,17 @@ func (s *Storage) exec(ctx context.Context, query string, args ...any) (sql.Resu
 			return err
 		}
 		defer st.Close()
+		s.statements.Add(1)
 		res, err = st.ExecContext(ctx, args...)
 		return mapErr(err)
 	})
 	return res, err
 }
+
+// Statements counts the SQL statements this Storage has run for its
+// callers, transaction control (savepoints, batch commits) not included.
+// Tests and benchmarks read it to count statements per request.
+func (s *Storage) Statements() uint64 { return s.statements.Load() }
 
 // execAlone runs one write statement as a transaction of its own: one turn
 // of the batch (groupcommit.go), without a savepoint. A statement that fails
@@ -485,6 +493,7 @@ func (s *Storage) execAlone(ctx context.Context, query string, args ...any) (sql
 		s.group.release(turn, turnOutcome{}) // nothing ran
 		return nil, err
 	}
+	s.statements.Add(1)
 	res, err := st.ExecContext(sctx, args...)
 	st.Close()
 	if err != nil {
@@ -549,6 +558,7 @@ func (s *Storage) queryRow(ctx context.Context, query string, args []any, dest .
 // withReadStmt runs fn with query's prepared statement: from the reader pool
 // outside a transaction, on the transaction's connection inside one.
 func (s *Storage) withReadStmt(ctx context.Context, query string, fn func(*sql.Stmt, context.Context) error) error {
+	s.statements.Add(1)
 	h := s.txFrom(ctx)
 	if h == nil {
 		st, err := s.rstmts.get(ctx, query)

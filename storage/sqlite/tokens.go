@@ -58,15 +58,19 @@ func (s *Storage) CreateTokenSession(ctx context.Context, ts storage.TokenSessio
 	if ts.Signature == "" {
 		return fmt.Errorf("sqlite: create token session: empty signature")
 	}
-	_, err := s.exec(ctx, insertTokenSQL,
-		string(ts.Kind), ts.Signature, ts.RequestID, timeArg(ts.RequestedAt), ts.ClientID, ts.Subject,
-		listArg(ts.RequestedScopes), listArg(ts.GrantedScopes),
-		listArg(ts.RequestedAudience), listArg(ts.GrantedAudience), ts.Form,
-		bytesArg(ts.SessionData), ts.Active, timeArg(ts.ExpiresAt), ts.AccessTokenSignature, timeArg(ts.FirstUsedAt))
+	_, err := s.exec(ctx, insertTokenSQL, tokenArgs(ts)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create token session (%s): %w", ts.Kind, err)
 	}
 	return nil
+}
+
+// tokenArgs encodes ts in tokenColumns order.
+func tokenArgs(ts storage.TokenSession) []any {
+	return []any{string(ts.Kind), ts.Signature, ts.RequestID, timeArg(ts.RequestedAt), ts.ClientID, ts.Subject,
+		listArg(ts.RequestedScopes), listArg(ts.GrantedScopes),
+		listArg(ts.RequestedAudience), listArg(ts.GrantedAudience), ts.Form,
+		bytesArg(ts.SessionData), ts.Active, timeArg(ts.ExpiresAt), ts.AccessTokenSignature, timeArg(ts.FirstUsedAt)}
 }
 
 // GetTokenSession returns the session; an inactive one comes back with

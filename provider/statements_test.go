@@ -1,0 +1,60 @@
+package provider
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/wxoidc/wxoidc/keys"
+)
+
+// TestStatementsPerRequest counts the SQL statements of each token request
+// on its hot path (docs/performance.md reports them). A grant of a returning
+// person reads the identity and account once, then writes the login and the
+// tokens in one transaction: three statements, four with a phone.
+func TestStatementsPerRequest(t *testing.T) {
+	e := newBenchEnv(t, "NORMAL", keys.ES256)
+	count := func(fn func()) uint64 {
+		before := e.store.Statements()
+		fn()
+		return e.store.Statements() - before
+	}
+	again := func(form url.Values) url.Values {
+		f := url.Values{}
+		for k, v := range form {
+			f[k] = v
+		}
+		f.Set("code", strings.Replace(form.Get("code"), ":", ":again-", 1))
+		return f
+	}
+
+	form := e.grantForm(false)
+	var first map[string]any
+	newPerson := count(func() { first = e.token(t, tokenRequest(form, "", "")) })
+	returning := count(func() { e.token(t, tokenRequest(again(form), "", "")) })
+	phoneForm := e.grantForm(true)
+	e.token(t, tokenRequest(phoneForm, "", ""))
+	withPhone := count(func() { e.token(t, tokenRequest(again(phoneForm), "", "")) })
+	refresh := count(func() {
+		e.token(t, tokenRequest(url.Values{"grant_type": {GrantTypeRefreshToken}, "client_id": {benchMini},
+			"refresh_token": {first["refresh_token"].(string)}}, "", ""))
+	})
+	cc := url.Values{"grant_type": {GrantTypeClientCredentials}}
+	e.token(t, tokenRequest(cc, benchBackend, e.ccSecret)) // loads the client into the cache
+	clientCredentials := count(func() { e.token(t, tokenRequest(cc, benchBackend, e.ccSecret)) })
+
+	t.Logf("statements: grant of a new person %d, returning %d, returning with a phone %d, refresh %d, client_credentials %d",
+		newPerson, returning, withPhone, refresh, clientCredentials)
+	for _, c := range []struct {
+		name      string
+		got, want uint64
+	}{
+		{"grant of a returning person", returning, 3},
+		{"grant of a returning person with a phone", withPhone, 4},
+		{"client_credentials", clientCredentials, 1},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %d statements, want %d", c.name, c.got, c.want)
+		}
+	}
+}
