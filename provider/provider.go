@@ -429,7 +429,11 @@ func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequeste
 	if sess.GetSubject() == client.ID && len(sess.Claims.AuthenticationMethodsReferences) == 0 {
 		return nil // a client's own token, no account behind it
 	}
-	acc, err := p.store.db.GetAccount(ctx, sess.GetSubject())
+	appID := client.WeChatAppID
+	if appID == "" {
+		appID = sess.AppID // a browser sign-in: the app the person used
+	}
+	acc, ident, err := p.store.db.GetAccountIdentity(ctx, sess.GetSubject(), appID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return fosite.ErrInvalidGrant.WithHint("The account no longer exists.")
 	}
@@ -438,14 +442,6 @@ func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequeste
 	}
 	if acc.Disabled {
 		return fosite.ErrInvalidGrant.WithHint("The account is disabled.")
-	}
-	appID := client.WeChatAppID
-	if appID == "" {
-		appID = sess.AppID // a browser sign-in: the app the person used
-	}
-	ident, err := identityFor(ctx, p.store.db, acc.ID, appID)
-	if err != nil {
-		return storageError(err)
 	}
 	sess.Claims.Extra = identityClaims(req.GetGrantedScopes(), client.ID, acc, phoneFor(p.accounts, acc), ident)
 	if sess.SID != "" {
@@ -514,7 +510,11 @@ func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string
 	if !sess.authenticatedUser() {
 		return nil, fosite.ErrRequestUnauthorized.WithHint("The access token was not issued to a user.")
 	}
-	acc, err := p.store.db.GetAccount(ctx, sess.GetSubject())
+	appID := ""
+	if c, ok := req.GetClient().(*fositeClient); ok {
+		appID = c.WeChatAppID
+	}
+	acc, ident, err := p.store.db.GetAccountIdentity(ctx, sess.GetSubject(), appID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, fosite.ErrRequestUnauthorized.WithHint("The account no longer exists.")
 	}
@@ -523,14 +523,6 @@ func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string
 	}
 	if acc.Disabled {
 		return nil, fosite.ErrRequestUnauthorized.WithHint("The account is disabled.")
-	}
-	appID := ""
-	if c, ok := req.GetClient().(*fositeClient); ok {
-		appID = c.WeChatAppID
-	}
-	ident, err := identityFor(ctx, p.store.db, acc.ID, appID)
-	if err != nil {
-		return nil, storageError(err)
 	}
 	claims := identityClaims(req.GetGrantedScopes(), "", acc, phoneFor(p.accounts, acc), ident)
 	claims["sub"] = acc.ID

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 // on its hot path (docs/performance.md reports them). A grant of a returning
 // person reads the identity and account once, then writes the login and the
 // tokens in one transaction: three statements, four with a phone.
+// Statements are what a request costs on PostgreSQL (a round trip each) and
+// a good part of what it costs on SQLite (database/sql and the driver).
 func TestStatementsPerRequest(t *testing.T) {
 	e := newBenchEnv(t, "NORMAL", keys.ES256)
 	count := func(fn func()) uint64 {
@@ -35,6 +38,11 @@ func TestStatementsPerRequest(t *testing.T) {
 	phoneForm := e.grantForm(true)
 	e.token(t, tokenRequest(phoneForm, "", ""))
 	withPhone := count(func() { e.token(t, tokenRequest(again(phoneForm), "", "")) })
+	userInfo := count(func() {
+		if _, err := e.p.UserInfo(context.Background(), first["access_token"].(string)); err != nil {
+			t.Fatal(err)
+		}
+	})
 	refresh := count(func() {
 		e.token(t, tokenRequest(url.Values{"grant_type": {GrantTypeRefreshToken}, "client_id": {benchMini},
 			"refresh_token": {first["refresh_token"].(string)}}, "", ""))
@@ -43,14 +51,19 @@ func TestStatementsPerRequest(t *testing.T) {
 	e.token(t, tokenRequest(cc, benchBackend, e.ccSecret)) // loads the client into the cache
 	clientCredentials := count(func() { e.token(t, tokenRequest(cc, benchBackend, e.ccSecret)) })
 
-	t.Logf("statements: grant of a new person %d, returning %d, returning with a phone %d, refresh %d, client_credentials %d",
-		newPerson, returning, withPhone, refresh, clientCredentials)
+	t.Logf("statements: grant of a new person %d, returning %d, returning with a phone %d, refresh %d, userinfo %d, client_credentials %d",
+		newPerson, returning, withPhone, refresh, userInfo, clientCredentials)
 	for _, c := range []struct {
 		name      string
 		got, want uint64
 	}{
 		{"grant of a returning person", returning, 3},
 		{"grant of a returning person with a phone", withPhone, 4},
+		// The token read, the rotation (one update, then the access
+		// tokens of the chain deleted), the account with its identity, and
+		// the two new tokens.
+		{"refresh", refresh, 6},
+		{"userinfo", userInfo, 2},
 		{"client_credentials", clientCredentials, 1},
 	} {
 		if c.got != c.want {

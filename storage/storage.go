@@ -296,6 +296,10 @@ type AccountStore interface {
 	// or moved) it changes nothing and returns ErrConflict.
 	RecordWeChatLogin(ctx context.Context, l WeChatLogin, accountID string) error
 	GetAccount(ctx context.Context, id string) (Account, error)
+	// GetAccountIdentity returns an account and, in one read, its identity
+	// in appID: the first by openid, or a zero identity when it has none
+	// there (or appID is empty). ErrNotFound when the account is absent.
+	GetAccountIdentity(ctx context.Context, accountID, appID string) (Account, WeChatIdentity, error)
 	// SetAccountPhone records a verified phone on an account in one write
 	// (UpdatedAt becomes p.VerifiedAt); ErrNotFound if the account is absent.
 	SetAccountPhone(ctx context.Context, accountID string, p AccountPhone) error

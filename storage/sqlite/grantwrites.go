@@ -31,6 +31,13 @@ var (
 	insertTokenRowsSQL = [...]string{1: writeSQL(tokenRowsSQL(1)), 2: writeSQL(tokenRowsSQL(2))}
 	clientActiveSQL    = readSQL(`SELECT EXISTS (SELECT 1 FROM clients WHERE id = ? AND disabled = 0)`)
 
+	// Text columns of a missing identity read as ''.
+	selectAccountIdentitySQL = readSQL(`SELECT ` + prefixColumns("a.", accountColumns) + `,
+	COALESCE(i.appid, ''), COALESCE(i.openid, ''), COALESCE(i.account_id, ''), COALESCE(i.unionid, ''),
+	i.session_key_encrypted, i.previous_session_key_encrypted, i.session_key_hash, i.session_key_at, i.created_at, i.updated_at
+	FROM accounts a LEFT JOIN wechat_identities i ON i.account_id = a.id AND i.appid = ?
+	WHERE a.id = ? ORDER BY i.openid LIMIT 1`)
+
 	selectLoginSQL = readSQL(`SELECT ` + prefixColumns("i.", identityColumns) + `, ` + prefixColumns("a.", accountColumns) + `
 	FROM wechat_identities i JOIN accounts a ON a.id = i.account_id WHERE i.appid = ? AND i.openid = ?`)
 
@@ -112,6 +119,19 @@ func (s *Storage) GetWeChatLogin(ctx context.Context, appID, openID string) (sto
 		return storage.WeChatIdentity{}, storage.Account{}, fmt.Errorf("sqlite: get wechat login: %w", err)
 	}
 	return id, acc, nil
+}
+
+// GetAccountIdentity returns an account and its identity in appID in one read.
+func (s *Storage) GetAccountIdentity(ctx context.Context, accountID, appID string) (storage.Account, storage.WeChatIdentity, error) {
+	var (
+		acc storage.Account
+		id  storage.WeChatIdentity
+	)
+	dest := append(accountDest(&acc), identityDest(&id)...)
+	if err := s.queryRow(ctx, selectAccountIdentitySQL, []any{appID, accountID}, dest...); err != nil {
+		return storage.Account{}, storage.WeChatIdentity{}, fmt.Errorf("sqlite: get account identity: %w", err)
+	}
+	return acc, id, nil
 }
 
 // RecordWeChatLogin records a login of a known identity in one statement.

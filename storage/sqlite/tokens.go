@@ -25,7 +25,7 @@ var (
 	deactivateRequestSQL = writeSQL(`UPDATE token_sessions SET active = 0 WHERE kind = ? AND request_id = ? AND active = 1`)
 	deleteRequestSQL     = writeSQL(`DELETE FROM token_sessions WHERE kind = ? AND request_id = ?`)
 	selectRotationSQL    = readSQL(`SELECT request_id, active, first_used_at FROM token_sessions WHERE kind = ? AND signature = ?`)
-	markUsedSQL          = writeSQL(`UPDATE token_sessions SET active = 0, first_used_at = ? WHERE kind = ? AND signature = ?`)
+	rotateSQL            = writeSQL(`UPDATE token_sessions SET active = 0, first_used_at = ? WHERE kind = ? AND signature = ? AND request_id = ? AND active = 1`)
 	deleteSubjectSQL     = writeSQL(`DELETE FROM token_sessions WHERE subject = ? AND kind = ?`)
 	deactivateSubjectSQL = writeSQL(`UPDATE token_sessions SET active = 0 WHERE subject = ? AND kind = ? AND active = 1`)
 	// Revocation clears first_used_at of already rotated tokens too, so no
@@ -155,28 +155,35 @@ func (s *Storage) RevokeTokenSessions(ctx context.Context, kind storage.SessionK
 // token serialize and exactly one finds it active.
 func (s *Storage) RotateRefreshToken(ctx context.Context, requestID, signature string, now time.Time, grace time.Duration) error {
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		var (
-			gotRequestID string
-			active       bool
-			firstUsedAt  time.Time
-		)
-		err := s.queryRow(ctx, selectRotationSQL, []any{string(storage.KindRefreshToken), signature},
-			&gotRequestID, &active, timeCol{&firstUsedAt})
+		// The usual case, an active token, in one statement; the others
+		// (grace window, reuse, unknown) read the row to tell which.
+		n, err := s.execCount(ctx, rotateSQL, timeArg(now), string(storage.KindRefreshToken), signature, requestID)
 		if err != nil {
 			return err
 		}
-		if gotRequestID != requestID {
-			return storage.ErrNotFound
-		}
-		switch {
-		case active:
-			if _, err := s.exec(ctx, markUsedSQL, timeArg(now), string(storage.KindRefreshToken), signature); err != nil {
+		if n == 0 {
+			var (
+				gotRequestID string
+				active       bool
+				firstUsedAt  time.Time
+			)
+			err := s.queryRow(ctx, selectRotationSQL, []any{string(storage.KindRefreshToken), signature},
+				&gotRequestID, &active, timeCol{&firstUsedAt})
+			if err != nil {
 				return err
 			}
-		case grace > 0 && !firstUsedAt.IsZero() && now.Before(firstUsedAt.Add(grace)):
-			// Inside the grace window: the first use stands.
-		default:
-			return storage.ErrInactive
+			switch {
+			case gotRequestID != requestID:
+				return storage.ErrNotFound
+			case active:
+				// Not possible in the writer's transaction; refuse rather
+				// than guess.
+				return storage.ErrConflict
+			case grace > 0 && !firstUsedAt.IsZero() && now.Before(firstUsedAt.Add(grace)):
+				// Inside the grace window: the first use stands.
+			default:
+				return storage.ErrInactive
+			}
 		}
 		_, err = s.exec(ctx, deleteRequestSQL, string(storage.KindAccessToken), requestID)
 		return err

@@ -304,3 +304,39 @@ func testSetAccountPhone(t *testing.T, s storage.Storage) {
 	checkRecords(t, "accounts by phone", byPhone, []storage.Account{want})
 	mustErrIs(t, "absent account", s.SetAccountPhone(ctx, "account-absent", p), storage.ErrNotFound)
 }
+
+// testGetAccountIdentity pins the one-read look-up of an account with its
+// identity in one app.
+func testGetAccountIdentity(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	_, _, err := s.GetAccountIdentity(ctx, "account-absent", "wx-app-1")
+	mustErrIs(t, "absent account", err, storage.ErrNotFound)
+	id1, acc, err := s.ResolveWeChatLogin(ctx, login("wx-app-1", "openid-b", "union-ai", "k1", "account-ai", baseTime))
+	mustNoErr(t, "resolve app 1", err)
+	id2, _, err := s.ResolveWeChatLogin(ctx, login("wx-app-2", "openid-c", "union-ai", "k2", "account-other", baseTime.Add(time.Minute)))
+	mustNoErr(t, "resolve app 2", err)
+	if id2.AccountID != acc.ID {
+		t.Fatalf("the unionid did not join the account: %s, want %s", id2.AccountID, acc.ID)
+	}
+	for _, tc := range []struct {
+		appID string
+		want  storage.WeChatIdentity
+	}{
+		{"wx-app-1", id1},
+		{"wx-app-2", id2},
+		{"wx-app-3", storage.WeChatIdentity{}},
+		{"", storage.WeChatIdentity{}},
+	} {
+		gotAcc, gotID, err := s.GetAccountIdentity(ctx, acc.ID, tc.appID)
+		mustNoErr(t, "get account identity in "+tc.appID, err)
+		checkRecord(t, "account", gotAcc, acc)
+		checkRecord(t, "identity in "+tc.appID, gotID, tc.want)
+	}
+	// Two identities in one app (an openid learned again under the same
+	// unionid): the first by openid, as ListWeChatIdentities orders them.
+	id0, _, err := s.ResolveWeChatLogin(ctx, login("wx-app-1", "openid-a", "union-ai", "k3", "account-other", baseTime.Add(2*time.Minute)))
+	mustNoErr(t, "resolve a second openid in app 1", err)
+	_, gotID, err := s.GetAccountIdentity(ctx, acc.ID, "wx-app-1")
+	mustNoErr(t, "get account identity with two in the app", err)
+	checkRecord(t, "first identity by openid", gotID, id0)
+}

@@ -67,6 +67,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"CreateTokenSessionsHoldsAccount", testCreateTokenSessionsHoldsAccount},
 		{"CreateTokenSessionsHoldsClient", testCreateTokenSessionsHoldsClient},
 		{"GetWeChatLogin", testGetWeChatLogin},
+		{"GetAccountIdentity", testGetAccountIdentity},
 		{"RecordWeChatLogin", testRecordWeChatLogin},
 		{"SetAccountPhone", testSetAccountPhone},
 		{"SigningKeys", testSigningKeys},
