@@ -39,12 +39,12 @@ func (b *betweenSteps) GetWeChatLogin(ctx context.Context, appID, openID string)
 	return id, acc, err
 }
 
-func (b *betweenSteps) GetAccount(ctx context.Context, id string) (storage.Account, error) {
-	acc, err := b.Store.GetAccount(ctx, id)
+func (b *betweenSteps) GetAccountIdentity(ctx context.Context, id, appID string) (storage.Account, storage.WeChatIdentity, error) {
+	acc, ident, err := b.Store.GetAccountIdentity(ctx, id, appID)
 	if err == nil && b.armOnGetAccount {
 		b.armed, b.sub = true, acc.ID
 	}
-	return acc, err
+	return acc, ident, err
 }
 
 func (b *betweenSteps) BeginTx(ctx context.Context) (context.Context, error) {
