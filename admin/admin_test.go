@@ -122,9 +122,10 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
-// Creation defaults: an appid-bound client is a public mini-program client,
-// any other a confidential client_credentials client with a secret shown
-// once; the ID token algorithm shown is provider's default.
+// Creation defaults: an appid-bound client is a public mini-program client
+// signing its ID tokens with ES256 unless it asks for another algorithm, any
+// other a confidential client_credentials client with a secret shown once;
+// the ID token algorithm shown is provider's default.
 func TestClientDefaults(t *testing.T) {
 	env := admintest.New(t, nil)
 	ctx := asOps(t.Context())
@@ -143,6 +144,13 @@ func TestClientDefaults(t *testing.T) {
 	if svc.TokenEndpointAuthMethod != provider.AuthMethodClientSecretBasic || svc.ClientSecret == "" ||
 		len(svc.GrantTypes) != 1 || svc.GrantTypes[0] != provider.GrantTypeClientCredentials {
 		t.Errorf("service client: %+v", svc)
+	}
+	if mini.IDTokenSignedResponseAlg != keys.ES256 {
+		t.Errorf("mini-program client's ID token algorithm %q, want ES256", mini.IDTokenSignedResponseAlg)
+	}
+	rsa, err := env.Service.CreateClient(ctx, admin.ClientSpec{ID: ptr("mini-rs"), WeChatAppID: ptr(admintest.AppID), IDTokenSignedResponseAlg: ptr(keys.EdDSA)})
+	if err != nil || rsa.IDTokenSignedResponseAlg != keys.EdDSA {
+		t.Errorf("an app client asking for EdDSA got %q (err %v)", rsa.IDTokenSignedResponseAlg, err)
 	}
 	if svc.DefaultAudience != admintest.Issuer {
 		t.Errorf("default audience %q, want the issuer", svc.DefaultAudience)

@@ -252,7 +252,7 @@ func (s *clientFlags) register(c *cobra.Command, update bool) {
 	fs.Var(&s.audiences, "audience", "audience the client may request (repeatable)")
 	fs.StringVar(&s.defaultAudience, "default-audience", "", "access-token aud when none is requested (default: the issuer)")
 	fs.BoolVar(&s.requirePhone, "require-phone", false, "login requires a verified phone number")
-	fs.StringVar(&s.idTokenAlg, "id-token-alg", "", "ID token algorithm: RS256 (default), ES256, EdDSA")
+	fs.StringVar(&s.idTokenAlg, "id-token-alg", "", "ID token algorithm: ES256, RS256 or EdDSA (default: ES256 for a client bound to an appid, RS256, OIDC's default, for others)")
 	fs.StringVar(&s.jwksFile, "jwks-file", "", "public JWK set file for private_key_jwt")
 	fs.BoolVar(&s.disabled, "disabled", false, "disable the client")
 	fs.Var(&s.redirectURIs, "redirect-uri", "browser sign-in redirect URI, matched exactly (repeatable; needs --grant authorization_code)")
