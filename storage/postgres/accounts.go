@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,35 +17,79 @@ import (
 const accountColumns = `id, disabled, created_at, updated_at,
 	phone_encrypted, phone_hash, phone_source, phone_verified_at`
 
-func scanAccount(row pgx.Row) (storage.Account, error) {
-	var a storage.Account
-	var verified pgtype.Timestamptz
-	err := row.Scan(&a.ID, &a.Disabled, &a.CreatedAt, &a.UpdatedAt,
-		&a.PhoneEncrypted, &a.PhoneHash, &a.PhoneSource, &verified)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return a, storage.ErrNotFound
-	}
+// accountScan receives an account's columns, so that one row can carry an
+// account next to another record (GetWeChatLogin).
+type accountScan struct {
+	a        storage.Account
+	verified pgtype.Timestamptz
+}
+
+func (x *accountScan) dest() []any {
+	return []any{&x.a.ID, &x.a.Disabled, &x.a.CreatedAt, &x.a.UpdatedAt,
+		&x.a.PhoneEncrypted, &x.a.PhoneHash, &x.a.PhoneSource, &x.verified}
+}
+
+func (x *accountScan) account() storage.Account {
+	a := x.a
 	a.CreatedAt = a.CreatedAt.UTC()
 	a.UpdatedAt = a.UpdatedAt.UTC()
-	a.PhoneVerifiedAt = fromNullTime(verified)
-	return a, err
+	a.PhoneVerifiedAt = fromNullTime(x.verified)
+	return a
+}
+
+func scanAccount(row pgx.Row) (storage.Account, error) {
+	var x accountScan
+	if err := row.Scan(x.dest()...); err != nil {
+		return storage.Account{}, noRowsNotFound(err)
+	}
+	return x.account(), nil
 }
 
 const identityColumns = `app_id, open_id, account_id, union_id, session_key_encrypted,
 	previous_session_key_encrypted, session_key_hash, session_key_at, created_at, updated_at`
 
-func scanIdentity(row pgx.Row) (storage.WeChatIdentity, error) {
-	var id storage.WeChatIdentity
-	var keyAt pgtype.Timestamptz
-	err := row.Scan(&id.AppID, &id.OpenID, &id.AccountID, &id.UnionID, &id.SessionKeyEncrypted,
-		&id.PreviousSessionKeyEncrypted, &id.SessionKeyHash, &keyAt, &id.CreatedAt, &id.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return id, storage.ErrNotFound
-	}
-	id.SessionKeyAt = fromNullTime(keyAt)
+// identityScan is accountScan for an identity.
+type identityScan struct {
+	id    storage.WeChatIdentity
+	keyAt pgtype.Timestamptz
+}
+
+func (x *identityScan) dest() []any {
+	return []any{&x.id.AppID, &x.id.OpenID, &x.id.AccountID, &x.id.UnionID, &x.id.SessionKeyEncrypted,
+		&x.id.PreviousSessionKeyEncrypted, &x.id.SessionKeyHash, &x.keyAt, &x.id.CreatedAt, &x.id.UpdatedAt}
+}
+
+func (x *identityScan) identity() storage.WeChatIdentity {
+	id := x.id
+	id.SessionKeyAt = fromNullTime(x.keyAt)
 	id.CreatedAt = id.CreatedAt.UTC()
 	id.UpdatedAt = id.UpdatedAt.UTC()
-	return id, err
+	return id
+}
+
+func scanIdentity(row pgx.Row) (storage.WeChatIdentity, error) {
+	var x identityScan
+	if err := row.Scan(x.dest()...); err != nil {
+		return storage.WeChatIdentity{}, noRowsNotFound(err)
+	}
+	return x.identity(), nil
+}
+
+// noRowsNotFound reads a missing row as storage.ErrNotFound.
+func noRowsNotFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	return err
+}
+
+// qualify prefixes each column of a column list with a table alias.
+func qualify(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // lockKey derives a transaction advisory-lock key from a namespace and
@@ -173,20 +218,84 @@ func (s *Storage) GetAccount(ctx context.Context, id string) (storage.Account, e
 	return a, nil
 }
 
-// LockAccount reads the account FOR SHARE: inside a transaction,
-// UpdateAccount (FOR UPDATE) waits for it to end, and the locking read
-// returns the latest committed version, not the statement's snapshot.
-func (s *Storage) LockAccount(ctx context.Context, id string) (storage.Account, error) {
-	var a storage.Account
-	err := s.run(ctx, "lock account", func(q querier) error {
-		var err error
-		a, err = scanAccount(q.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1 FOR SHARE`, id))
+// getWeChatLoginSQL reads an identity and its account in one row.
+var getWeChatLoginSQL = `SELECT ` + qualify("w", identityColumns) + `, ` + qualify("a", accountColumns) + `
+	FROM wechat_identities w JOIN accounts a ON a.id = w.account_id
+	WHERE w.app_id = $1 AND w.open_id = $2`
+
+// GetWeChatLogin returns an identity and its account in one read.
+func (s *Storage) GetWeChatLogin(ctx context.Context, appID, openID string) (storage.WeChatIdentity, storage.Account, error) {
+	var (
+		ix identityScan
+		ax accountScan
+	)
+	err := s.read(ctx, "get wechat login", func(q querier) error {
+		return noRowsNotFound(q.QueryRow(ctx, getWeChatLoginSQL, appID, openID).Scan(append(ix.dest(), ax.dest()...)...))
+	})
+	if err != nil {
+		return storage.WeChatIdentity{}, storage.Account{}, err
+	}
+	return ix.identity(), ax.account(), nil
+}
+
+// rotateKeySQL is storage.RotateSessionKey as a condition on the stored row,
+// for the login's sealed key $5 and hash $6 (NULL when empty, as stored): a
+// key is there, differs from the stored sealed bytes, and is not known by an
+// equal hash.
+const rotateKeySQL = `$5::bytea IS NOT NULL AND session_key_encrypted IS DISTINCT FROM $5::bytea
+	AND ($6::bytea IS NULL OR session_key_hash IS DISTINCT FROM $6::bytea)`
+
+// RecordWeChatLogin is updateIdentity (ResolveWeChatLogin's update of a known
+// identity) as one conditional UPDATE: the SET expressions all read the row
+// as it was, and the row lock orders it with ResolveWeChatLogin and
+// UpdateAccount alike. A row that another transaction changed meanwhile is
+// re-checked against account_id after the wait.
+func (s *Storage) RecordWeChatLogin(ctx context.Context, l storage.WeChatLogin, accountID string) error {
+	now := l.Now
+	if now.IsZero() {
+		now = s.now()
+	}
+	var n int64
+	err := s.run(ctx, "record wechat login", func(q querier) error {
+		tag, err := q.Exec(ctx, `UPDATE wechat_identities SET
+				union_id = CASE WHEN union_id = '' THEN $4 ELSE union_id END,
+				session_key_encrypted = CASE WHEN `+rotateKeySQL+` THEN $5::bytea ELSE session_key_encrypted END,
+				previous_session_key_encrypted = CASE WHEN `+rotateKeySQL+`
+					THEN session_key_encrypted ELSE previous_session_key_encrypted END,
+				session_key_hash = CASE WHEN `+rotateKeySQL+` THEN $6::bytea ELSE session_key_hash END,
+				session_key_at = $7, updated_at = $7
+			WHERE app_id = $1 AND open_id = $2 AND account_id = $3`,
+			l.AppID, l.OpenID, accountID, l.UnionID,
+			nilIfEmpty(l.SessionKeyEncrypted), nilIfEmpty(l.SessionKeyHash), now)
+		n = tag.RowsAffected()
 		return err
 	})
 	if err != nil {
-		return storage.Account{}, err
+		return err
 	}
-	return a, nil
+	if n == 0 {
+		// Returned outside run, which would retry a conflict.
+		return fmt.Errorf("storage/postgres: record wechat login: identity (%q, %q) of account %q: %w",
+			l.AppID, l.OpenID, accountID, storage.ErrConflict)
+	}
+	return nil
+}
+
+// SetAccountPhone records a verified phone; UpdatedAt becomes p.VerifiedAt.
+func (s *Storage) SetAccountPhone(ctx context.Context, accountID string, p storage.AccountPhone) error {
+	return s.run(ctx, "set account phone", func(q querier) error {
+		tag, err := q.Exec(ctx, `UPDATE accounts SET phone_encrypted = $2, phone_hash = $3, phone_source = $4,
+				phone_verified_at = $5, updated_at = $6
+			WHERE id = $1`,
+			accountID, nilIfEmpty(p.Encrypted), p.Hash, p.Source, nullTime(p.VerifiedAt), p.VerifiedAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return nil
+	})
 }
 
 // GetAccountByPhoneHash returns the accounts with that phone hash, oldest

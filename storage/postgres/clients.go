@@ -70,21 +70,6 @@ func (s *Storage) GetClient(ctx context.Context, id string) (storage.Client, err
 	return c, nil
 }
 
-// LockClient reads the client FOR SHARE: inside a transaction,
-// DeleteClient and UpdateClient wait for it to end.
-func (s *Storage) LockClient(ctx context.Context, id string) (storage.Client, error) {
-	var c storage.Client
-	err := s.run(ctx, "lock client", func(q querier) error {
-		var err error
-		c, err = scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1 FOR SHARE`, id))
-		return err
-	})
-	if err != nil {
-		return storage.Client{}, err
-	}
-	return c, nil
-}
-
 // ListClients returns every client ordered by ID.
 func (s *Storage) ListClients(ctx context.Context) ([]storage.Client, error) {
 	var cs []storage.Client

@@ -48,9 +48,10 @@ type Options struct {
 // concurrent use; a transaction carried in a context is not (one goroutine
 // per transaction, as with any database transaction).
 type Storage struct {
-	pool   *pgxpool.Pool
-	now    func() time.Time
-	logger *slog.Logger
+	pool       *pgxpool.Pool
+	now        func() time.Time
+	logger     *slog.Logger
+	statements *statementCounter
 }
 
 var _ storage.Storage = (*Storage)(nil)
@@ -77,7 +78,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Storage, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
-	s := &Storage{now: opts.Now, logger: opts.Logger}
+	s := &Storage{now: opts.Now, logger: opts.Logger, statements: new(statementCounter)}
+	// A DSN cannot configure a tracer, so there is none to chain with.
+	cfg.ConnConfig.Tracer = s.statements
 	if s.now == nil {
 		s.now = time.Now
 	}

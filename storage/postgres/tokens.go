@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,25 +32,44 @@ func validKind(k storage.SessionKind) error {
 	return nil
 }
 
+// tokenSessionTypes are the SQL types of tokenSessionColumns, in order: the
+// casts that let a multi-row VALUES list take parameters.
+var tokenSessionTypes = [...]string{"text", "text", "text", "timestamptz", "text", "text",
+	"text[]", "text[]", "text[]", "text[]",
+	"text", "bytea", "boolean", "timestamptz", "text", "timestamptz"}
+
+// tokenSessionArgs encodes ts as the values of tokenSessionColumns.
+func tokenSessionArgs(ts storage.TokenSession) [len(tokenSessionTypes)]any {
+	return [...]any{ts.Kind, ts.Signature, ts.RequestID, ts.RequestedAt, ts.ClientID, ts.Subject,
+		nilIfEmpty(ts.RequestedScopes), nilIfEmpty(ts.GrantedScopes),
+		nilIfEmpty(ts.RequestedAudience), nilIfEmpty(ts.GrantedAudience),
+		ts.Form, nilIfEmpty(ts.SessionData), ts.Active, nullTime(ts.ExpiresAt),
+		ts.AccessTokenSignature, nullTime(ts.FirstUsedAt)}
+}
+
+// checkTokenSession is the validation every insert of a session applies.
+func checkTokenSession(ts storage.TokenSession) error {
+	if err := validKind(ts.Kind); err != nil {
+		return err
+	}
+	if ts.Signature == "" {
+		return errors.New("empty signature")
+	}
+	return nil
+}
+
 // CreateTokenSession inserts s; a duplicate (kind, signature) is
 // storage.ErrAlreadyExists. ON CONFLICT keeps a caller's transaction usable
 // after a duplicate, as a failed statement would abort it.
 func (s *Storage) CreateTokenSession(ctx context.Context, ts storage.TokenSession) error {
-	if err := validKind(ts.Kind); err != nil {
+	if err := checkTokenSession(ts); err != nil {
 		return fmt.Errorf("storage/postgres: create token session: %w", err)
 	}
-	if ts.Signature == "" {
-		return errors.New("storage/postgres: create token session: empty signature")
-	}
+	args := tokenSessionArgs(ts)
 	return s.run(ctx, "create token session", func(q querier) error {
 		tag, err := q.Exec(ctx, `INSERT INTO token_sessions (`+tokenSessionColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-			ON CONFLICT DO NOTHING`,
-			ts.Kind, ts.Signature, ts.RequestID, ts.RequestedAt, ts.ClientID, ts.Subject,
-			nilIfEmpty(ts.RequestedScopes), nilIfEmpty(ts.GrantedScopes),
-			nilIfEmpty(ts.RequestedAudience), nilIfEmpty(ts.GrantedAudience),
-			ts.Form, nilIfEmpty(ts.SessionData), ts.Active, nullTime(ts.ExpiresAt),
-			ts.AccessTokenSignature, nullTime(ts.FirstUsedAt))
+			ON CONFLICT DO NOTHING`, args[:]...)
 		if err != nil {
 			return err
 		}
@@ -58,6 +78,94 @@ func (s *Storage) CreateTokenSession(ctx context.Context, ts storage.TokenSessio
 		}
 		return nil
 	})
+}
+
+// CreateTokenSessions inserts the sessions of one issuance in one statement
+// whose CTEs read the holder's client and account FOR SHARE: the insert
+// happens only if both are there and enabled, and inside a transaction the
+// rows stay locked until it ends, so UpdateAccount and UpdateClient (FOR
+// UPDATE) and DeleteClient wait for it. A locking read that had to wait
+// re-checks the row's latest version, so a disable committed meanwhile is
+// seen. Only when nothing was inserted does a second query find out why.
+//
+// A duplicate (kind, signature) fails the statement (storage.ErrAlreadyExists)
+// rather than being skipped, since ON CONFLICT DO NOTHING would store the
+// rest of the issuance; inside a caller's transaction that aborts it, which
+// is what a failed issuance calls for anyway.
+func (s *Storage) CreateTokenSessions(ctx context.Context, holder storage.TokenHolder, sessions ...storage.TokenSession) error {
+	if err := checkIssuance(holder, sessions); err != nil {
+		return fmt.Errorf("storage/postgres: create token sessions: %w", err)
+	}
+	query, args := createTokenSessionsSQL(holder, sessions)
+	return s.run(ctx, "create token sessions", func(q querier) error {
+		tag, err := q.Exec(ctx, query, args...)
+		if err != nil || tag.RowsAffected() > 0 {
+			return err
+		}
+		var clientActive bool
+		err = q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM clients WHERE id = $1 AND NOT disabled)`,
+			holder.ClientID).Scan(&clientActive)
+		switch {
+		case err != nil:
+			return err
+		case !clientActive:
+			return storage.ErrClientInactive
+		}
+		return storage.ErrAccountInactive
+	})
+}
+
+// checkIssuance validates what CreateTokenSessions is asked to store.
+func checkIssuance(holder storage.TokenHolder, sessions []storage.TokenSession) error {
+	if holder.ClientID == "" {
+		return errors.New("empty client ID")
+	}
+	if len(sessions) == 0 {
+		return errors.New("no session")
+	}
+	for _, ts := range sessions {
+		if err := checkTokenSession(ts); err != nil {
+			return err
+		}
+		if ts.ClientID != holder.ClientID || ts.Subject != holder.Subject {
+			return fmt.Errorf("%s session of client %q and subject %q issued to client %q and subject %q",
+				ts.Kind, ts.ClientID, ts.Subject, holder.ClientID, holder.Subject)
+		}
+	}
+	return nil
+}
+
+// createTokenSessionsSQL builds CreateTokenSessions' statement: $1 is the
+// client, $2 the account (absent without a subject), then one VALUES row of
+// cast parameters per session.
+func createTokenSessionsSQL(holder storage.TokenHolder, sessions []storage.TokenSession) (string, []any) {
+	var b strings.Builder
+	args := []any{holder.ClientID}
+	b.WriteString(`WITH c AS (SELECT 1 FROM clients WHERE id = $1 AND NOT disabled FOR SHARE)`)
+	from := "c"
+	if holder.Subject != "" {
+		args = append(args, holder.Subject)
+		b.WriteString(`, a AS (SELECT 1 FROM accounts WHERE id = $2 AND NOT disabled FOR SHARE)`)
+		from = "c, a"
+	}
+	b.WriteString("\nINSERT INTO token_sessions (" + tokenSessionColumns + ")\nSELECT v.* FROM (VALUES ")
+	for i, ts := range sessions {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j, typ := range tokenSessionTypes {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d::%s", len(args)+j+1, typ)
+		}
+		b.WriteByte(')')
+		row := tokenSessionArgs(ts)
+		args = append(args, row[:]...)
+	}
+	b.WriteString(") AS v (" + tokenSessionColumns + "), " + from)
+	return b.String(), args
 }
 
 func scanTokenSession(row pgx.Row) (storage.TokenSession, error) {
