@@ -161,12 +161,18 @@ func updateIdentity(ctx context.Context, q querier, old storage.WeChatIdentity, 
 		unionID = l.UnionID
 	}
 	cur, prev, hash := storage.RotateSessionKey(old, l)
+	// SessionKeyAt is when the current key was stored: a login without one
+	// (a mobile app's) leaves it.
+	keyAt := old.SessionKeyAt
+	if len(l.SessionKeyEncrypted) > 0 {
+		keyAt = now
+	}
 	return scanIdentity(q.QueryRow(ctx, `UPDATE wechat_identities
 		SET union_id = $3, session_key_encrypted = $4, previous_session_key_encrypted = $5,
 			session_key_hash = $6, session_key_at = $7, updated_at = $8
 		WHERE app_id = $1 AND open_id = $2
 		RETURNING `+identityColumns,
-		old.AppID, old.OpenID, unionID, nilIfEmpty(cur), nilIfEmpty(prev), nilIfEmpty(hash), now, now))
+		old.AppID, old.OpenID, unionID, nilIfEmpty(cur), nilIfEmpty(prev), nilIfEmpty(hash), nullTime(keyAt), now))
 }
 
 // createIdentity adds the identity to the account of its unionid, or to a new
@@ -194,14 +200,17 @@ func createIdentity(ctx context.Context, q querier, l storage.WeChatLogin, now t
 		}
 		accountID = l.NewAccountID
 	}
-	var keyHash []byte
+	var (
+		keyHash []byte
+		keyAt   time.Time
+	)
 	if len(l.SessionKeyEncrypted) > 0 {
-		keyHash = l.SessionKeyHash
+		keyHash, keyAt = l.SessionKeyHash, now
 	}
 	return scanIdentity(q.QueryRow(ctx, `INSERT INTO wechat_identities (`+identityColumns+`)
-		VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $7, $7)
+		VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $8)
 		RETURNING `+identityColumns,
-		l.AppID, l.OpenID, accountID, l.UnionID, nilIfEmpty(l.SessionKeyEncrypted), nilIfEmpty(keyHash), now))
+		l.AppID, l.OpenID, accountID, l.UnionID, nilIfEmpty(l.SessionKeyEncrypted), nilIfEmpty(keyHash), nullTime(keyAt), now))
 }
 
 // GetAccount returns one account.
@@ -238,6 +247,33 @@ func (s *Storage) GetWeChatLogin(ctx context.Context, appID, openID string) (sto
 	return ix.identity(), ax.account(), nil
 }
 
+// getAccountIdentitySQL reads an account with its first identity (by openid)
+// in one app; the identity's text columns of an account without one read as ”.
+var getAccountIdentitySQL = `SELECT ` + qualify("a", accountColumns) + `,
+	COALESCE(w.app_id, ''), COALESCE(w.open_id, ''), COALESCE(w.account_id, ''), COALESCE(w.union_id, ''),
+	w.session_key_encrypted, w.previous_session_key_encrypted, w.session_key_hash, w.session_key_at,
+	COALESCE(w.created_at, 'epoch'), COALESCE(w.updated_at, 'epoch')
+	FROM accounts a LEFT JOIN wechat_identities w ON w.account_id = a.id AND w.app_id = $2
+	WHERE a.id = $1 ORDER BY w.open_id LIMIT 1`
+
+// GetAccountIdentity returns an account and its identity in appID in one read.
+func (s *Storage) GetAccountIdentity(ctx context.Context, accountID, appID string) (storage.Account, storage.WeChatIdentity, error) {
+	var (
+		ax accountScan
+		ix identityScan
+	)
+	err := s.read(ctx, "get account identity", func(q querier) error {
+		return noRowsNotFound(q.QueryRow(ctx, getAccountIdentitySQL, accountID, appID).Scan(append(ax.dest(), ix.dest()...)...))
+	})
+	if err != nil {
+		return storage.Account{}, storage.WeChatIdentity{}, err
+	}
+	if ix.id.AppID == "" {
+		return ax.account(), storage.WeChatIdentity{}, nil
+	}
+	return ax.account(), ix.identity(), nil
+}
+
 // rotateKeySQL is storage.RotateSessionKey as a condition on the stored row,
 // for the login's sealed key $5 and hash $6 (NULL when empty, as stored): a
 // key is there, differs from the stored sealed bytes, and is not known by an
@@ -263,7 +299,7 @@ func (s *Storage) RecordWeChatLogin(ctx context.Context, l storage.WeChatLogin, 
 				previous_session_key_encrypted = CASE WHEN `+rotateKeySQL+`
 					THEN session_key_encrypted ELSE previous_session_key_encrypted END,
 				session_key_hash = CASE WHEN `+rotateKeySQL+` THEN $6::bytea ELSE session_key_hash END,
-				session_key_at = $7, updated_at = $7
+				session_key_at = CASE WHEN $5::bytea IS NULL THEN session_key_at ELSE $7 END, updated_at = $7
 			WHERE app_id = $1 AND open_id = $2 AND account_id = $3`,
 			l.AppID, l.OpenID, accountID, l.UnionID,
 			nilIfEmpty(l.SessionKeyEncrypted), nilIfEmpty(l.SessionKeyHash), now)

@@ -93,7 +93,7 @@ func (s *Storage) CreateTokenSession(ctx context.Context, ts storage.TokenSessio
 // rest of the issuance; inside a caller's transaction that aborts it, which
 // is what a failed issuance calls for anyway.
 func (s *Storage) CreateTokenSessions(ctx context.Context, holder storage.TokenHolder, sessions ...storage.TokenSession) error {
-	if err := checkIssuance(holder, sessions); err != nil {
+	if err := storage.CheckIssuance(holder, sessions); err != nil {
 		return fmt.Errorf("storage/postgres: create token sessions: %w", err)
 	}
 	query, args := createTokenSessionsSQL(holder, sessions)
@@ -113,26 +113,6 @@ func (s *Storage) CreateTokenSessions(ctx context.Context, holder storage.TokenH
 		}
 		return storage.ErrAccountInactive
 	})
-}
-
-// checkIssuance validates what CreateTokenSessions is asked to store.
-func checkIssuance(holder storage.TokenHolder, sessions []storage.TokenSession) error {
-	if holder.ClientID == "" {
-		return errors.New("empty client ID")
-	}
-	if len(sessions) == 0 {
-		return errors.New("no session")
-	}
-	for _, ts := range sessions {
-		if err := checkTokenSession(ts); err != nil {
-			return err
-		}
-		if ts.ClientID != holder.ClientID || ts.Subject != holder.Subject {
-			return fmt.Errorf("%s session of client %q and subject %q issued to client %q and subject %q",
-				ts.Kind, ts.ClientID, ts.Subject, holder.ClientID, holder.Subject)
-		}
-	}
-	return nil
 }
 
 // createTokenSessionsSQL builds CreateTokenSessions' statement: $1 is the

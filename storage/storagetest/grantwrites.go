@@ -248,14 +248,22 @@ func testRecordWeChatLogin(t *testing.T, s storage.Storage) {
 		"unionid learned later":   {login("", "", "", "K1", "", at(0)), login("", "", "U1", "K1", "", at(1)), login("", "", "U2", "K2", "", at(2))},
 		"first login had no key":  {login("", "", "", "", "", at(0)), login("", "", "", "K1", "", at(1))},
 		"hash appears on the way": {login("", "", "", "K1", "", at(0)), hashed(login("", "", "", "K2", "", at(1)), "h2"), login("", "", "", "K3", "", at(2))},
+		"ends without a key":      {login("", "", "", "K1", "", at(0)), login("", "", "", "K2", "", at(1)), login("", "", "", "", "", at(2))},
+		"never a key":             {login("", "", "", "", "", at(0)), login("", "", "", "", "", at(1))},
 	}
 	n := 0
 	for name, logins := range sequences {
 		n++
 		resolved := fmt.Sprintf("openid-resolve-%d", n)
 		recorded := fmt.Sprintf("openid-record-%d", n)
-		var accountID string
+		var (
+			accountID string
+			keyAt     time.Time // the last login that brought a key
+		)
 		for i, l := range logins {
+			if len(l.SessionKeyEncrypted) > 0 {
+				keyAt = l.Now
+			}
 			l.AppID, l.NewAccountID = "wx-app-1", fmt.Sprintf("account-resolve-%d", n)
 			l.OpenID = resolved
 			_, _, err := s.ResolveWeChatLogin(ctx, l)
@@ -273,6 +281,11 @@ func testRecordWeChatLogin(t *testing.T, s storage.Storage) {
 		mustNoErr(t, name+": get resolved", err)
 		got, err := s.GetWeChatIdentity(ctx, "wx-app-1", recorded)
 		mustNoErr(t, name+": get recorded", err)
+		// SessionKeyAt is when the current key was stored: a login without
+		// a key (a mobile app's) leaves it.
+		if !checkTime(want.SessionKeyAt, keyAt) {
+			t.Errorf("%s: SessionKeyAt after ResolveWeChatLogin = %v, want %v", name, want.SessionKeyAt, keyAt)
+		}
 		want.OpenID, want.AccountID = got.OpenID, accountID
 		checkRecord(t, name, got, want)
 	}
