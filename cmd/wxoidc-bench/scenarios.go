@@ -72,6 +72,7 @@ var scenarios = []scenario{
 	{"refresh", "refresh_token grant, rotating (ID token re-issued)", initRefresh},
 	{"wechat", "WeChat grant, fresh wx.login code, scope openid offline_access", initWeChat(false)},
 	{"wechat-phone", "WeChat grant with a fresh phone code, scope openid phone offline_access", initWeChat(true)},
+	{"wechat-phone-rs256", "wechat-phone for a client whose ID tokens are RS256 (seeded by standard: " + benchMiniRS256Client + ")", initWeChatRS256},
 	{"authorize", "GET /oauth2/authorize with a login session, first-party client: 303 with a code (fresh state, nonce, PKCE)", initAuthorize},
 	{"code-exchange", "authorization_code grant: client_secret_basic, PKCE, ES256 ID token (codes issued in set-up)", initCodeExchange},
 	{"login-page", "GET /oauth2/authorize without a session: the sign-in chooser page", initLoginPage},
@@ -235,13 +236,23 @@ func initRefresh(ctx context.Context, w *worker) error {
 }
 
 func initWeChat(phone bool) func(context.Context, *worker) error {
+	return initWeChatFor(func(lc *loadConfig) string { return lc.miniClient }, phone)
+}
+
+// initWeChatRS256 is wechat-phone for the client whose ID tokens are RS256:
+// the ID token's algorithm is the main cost difference between clients.
+func initWeChatRS256(ctx context.Context, w *worker) error {
+	return initWeChatFor(func(*loadConfig) string { return benchMiniRS256Client }, true)(ctx, w)
+}
+
+func initWeChatFor(client func(*loadConfig) string, phone bool) func(context.Context, *worker) error {
 	scope := "openid offline_access"
 	if phone {
 		scope = "openid phone offline_access"
 	}
 	return func(_ context.Context, w *worker) error {
 		w.next = func(ctx context.Context) ([]byte, error) {
-			body, err := w.grantForm(ctx, phone, scope)
+			body, err := w.grantForm(ctx, client(w.lc), phone, scope)
 			if err != nil {
 				return nil, err
 			}
@@ -291,7 +302,7 @@ func (w *worker) emulatorCall(path string, in map[string]string, out any) error 
 
 // grantForm mints a wx.login code (and a phone code) from the emulator over
 // HTTP, as a mini-program would get them, and returns the token request body.
-func (w *worker) grantForm(_ context.Context, phone bool, scope string) ([]byte, error) {
+func (w *worker) grantForm(_ context.Context, clientID string, phone bool, scope string) ([]byte, error) {
 	user, number := w.nextUser()
 	var login struct {
 		Code string `json:"code"`
@@ -301,7 +312,7 @@ func (w *worker) grantForm(_ context.Context, phone bool, scope string) ([]byte,
 	}
 	f := url.Values{
 		"grant_type": {provider.GrantTypeWeChat},
-		"client_id":  {w.lc.miniClient},
+		"client_id":  {clientID},
 		"code":       {login.Code},
 		"scope":      {scope},
 	}
@@ -320,7 +331,7 @@ func (w *worker) grantForm(_ context.Context, phone bool, scope string) ([]byte,
 // grant runs one WeChat grant outside the measurement (set-up).
 func (w *worker) grant(ctx context.Context, phone bool, scope string) (tokenResponse, error) {
 	var tr tokenResponse
-	body, err := w.grantForm(ctx, phone, scope)
+	body, err := w.grantForm(ctx, w.lc.miniClient, phone, scope)
 	if err != nil {
 		return tr, err
 	}

@@ -18,7 +18,9 @@ import (
 // Clients the standard set registers.
 const (
 	benchMiniClient = "bench-mp"
-	benchCCClient   = "bench-cc"
+	// benchMiniRS256Client is benchMiniClient with RS256 ID tokens.
+	benchMiniRS256Client = "bench-mp-rs256"
+	benchCCClient        = "bench-cc"
 	// benchImportedClient has a short, human-style secret: the hasher keeps
 	// PBKDF2 for it, which the "cc, imported secret" line measures.
 	benchImportedClient = "bench-cc-imported"
@@ -75,6 +77,15 @@ func seedClients(ctx context.Context, cfg *config.Config, appID, webAppID string
 			Scopes:                   []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeWeChat, provider.ScopeOfflineAccess},
 			DefaultAudience:          cfg.Issuer,
 			IDTokenSignedResponseAlg: "ES256",
+		},
+		{
+			ID: benchMiniRS256Client, Name: "bench mini-program (RS256 ID tokens)",
+			TokenEndpointAuthMethod:  provider.AuthMethodNone,
+			WeChatAppID:              appID,
+			GrantTypes:               []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken},
+			Scopes:                   []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeWeChat, provider.ScopeOfflineAccess},
+			DefaultAudience:          cfg.Issuer,
+			IDTokenSignedResponseAlg: "RS256",
 		},
 		{
 			ID: benchCCClient, Name: "bench backend (generated secret)",
