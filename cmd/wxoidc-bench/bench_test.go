@@ -258,9 +258,11 @@ func TestScenariosAgainstInstance(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
+	// codes: enough for code-exchange's 220 ms at the fastest rate two
+	// connections reach here (about 3,000 req/s); running out is an error.
 	lc := &loadConfig{appID: benchAppID, miniClient: benchMiniClient, ccClient: benchCCClient, ccSecret: seeded.ccSecret,
 		users: 50, timeout: 10 * time.Second, userSeq: new(atomic.Uint64), emulatorInProcess: true,
-		webClient: benchWebClient, webSecret: seeded.webSecret, webRedirect: benchWebRedirect, codes: 200}
+		webClient: benchWebClient, webSecret: seeded.webSecret, webRedirect: benchWebRedirect, codes: 1000}
 	lc.servers = []target{must(parseTarget(issuer))}
 	lc.emulator = must(parseTarget(issuer + emulatorPrefix))
 	obs := observed{servers: []int{os.Getpid()}}
