@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -266,6 +267,44 @@ func BenchmarkIntrospectJWT(b *testing.B) {
 			b.Fatalf("introspection: %v %v", out, err)
 		}
 	}
+}
+
+// BenchmarkIntrospect is the introspection endpoint in-process: a
+// confidential client (generated secret, cached) introspects a person's JWT
+// access token (ES256). Parallel runs 64 requests at a time, as the HTTP
+// server does.
+func BenchmarkIntrospect(b *testing.B) {
+	e := newBenchEnv(b, "FULL", keys.ES256)
+	at, _ := e.token(b, tokenRequest(e.grantForm(true), "", ""))["access_token"].(string)
+	form := url.Values{"token": {at}}
+	introspect := func() error {
+		r := tokenRequest(form, benchBackend, e.ccSecret)
+		out, err := e.p.Introspect(context.Background(), r)
+		if err != nil || out["active"] != true {
+			return fmt.Errorf("introspection: %v %v", out, err)
+		}
+		return nil
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := introspect(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel64", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := introspect(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
 
 // BenchmarkHashSignature is the storage key of every token: SHA-256 of the
