@@ -49,6 +49,7 @@ func (w *benchWeChat) PhoneNumber(_ context.Context, _ wechat.App, phoneCode, _ 
 type benchEnv struct {
 	p        *Provider
 	store    *sqlite.Storage
+	keys     *keys.Manager
 	ccSecret string // generated: keyed-hash path
 	seq      atomic.Int64
 }
@@ -56,6 +57,13 @@ type benchEnv struct {
 // newBenchEnv builds a provider on a fresh SQLite database. accessAlg signs
 // access tokens; the mini-program client's ID tokens are ES256.
 func newBenchEnv(b testing.TB, synchronous, accessAlg string) *benchEnv {
+	b.Helper()
+	return newBenchEnvWith(b, synchronous, accessAlg, nil)
+}
+
+// newBenchEnvWith is newBenchEnv with tweak, if set, applied to the
+// provider's Config.
+func newBenchEnvWith(b testing.TB, synchronous, accessAlg string, tweak func(*Config)) *benchEnv {
 	b.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{Synchronous: synchronous, Migrate: true})
@@ -89,22 +97,27 @@ func newBenchEnv(b testing.TB, synchronous, accessAlg string) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := New(Config{
-		Issuer:            benchIssuer,
-		Store:             store,
-		Sealer:            cipher,
-		PhoneIndexKey:     cipher.Derive("bench/phone"),
-		HMACSecret:        cipher.Derive("bench/hmac"),
-		AccessTokenSigner: km.AccessTokenSigner(),
-		IDTokenSigner:     km.IDTokenSigner(),
-		WeChat:            &benchWeChat{key: key},
-		Apps:              map[string]wechat.App{benchAppID: {AppID: benchAppID, Secret: "bench-app-secret"}},
-		SecretHasher:      hasher,
-	})
+	cfg := Config{
+		Issuer:              benchIssuer,
+		Store:               store,
+		Sealer:              cipher,
+		PhoneIndexKey:       cipher.Derive("bench/phone"),
+		HMACSecret:          cipher.Derive("bench/hmac"),
+		AccessTokenSigner:   km.AccessTokenSigner(),
+		AccessTokenVerifier: km,
+		IDTokenSigner:       km.IDTokenSigner(),
+		WeChat:              &benchWeChat{key: key},
+		Apps:                map[string]wechat.App{benchAppID: {AppID: benchAppID, Secret: "bench-app-secret"}},
+		SecretHasher:        hasher,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	env := &benchEnv{p: p, store: store, ccSecret: GenerateSecret()}
+	env := &benchEnv{p: p, store: store, keys: km, ccSecret: GenerateSecret()}
 	hash := func(s string) string {
 		h, err := hasher.Hash(ctx, []byte(s))
 		if err != nil {
@@ -254,7 +267,7 @@ func BenchmarkTokenRefresh(b *testing.B) {
 }
 
 // BenchmarkIntrospectJWT introspects one JWT access token (signature check,
-// storage look-up, session decryption), without the HTTP layer's client
+// claims, storage look-up, account check), without the HTTP layer's client
 // authentication.
 func BenchmarkIntrospectJWT(b *testing.B) {
 	e := newBenchEnv(b, "FULL", keys.ES256)
