@@ -209,12 +209,11 @@ func TestIntrospectJWTMatchesFosite(t *testing.T) {
 			return tok
 		}, active: false, fast: true},
 		{name: "deleted client", token: func(t *testing.T) string {
-			tok := str(e.tokens(t, wechat("erin", benchMini), "", ""), "access_token")
 			mini.ID = "mini-deleted"
 			if err := e.store.CreateClient(ctx, mini); err != nil {
 				t.Fatal(err)
 			}
-			tok = str(e.tokens(t, wechat("erin", "mini-deleted"), "", ""), "access_token")
+			tok := str(e.tokens(t, wechat("erin", "mini-deleted"), "", ""), "access_token")
 			if err := e.store.DeleteClient(ctx, "mini-deleted"); err != nil {
 				t.Fatal(err)
 			}
