@@ -138,9 +138,11 @@ func (p *Provider) introspectJWT(ctx context.Context, token string) (map[string]
 	}
 	// The client must still exist and be enabled (fosite's path loads it
 	// through the same cache and fails the token without it).
-	if _, err := p.store.GetClient(ctx, rec.ClientID); errors.Is(err, fosite.ErrNotFound) {
+	client, err := p.store.GetClient(ctx, rec.ClientID)
+	switch {
+	case errors.Is(err, fosite.ErrNotFound):
 		return inactive(), nil
-	} else if err != nil {
+	case err != nil:
 		return nil, err
 	}
 	person, err := p.personsToken(rec, key)
@@ -154,7 +156,7 @@ func (p *Provider) introspectJWT(ctx context.Context, token string) (map[string]
 	}
 	out := map[string]interface{}{
 		"active":     true,
-		"client_id":  rec.ClientID,
+		"client_id":  client.GetID(),
 		"iss":        p.issuer,
 		"iat":        rec.RequestedAt.Unix(),
 		"sub":        rec.Subject,

@@ -357,3 +357,29 @@ func disableAccount(t *testing.T, e *benchEnv, sub string) {
 		t.Fatal(err)
 	}
 }
+
+// A browser sign-in's token (authorization code grant, PKCE) answers the
+// same through both paths, before and after its account is disabled.
+func TestIntrospectJWTCodeFlow(t *testing.T) {
+	e := newAuthzEnv(t)
+	ctx := context.Background()
+	grant := url.Values{"grant_type": {GrantTypeWeChat}, "client_id": {benchMini}, "code": {"gina:1"}}
+	sub := str(jwtPart(t, str(e.tokens(t, grant, "", ""), "access_token"), 1), "sub")
+	ar, err := e.p.ParseAuthorize(ctx, authzForm(authzPublic, authzLoopback), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	redirect, err := e.p.CompleteAuthorize(ctx, ar, Login{AccountID: sub, AuthTime: time.Now(), AMR: []string{AMRWeChat}, AppID: benchAppID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := str(e.tokens(t, url.Values{"grant_type": {GrantTypeAuthorizationCode}, "client_id": {authzPublic}, "code": {u.Query().Get("code")},
+		"redirect_uri": {authzLoopback}, "code_verifier": {"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}}, "", ""), "access_token")
+	checkIntrospection(t, e, introspectCase{name: "code flow", token: func(*testing.T) string { return tok }, active: true, fast: true})
+	disableAccount(t, e, sub)
+	checkIntrospection(t, e, introspectCase{name: "code flow, account disabled", token: func(*testing.T) string { return tok }, active: false, fast: true})
+}
