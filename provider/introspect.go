@@ -100,10 +100,12 @@ type accessTokenClaims struct {
 // introspectJWT introspects a JWT access token with one signature check,
 // one claims decoding and one row read, without decrypting the row's
 // session: the row holds everything the answer needs. Its answer is
-// fosite's path's for every token (introspect_test.go compares them), with
-// two deliberate differences: a token whose iss is not this issuer is
-// inactive (fosite does not check iss), and a storage failure is an error
-// rather than an inactive answer.
+// fosite's path's for every token we issue (introspect_test.go compares
+// them). It is stricter on tokens we do not issue: iss must be this issuer
+// and exp present (fosite checks neither). Times are the provider's clock
+// (fosite reads the system's; they are the same outside tests). A storage
+// failure, or a session that does not decrypt, is an error, where fosite's
+// validator turns every failure into an inactive token.
 func (p *Provider) introspectJWT(ctx context.Context, token string) (map[string]interface{}, error) {
 	payload, header, err := p.verifier.Verify(token)
 	if err != nil {
