@@ -2,8 +2,14 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 
 	"github.com/wxoidc/wxoidc/storage"
@@ -11,10 +17,29 @@ import (
 
 // introspectToken answers RFC 7662 for a token: inactive for anything that
 // is not a live token of ours (unknown, expired, revoked, signed by a revoked
-// key, of a disabled account), the token's metadata otherwise. An error means the server failed.
+// key, of a disabled account or of a deleted or disabled client), the
+// token's metadata otherwise. An error means the server failed.
 // Tokens signed by any published key introspect, so a rotation never makes
 // a valid token inactive.
+//
+// A JWT presented as an access token takes introspectJWT; everything else
+// (opaque tokens, refresh tokens, the refresh_token hint) goes through
+// fosite. A three-part token can be nothing but a JWT access token: fosite
+// looks refresh tokens up by the second of exactly two parts.
 func (p *Provider) introspectToken(ctx context.Context, token, hint string) (map[string]interface{}, error) {
+	if p.verifier != nil && p.format == FormatJWT && hint != "refresh_token" && strings.Count(token, ".") == 2 {
+		return p.introspectJWT(ctx, token)
+	}
+	return p.introspectFosite(ctx, token, hint)
+}
+
+// inactive is RFC 7662's answer for a token that is not active: nothing else.
+func inactive() map[string]interface{} { return map[string]interface{}{"active": false} }
+
+// introspectFosite is introspection through fosite's core validator: the
+// token's row is read and its session decrypted and decoded, then a JWT is
+// parsed and verified by fosite (decoding its claims twice).
+func (p *Provider) introspectFosite(ctx context.Context, token, hint string) (map[string]interface{}, error) {
 	use := fosite.AccessToken
 	if hint == "refresh_token" {
 		use = fosite.RefreshToken
@@ -25,21 +50,15 @@ func (p *Provider) introspectToken(ctx context.Context, token, hint string) (map
 		if rfc.CodeField >= 500 && !errors.Is(err, fosite.ErrNotFound) && rfc.ErrorField == fosite.ErrServerError.ErrorField {
 			return nil, err
 		}
-		return map[string]interface{}{"active": false}, nil
+		return inactive(), nil
 	}
 	sess, _ := req.GetSession().(*session)
 	// A token of a disabled or deleted account is inactive, as refresh and
 	// UserInfo already refuse it: disabling revokes the tokens, but one
 	// stored without that revocation (or racing it) must not answer active.
 	if sess != nil && sess.authenticatedUser() {
-		acc, err := p.store.db.GetAccount(ctx, sess.GetSubject())
-		switch {
-		case errors.Is(err, storage.ErrNotFound):
-			return map[string]interface{}{"active": false}, nil
-		case err != nil:
-			return nil, err
-		case acc.Disabled:
-			return map[string]interface{}{"active": false}, nil
+		if ok, err := p.accountActive(ctx, sess.GetSubject()); !ok || err != nil {
+			return inactiveOr(err)
 		}
 	}
 	out := map[string]interface{}{
@@ -66,4 +85,167 @@ func (p *Provider) introspectToken(ctx context.Context, token, hint string) (map
 		out["token_type"] = "Bearer"
 	}
 	return out, nil
+}
+
+// accessTokenClaims are the claims introspectJWT checks; the answer's other
+// fields come from the token's row. Numbers decode as float64 and are
+// truncated, as fosite's claims check does.
+type accessTokenClaims struct {
+	Iss string  `json:"iss"`
+	Exp float64 `json:"exp"`
+	Iat float64 `json:"iat"`
+	Nbf float64 `json:"nbf"`
+}
+
+// introspectJWT introspects a JWT access token with one signature check,
+// one claims decoding and one row read, without decrypting the row's
+// session: the row holds everything the answer needs. Its answer is
+// fosite's path's for every token we issue (introspect_test.go compares
+// them). It is stricter on tokens we do not issue: iss must be this issuer
+// and exp present (fosite checks neither). Times are the provider's clock
+// (fosite reads the system's; they are the same outside tests). A storage
+// failure, or a session that does not decrypt, is an error, where fosite's
+// validator turns every failure into an inactive token.
+func (p *Provider) introspectJWT(ctx context.Context, token string) (map[string]interface{}, error) {
+	payload, header, err := p.verifier.Verify(token)
+	if err != nil {
+		return inactive(), nil // not ours, a revoked key, a bad signature, alg none...
+	}
+	// An ID token (or any other JWT we sign) is not an access token; ours
+	// carry RFC 9068's typ (session.GetJWTHeader).
+	if typ, _ := header.ExtraHeaders[jose.HeaderType].(string); typ != "at+jwt" {
+		return inactive(), nil
+	}
+	var c accessTokenClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return inactive(), nil
+	}
+	// fosite's checks (jwt.MapClaims.Valid): whole seconds, no leeway, exp
+	// inclusive; iat and nbf only when present. exp is required here: every
+	// access token we sign carries one.
+	now := p.now().Unix()
+	if c.Iss != p.issuer || c.Exp == 0 || now > int64(c.Exp) ||
+		(c.Iat != 0 && now < int64(c.Iat)) || (c.Nbf != 0 && now < int64(c.Nbf)) {
+		return inactive(), nil
+	}
+	// The row key is fosite's for JWT access tokens: the hash of the
+	// signature part (DefaultJWTStrategy.AccessTokenSignature, fositeStore).
+	key := hashSignature(token[strings.LastIndexByte(token, '.')+1:])
+	rec, err := p.store.db.GetTokenSession(ctx, storage.KindAccessToken, key)
+	switch {
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrInactive):
+		return inactive(), nil // revoked, rotated away by a refresh, cleaned up
+	case err != nil:
+		return nil, err
+	}
+	// The client must still exist and be enabled (fosite's path loads it
+	// through the same cache and fails the token without it).
+	client, err := p.store.GetClient(ctx, rec.ClientID)
+	switch {
+	case errors.Is(err, fosite.ErrNotFound):
+		return inactive(), nil
+	case err != nil:
+		return nil, err
+	}
+	person, err := p.personsToken(rec, key)
+	if err != nil {
+		return nil, err
+	}
+	if person {
+		if ok, err := p.accountActive(ctx, rec.Subject); !ok || err != nil {
+			return inactiveOr(err)
+		}
+	}
+	out := map[string]interface{}{
+		"active":     true,
+		"client_id":  client.GetID(),
+		"iss":        p.issuer,
+		"iat":        rec.RequestedAt.Unix(),
+		"sub":        rec.Subject,
+		"exp":        int64(c.Exp), // the session's access-token expiry, which the signer wrote
+		"token_type": "Bearer",
+	}
+	// fosite merges the row's scopes and audiences into an empty request,
+	// dropping repeats (Request.GrantScope, GrantAudience).
+	if scopes := unique(rec.GrantedScopes); len(scopes) > 0 {
+		out["scope"] = scopeString(scopes)
+	}
+	if aud := unique(rec.GrantedAudience); len(aud) > 0 {
+		out["aud"] = aud
+	}
+	return out, nil
+}
+
+// personsToken tells a person's token (whose account must be live) from a
+// client's own (client_credentials), from the row alone where it can.
+// fosite's path asks the decrypted session: a person's session has amr
+// (session.authenticatedUser). The row's Subject is the session's subject.
+//
+//   - Subject ≠ ClientID: a person's. A client's own token always has its
+//     client ID as subject (Provider.beforeIssue), so this rule never calls
+//     a client's token a person's; and every grant that puts an account in
+//     the subject records amr with it. Were a token ever to lack amr here,
+//     the rule would only add an account check, which can make a token
+//     inactive, never active.
+//   - Subject = ClientID and the row's grant_type is client_credentials: a
+//     client's own. That grant never records amr (its session is fosite's
+//     empty one, with the client as subject), and its grant_type is the one
+//     fosite dispatched the request on (the form's first value).
+//   - Otherwise the row is ambiguous (an account ID chosen or imported equal
+//     to a client ID): the session is decrypted and asked, as fosite's path
+//     does.
+func (p *Provider) personsToken(rec storage.TokenSession, key string) (bool, error) {
+	if rec.Subject != rec.ClientID {
+		return true, nil
+	}
+	if form, err := url.ParseQuery(rec.Form); err == nil && form.Get("grant_type") == GrantTypeClientCredentials {
+		return false, nil
+	}
+	raw, err := p.store.sealer.Open(rec.SessionData, []byte(string(storage.KindAccessToken)+":"+key))
+	if err != nil {
+		return false, fmt.Errorf("introspect: decrypt session: %w", err)
+	}
+	sess := newSession()
+	if err := json.Unmarshal(raw, sess); err != nil {
+		return false, fmt.Errorf("introspect: decode session: %w", err)
+	}
+	return sess.authenticatedUser(), nil
+}
+
+// accountActive reports whether the account exists and is not disabled.
+func (p *Provider) accountActive(ctx context.Context, id string) (bool, error) {
+	acc, err := p.store.db.GetAccount(ctx, id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return !acc.Disabled, nil
+}
+
+// inactiveOr answers inactive, or fails with err when there is one.
+func inactiveOr(err error) (map[string]interface{}, error) {
+	if err != nil {
+		return nil, err
+	}
+	return inactive(), nil
+}
+
+// unique returns a without repeats, in order; a itself when it has none.
+func unique(a []string) []string {
+	for i := 1; i < len(a); i++ {
+		for j := range i {
+			if a[i] == a[j] {
+				out := make([]string, 0, len(a))
+				for _, s := range a {
+					if !slices.Contains(out, s) {
+						out = append(out, s)
+					}
+				}
+				return out
+			}
+		}
+	}
+	return a
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
@@ -44,7 +45,12 @@ type Config struct {
 	// AccessTokenSigner and IDTokenSigner sign JWTs (keys.Manager's signers).
 	AccessTokenSigner jwt.Signer
 	IDTokenSigner     jwt.Signer
-	WeChat            WeChat
+	// AccessTokenVerifier (keys.Manager), when set, lets introspection check
+	// JWT access tokens itself, once, instead of through fosite's parser
+	// (introspect.go). It must accept exactly the keys AccessTokenSigner's
+	// Decode accepts: the published ones.
+	AccessTokenVerifier TokenVerifier
+	WeChat              WeChat
 	// Apps holds the secret of every mini-program appid clients may be bound to.
 	Apps                 map[string]wechat.App
 	AccessTokenFormat    string // FormatJWT (default) or FormatOpaque
@@ -88,6 +94,12 @@ type Config struct {
 	ScanPollInterval time.Duration
 }
 
+// TokenVerifier verifies a compact JWS against the published signing keys
+// and returns its payload and protected header (keys.Manager.Verify).
+type TokenVerifier interface {
+	Verify(token string) (payload []byte, header jose.Header, err error)
+}
+
 // Provider is the OAuth 2.0 / OIDC engine.
 type Provider struct {
 	oauth    *fosite.Fosite
@@ -98,6 +110,7 @@ type Provider struct {
 	log      *slog.Logger
 	format   string
 	metrics  TokenObserver
+	verifier TokenVerifier
 
 	apps          map[string]wechat.App
 	appKinds      map[string]string
@@ -287,6 +300,7 @@ func New(cfg Config) (*Provider, error) {
 		log:      cfg.Logger,
 		format:   cfg.AccessTokenFormat,
 		metrics:  cfg.Metrics,
+		verifier: cfg.AccessTokenVerifier,
 
 		apps:          cfg.Apps,
 		appKinds:      cfg.AppKinds,

@@ -219,6 +219,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		PhoneIndexKey:             cipher.Derive(purposePhone),
 		HMACSecret:                cipher.Derive(purposeHMAC),
 		AccessTokenSigner:         km.AccessTokenSigner(),
+		AccessTokenVerifier:       km,
 		IDTokenSigner:             km.IDTokenSigner(),
 		WeChat:                    upstream,
 		Apps:                      apps,
