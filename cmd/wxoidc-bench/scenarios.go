@@ -275,8 +275,11 @@ type tokenResponse struct {
 // must be large for high rates (see --users).
 func (w *worker) nextUser() (user, phone string) {
 	n := w.lc.userSeq.Add(1) % uint64(w.lc.users)
-	return "bench-" + strconv.FormatUint(n, 10), fmt.Sprintf("+86139%08d", n)
+	return benchUser(int(n)), fmt.Sprintf("+86139%08d", n)
 }
+
+// benchUser names the bench's i-th WeChat user (seedPeople stores them).
+func benchUser(i int) string { return "bench-" + strconv.Itoa(i) }
 
 // emulatorCall posts a JSON body to an emulator helper endpoint.
 func (w *worker) emulatorCall(path string, in map[string]string, out any) error {

@@ -196,3 +196,43 @@ func prefillTokenSessions(ctx context.Context, cfg *config.Config, n int, progre
 	}
 	return nil
 }
+
+// seedPeople stores the accounts of the bench's WeChat users (bench-0 …
+// bench-{n-1}) as their first sign-in would, with the emulator's openid and
+// unionid for them, so that the grant scenarios measure returning people —
+// most sign-ins — rather than first sign-ins (--new-people).
+func seedPeople(ctx context.Context, cfg *config.Config, appID string, n int) error {
+	store, err := app.OpenStorage(ctx, cfg.Storage, nil, true)
+	if err != nil {
+		return fmt.Errorf("seed people: open storage: %w", err)
+	}
+	defer store.Close()
+	emu := newBenchEmulator(appID, "unused") // only derives the users' IDs
+	now := time.Now()
+	const batch = 2000
+	for done := 0; done < n; {
+		txCtx, err := store.BeginTx(ctx)
+		if err != nil {
+			return fmt.Errorf("seed people: %w", err)
+		}
+		end := min(n, done+batch)
+		for i := done; i < end; i++ {
+			user := benchUser(i)
+			var id [16]byte
+			_, _ = rand.Read(id[:])
+			_, _, err := store.ResolveWeChatLogin(txCtx, storage.WeChatLogin{
+				AppID: appID, OpenID: emu.OpenID(appID, user), UnionID: emu.UnionID(appID, user),
+				NewAccountID: base64.RawURLEncoding.EncodeToString(id[:]), Now: now,
+			})
+			if err != nil {
+				_ = store.Rollback(txCtx)
+				return fmt.Errorf("seed people: %w", err)
+			}
+		}
+		if err := store.Commit(txCtx); err != nil {
+			return fmt.Errorf("seed people: %w", err)
+		}
+		done = end
+	}
+	return nil
+}

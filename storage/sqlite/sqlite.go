@@ -300,6 +300,13 @@ func connDSN(path string, opts Options, writer bool) string {
 	if writer {
 		// journal_mode is set by enableWAL, which can retry.
 		q.Set("_txlock", "immediate")
+		// Every write transaction is a savepoint in the batch
+		// (groupcommit.go), whose undo pages SQLite keeps in a statement
+		// journal: a temporary file by default, one pwrite per page. In
+		// memory it costs no system call; it holds the pages one
+		// transaction changed, and a crash loses nothing (the batch is not
+		// committed until the WAL is).
+		q.Add("_pragma", "temp_store(memory)")
 	} else {
 		q.Set("_query_only", "1")
 	}

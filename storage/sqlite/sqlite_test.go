@@ -487,3 +487,17 @@ func TestOddPath(t *testing.T) {
 		t.Fatalf("database file not at the literal path: %v", err)
 	}
 }
+
+// The writer keeps its statement journals (every transaction's savepoint)
+// in memory: a temporary file costs a pwrite per page, about a tenth of a
+// grant's CPU (docs/performance.md).
+func TestWriterStatementJournalInMemory(t *testing.T) {
+	s := openTest(t, Options{})
+	var store int
+	if err := s.writer.QueryRowContext(t.Context(), "PRAGMA temp_store").Scan(&store); err != nil {
+		t.Fatal(err)
+	}
+	if store != 2 { // 2 = MEMORY
+		t.Errorf("writer temp_store = %d, want 2 (MEMORY)", store)
+	}
+}
