@@ -46,9 +46,15 @@ func (w *benchWeChat) PhoneNumber(_ context.Context, _ wechat.App, phoneCode, _ 
 	return wechat.Phone{PhoneNumber: "1390000" + n, PurePhoneNumber: "1390000" + n, CountryCode: "86"}, nil
 }
 
+// benchStore is a storage backend that counts its statements (both do).
+type benchStore interface {
+	storage.Storage
+	Statements() uint64
+}
+
 type benchEnv struct {
 	p        *Provider
-	store    *sqlite.Storage
+	store    benchStore
 	keys     *keys.Manager
 	ccSecret string // generated: keyed-hash path
 	seq      atomic.Int64
@@ -65,12 +71,18 @@ func newBenchEnv(b testing.TB, synchronous, accessAlg string) *benchEnv {
 // provider's Config.
 func newBenchEnvWith(b testing.TB, synchronous, accessAlg string, tweak func(*Config)) *benchEnv {
 	b.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{Synchronous: synchronous, Migrate: true})
+	store, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{Synchronous: synchronous, Migrate: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { store.Close() })
+	return newBenchEnvOn(b, store, accessAlg, tweak)
+}
+
+// newBenchEnvOn is newBenchEnvWith on a given, empty storage.
+func newBenchEnvOn(b testing.TB, store benchStore, accessAlg string, tweak func(*Config)) *benchEnv {
+	b.Helper()
+	ctx := context.Background()
 	cipher, err := keys.NewCipher(keys.GenerateKEK())
 	if err != nil {
 		b.Fatal(err)
