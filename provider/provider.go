@@ -431,7 +431,7 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 		// it issues the tokens, so claims set now would be lost
 		// (CompleteAuthorize computed them), and the token store refuses
 		// a disabled or deleted account in the transaction that writes
-		// the tokens (checkAccount; Token maps that to invalid_grant).
+		// the tokens (CreateTokenSessions; Token maps that to invalid_grant).
 	}
 	return nil
 }
