@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -262,7 +263,8 @@ func TestScenariosAgainstInstance(t *testing.T) {
 	// connections reach here (about 3,000 req/s); running out is an error.
 	lc := &loadConfig{appID: benchAppID, miniClient: benchMiniClient, ccClient: benchCCClient, ccSecret: seeded.ccSecret,
 		users: 50, timeout: 10 * time.Second, userSeq: new(atomic.Uint64), emulatorInProcess: true,
-		webClient: benchWebClient, webSecret: seeded.webSecret, webRedirect: benchWebRedirect, codes: 1000}
+		webClient: benchWebClient, webSecret: seeded.webSecret, webRedirect: benchWebRedirect, codes: 1000,
+		scanClient: benchScanClient}
 	lc.servers = []target{must(parseTarget(issuer))}
 	lc.emulator = must(parseTarget(issuer + emulatorPrefix))
 	obs := observed{servers: []int{os.Getpid()}}
@@ -274,6 +276,24 @@ func TestScenariosAgainstInstance(t *testing.T) {
 		if res.Requests == 0 || res.Errors+res.PrepErrors != 0 || res.RPS <= 0 || res.P99ms < res.P50ms || res.RSSMiB <= 0 {
 			t.Errorf("%s: %+v", sc.name, res)
 		}
+	}
+	// scan-status measures the status of a ticket bound to its browser: the
+	// same request without the browser's cookie is refused.
+	w := &worker{lc: lc, srv: newConn(lc.servers[0], lc.timeout)}
+	defer w.srv.close()
+	jar, _ := cookiejar.New(nil)
+	b := &scanBrowser{jar: jar}
+	if err := w.startScan(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if status, body, err := w.srv.do(w.srv.t.request("GET", scanPathPrefix+b.ticket, nil)); err != nil || status != http.StatusNotFound {
+		t.Errorf("scan status without the browser cookie: %d %s %v, want 404", status, body, err)
+	}
+	if status, body, err := w.srv.do(w.srv.t.request("GET", scanPathPrefix+b.ticket, nil, "Cookie", b.cookie)); err != nil || status != http.StatusOK || !bytes.Contains(body, []byte(`"pending"`)) {
+		t.Errorf("scan status with the browser cookie: %d %s %v, want 200 pending", status, body, err)
+	}
+	if time.Until(b.expires) < time.Minute {
+		t.Errorf("ticket expires in %v, want about 2 minutes", time.Until(b.expires))
 	}
 	// An imported (PBKDF2) secret works too, and a wrong secret is counted
 	// as an error, not hidden.

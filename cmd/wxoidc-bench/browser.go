@@ -6,13 +6,16 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wxoidc/wxoidc/provider"
 )
@@ -47,9 +50,15 @@ func pkce() (verifier, challenge string) {
 // authorizePath is a fresh authorization request of the web client: new
 // state, nonce and PKCE challenge, as a relying party sends each time.
 func (lc *loadConfig) authorizePath(extra ...string) (path, verifier string) {
+	return lc.authorizePathFor(lc.webClient, extra...)
+}
+
+// authorizePathFor is authorizePath for another client with the same
+// redirect URI.
+func (lc *loadConfig) authorizePathFor(client string, extra ...string) (path, verifier string) {
 	verifier, challenge := pkce()
 	q := url.Values{
-		"client_id": {lc.webClient}, "redirect_uri": {lc.webRedirect}, "response_type": {"code"}, "scope": {"openid"},
+		"client_id": {client}, "redirect_uri": {lc.webRedirect}, "response_type": {"code"}, "scope": {"openid"},
 		"state": {randomB64(16)}, "nonce": {randomB64(16)},
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"},
 	}
@@ -243,6 +252,161 @@ func initLoginPage(_ context.Context, w *worker) error {
 		}
 		if !bytes.Contains(body, loginPageMarker) {
 			return errors.New("the answer is not the sign-in chooser page")
+		}
+		return nil
+	}
+	return nil
+}
+
+// scanPathPrefix is where a scan ticket's endpoints are (web.PathScan).
+const scanPathPrefix = "/oauth2/scan/"
+
+// scanRenewBefore: a ticket this close to its expiry is replaced before the
+// next status request, so that a run may outlast a ticket (2 minutes).
+const scanRenewBefore = 15 * time.Second
+
+// The scan page hands its script the ticket in these attributes
+// (web/internal/pages/templates/page.html).
+var (
+	scanStatusAttr  = regexp.MustCompile(`data-status-url="[^"]*` + scanPathPrefix + `([A-Za-z0-9]+)"`)
+	scanExpiresAttr = regexp.MustCompile(`data-expires-in="([0-9]+)"`)
+)
+
+// scanClientID is scan-status's client: --web-client unless one of its own
+// is set (standard seeds benchScanClient).
+func (lc *loadConfig) scanClientID() string {
+	if lc.scanClient != "" {
+		return lc.scanClient
+	}
+	return lc.webClient
+}
+
+// scanBrowser is a desktop browser in a scan sign-in: its cookies (the
+// browser cookie binds the ticket to it) and its current ticket.
+type scanBrowser struct {
+	jar     http.CookieJar
+	ticket  string
+	cookie  string // the Cookie header of the status request
+	expires time.Time
+}
+
+// startScan starts a scan sign-in as a desktop browser would: an
+// authorization request with login_method=miniprogram_scan, redirects
+// followed, until the scan page, whose ticket it keeps. Each ticket of a
+// connection is started by the same browser (cookie jar).
+func (w *worker) startScan(ctx context.Context, b *scanBrowser) error {
+	hc := &http.Client{Jar: b.jar, Timeout: w.lc.timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer hc.CloseIdleConnections()
+	base := "http://" + w.srv.t.host + w.srv.t.prefix
+	path, _ := w.lc.authorizePathFor(w.lc.scanClientID(), "login_method", provider.LoginMethodMiniProgramScan)
+	target := base + path
+	for range 8 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8")
+		started := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return fmt.Errorf("scan sign-in: %w", err)
+		}
+		body, err := readAllLimited(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("scan sign-in: %w", err)
+		}
+		if next := resp.Header.Get("Location"); next != "" {
+			if strings.HasPrefix(next, w.lc.webRedirect) {
+				return fmt.Errorf("scan sign-in: sent back to the client with error %q", mustQuery(next).Get("error"))
+			}
+			u, err := url.Parse(target)
+			if err != nil {
+				return err
+			}
+			ref, err := u.Parse(next)
+			if err != nil {
+				return err
+			}
+			target = ref.String()
+			continue
+		}
+		if err := statusError(resp.StatusCode, body); err != nil {
+			return fmt.Errorf("scan sign-in stopped: %w", err)
+		}
+		m := scanStatusAttr.FindSubmatch(body)
+		if m == nil {
+			return errors.New("scan sign-in: the answer is not the scan page")
+		}
+		lifetime := 2 * time.Minute
+		if e := scanExpiresAttr.FindSubmatch(body); e != nil {
+			if n, err := strconv.Atoi(string(e[1])); err == nil {
+				lifetime = time.Duration(n) * time.Second
+			}
+		}
+		status, err := url.Parse(base + scanPathPrefix + string(m[1]))
+		if err != nil {
+			return err
+		}
+		var cookies []string
+		for _, c := range b.jar.Cookies(status) {
+			cookies = append(cookies, c.Name+"="+c.Value)
+		}
+		if len(cookies) == 0 {
+			return errors.New("scan sign-in: the server set no browser cookie for the status URL")
+		}
+		b.ticket, b.cookie, b.expires = string(m[1]), strings.Join(cookies, "; "), started.Add(lifetime)
+		return nil
+	}
+	return errors.New("scan sign-in: too many redirects")
+}
+
+// initScanStatus starts a scan sign-in in set-up (untimed) and then asks
+// for its ticket's status as the scan page's script does, without wait.
+// Tickets live 2 minutes: one about to expire, or one that answered
+// anything but pending, is replaced in next (untimed, but inside the CPU
+// window: one start, with its getwxacodeunlimit, per connection every
+// 105 s or so).
+func initScanStatus(ctx context.Context, w *worker) error {
+	if w.lc.scanClientID() == "" || w.lc.webRedirect == "" {
+		return errors.New("scan-status: no client configured (--web-client naming a client with a mini-program app, --web-redirect-uri)")
+	}
+	jar, _ := cookiejar.New(nil)
+	b := &scanBrowser{jar: jar}
+	if err := w.startScan(ctx, b); err != nil {
+		return fmt.Errorf("scan-status: %w", err)
+	}
+	var req []byte
+	build := func() {
+		req = w.srv.t.request("GET", scanPathPrefix+b.ticket, nil, "Accept", "*/*", "Cookie", b.cookie)
+	}
+	build()
+	w.next = func(ctx context.Context) ([]byte, error) {
+		if b.ticket == "" || time.Until(b.expires) < scanRenewBefore {
+			if err := w.startScan(ctx, b); err != nil {
+				b.ticket = ""
+				return nil, err
+			}
+			build()
+		}
+		return req, nil
+	}
+	w.done = func(status int, body []byte) error {
+		if err := statusError(status, body); err != nil {
+			b.ticket = ""
+			return err
+		}
+		var st struct {
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(body, &st); err != nil {
+			b.ticket = ""
+			return fmt.Errorf("scan status: %w", err)
+		}
+		if st.Status != provider.ScanPending {
+			b.ticket = ""
+			return fmt.Errorf("scan status %q, want %q", st.Status, provider.ScanPending)
 		}
 		return nil
 	}

@@ -88,7 +88,7 @@ Usage:
   wxoidc-bench inproc-server --config FILE --secret-file FILE [--appid ID]
   wxoidc-bench prefill --config FILE --rows N
 
-Scenarios: ` + "discovery, jwks, cc, introspect, userinfo, refresh, wechat, wechat-phone, wechat-phone-rs256, authorize, code-exchange, login-page" + `
+Scenarios: ` + "discovery, jwks, cc, introspect, userinfo, refresh, wechat, wechat-phone, wechat-phone-rs256,\n  authorize, code-exchange, login-page, scan-status" + `
 Run 'wxoidc-bench <command> --help' for a command's flags.
 `
 

@@ -36,6 +36,9 @@ type loadConfig struct {
 	// authorization codes code-exchange issues per run before it starts.
 	webClient, webSecret, webRedirect string
 	codes                             int
+	// scanClient is scan-status's client (one whose WeChat apps include a
+	// mini-program app; redirect URI webRedirect); "" means webClient.
+	scanClient string
 
 	// userSeq picks users round robin; copies of a loadConfig share it.
 	userSeq *atomic.Uint64
@@ -76,6 +79,7 @@ var scenarios = []scenario{
 	{"authorize", "GET /oauth2/authorize with a login session, first-party client: 303 with a code (fresh state, nonce, PKCE)", initAuthorize},
 	{"code-exchange", "authorization_code grant: client_secret_basic, PKCE, ES256 ID token (codes issued in set-up)", initCodeExchange},
 	{"login-page", "GET /oauth2/authorize without a session: the sign-in chooser page", initLoginPage},
+	{"scan-status", "GET /oauth2/scan/{ticket} without wait, by the browser that holds the ticket (the scan page's poll)", initScanStatus},
 }
 
 func scenarioByName(name string) (scenario, bool) {

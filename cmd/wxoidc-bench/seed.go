@@ -29,6 +29,10 @@ const (
 	// first-party (consent skipped), signing in with the website app.
 	benchWebClient   = "bench-web"
 	benchWebRedirect = "https://rp.bench.example/callback"
+	// benchScanClient is scan-status's relying party: it signs in by the
+	// mini-program code. A client of its own, so that bench-web's sign-in
+	// chooser (login-page) keeps offering one way in.
+	benchScanClient = "bench-web-scan"
 )
 
 // seededClients are the credentials the loader uses.
@@ -114,6 +118,16 @@ func seedClients(ctx context.Context, cfg *config.Config, appID, webAppID string
 			WeChatApps:               []string{webAppID},
 			DefaultAudience:          cfg.Issuer,
 			IDTokenSignedResponseAlg: "ES256",
+		},
+		{
+			// Public: scan-status never reaches the token endpoint.
+			ID: benchScanClient, Name: "bench web app (mini-program scan)",
+			TokenEndpointAuthMethod: provider.AuthMethodNone,
+			GrantTypes:              []string{provider.GrantTypeAuthorizationCode},
+			Scopes:                  []string{provider.ScopeOpenID},
+			RedirectURIs:            []string{benchWebRedirect},
+			WeChatApps:              []string{appID},
+			DefaultAudience:         cfg.Issuer,
 		},
 	}
 	for _, c := range clients {

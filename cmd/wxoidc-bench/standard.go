@@ -212,6 +212,7 @@ func (st *standardSettings) run(ctx context.Context, stdout io.Writer) ([]result
 		appID: benchAppID, miniClient: benchMiniClient, ccClient: benchCCClient, ccSecret: seeded.ccSecret,
 		users: st.load.users, timeout: st.load.timeout, userSeq: new(atomic.Uint64),
 		webClient: benchWebClient, webSecret: seeded.webSecret, webRedirect: benchWebRedirect, codes: st.load.codeBudget(),
+		scanClient: benchScanClient,
 	}
 	if lc.emulator, err = parseTarget(emuURL); err != nil {
 		return nil, err
