@@ -108,23 +108,16 @@ func (p *Provider) CurrentLogin(ctx context.Context, cookie string) (Login, erro
 		return Login{}, ErrNoLogin
 	}
 	id := hashToken(cookie)
-	s, err := p.store.db.GetLoginSession(ctx, id)
+	s, acc, err := p.store.db.GetLoginSessionAccount(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		return Login{}, ErrNoLogin
+		return Login{}, ErrNoLogin // no session, or its account is gone
 	}
 	if err != nil {
 		return Login{}, storageError(err)
 	}
 	now := p.now()
-	if !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(p.loginIdle)) {
+	if !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(p.loginIdle)) || acc.Disabled {
 		return Login{}, ErrNoLogin
-	}
-	acc, err := p.store.db.GetAccount(ctx, s.AccountID)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && acc.Disabled) {
-		return Login{}, ErrNoLogin
-	}
-	if err != nil {
-		return Login{}, storageError(err)
 	}
 	if now.Sub(s.LastSeenAt) >= touchEvery {
 		if err := p.store.db.TouchLoginSession(ctx, id, now); err != nil && !errors.Is(err, storage.ErrNotFound) {

@@ -336,6 +336,10 @@ type LoginSessionStore interface {
 	// GetLoginSession returns the session; ErrNotFound if absent (expiry
 	// is the caller's check: the row may outlive it until cleanup).
 	GetLoginSession(ctx context.Context, id string) (LoginSession, error)
+	// GetLoginSessionAccount returns a login session and its account in one
+	// read (a signed-in browser's every request needs both); ErrNotFound
+	// when either is absent.
+	GetLoginSessionAccount(ctx context.Context, id string) (LoginSession, Account, error)
 	// TouchLoginSession sets LastSeenAt; ErrNotFound if absent.
 	TouchLoginSession(ctx context.Context, id string, now time.Time) error
 	// DeleteLoginSession removes the session and its client links;

@@ -13,21 +13,47 @@ import (
 
 const loginSessionColumns = `id, account_id, auth_time, amr, app_id, created_at, last_seen_at, expires_at`
 
-func scanLoginSession(row pgx.Row) (storage.LoginSession, error) {
-	var ls storage.LoginSession
-	var authTime, lastSeen, expires pgtype.Timestamptz
-	err := row.Scan(&ls.ID, &ls.AccountID, &authTime, &ls.AMR, &ls.AppID, &ls.CreatedAt, &lastSeen, &expires)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ls, storage.ErrNotFound
-	}
-	if err != nil {
-		return ls, err
-	}
-	ls.AuthTime = fromNullTime(authTime)
+// loginSessionScan scans a login session's columns, alone or joined.
+type loginSessionScan struct {
+	ls                          storage.LoginSession
+	authTime, lastSeen, expires pgtype.Timestamptz
+}
+
+func (x *loginSessionScan) dest() []any {
+	return []any{&x.ls.ID, &x.ls.AccountID, &x.authTime, &x.ls.AMR, &x.ls.AppID, &x.ls.CreatedAt, &x.lastSeen, &x.expires}
+}
+
+func (x *loginSessionScan) session() storage.LoginSession {
+	ls := x.ls
+	ls.AuthTime = fromNullTime(x.authTime)
 	ls.CreatedAt = ls.CreatedAt.UTC()
-	ls.LastSeenAt = fromNullTime(lastSeen)
-	ls.ExpiresAt = fromNullTime(expires)
-	return ls, nil
+	ls.LastSeenAt = fromNullTime(x.lastSeen)
+	ls.ExpiresAt = fromNullTime(x.expires)
+	return ls
+}
+
+func scanLoginSession(row pgx.Row) (storage.LoginSession, error) {
+	var x loginSessionScan
+	if err := row.Scan(x.dest()...); err != nil {
+		return storage.LoginSession{}, noRowsNotFound(err)
+	}
+	return x.session(), nil
+}
+
+// GetLoginSessionAccount returns a login session and its account in one read.
+func (s *Storage) GetLoginSessionAccount(ctx context.Context, id string) (storage.LoginSession, storage.Account, error) {
+	var (
+		lx loginSessionScan
+		ax accountScan
+	)
+	err := s.read(ctx, "get login session account", func(q querier) error {
+		return noRowsNotFound(q.QueryRow(ctx, `SELECT `+qualify("l", loginSessionColumns)+`, `+qualify("a", accountColumns)+`
+			FROM login_sessions l JOIN accounts a ON a.id = l.account_id WHERE l.id = $1`, id).Scan(append(lx.dest(), ax.dest()...)...))
+	})
+	if err != nil {
+		return storage.LoginSession{}, storage.Account{}, err
+	}
+	return lx.session(), ax.account(), nil
 }
 
 // CreateLoginSession inserts ls; a taken ID is storage.ErrAlreadyExists. ON

@@ -15,7 +15,9 @@ const loginSessionColumns = `id, account_id, auth_time, amr, appid, created_at, 
 var (
 	insertLoginSessionSQL = writeSQL(`INSERT INTO login_sessions (` + loginSessionColumns + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	selectLoginSessionSQL  = readSQL(`SELECT ` + loginSessionColumns + ` FROM login_sessions WHERE id = ?`)
+	selectLoginSessionSQL        = readSQL(`SELECT ` + loginSessionColumns + ` FROM login_sessions WHERE id = ?`)
+	selectLoginSessionAccountSQL = readSQL(`SELECT ` + prefixColumns("l.", loginSessionColumns) + `, ` + prefixColumns("a.", accountColumns) + `
+	FROM login_sessions l JOIN accounts a ON a.id = l.account_id WHERE l.id = ?`)
 	existsLoginSessionSQL  = readSQL(`SELECT 1 FROM login_sessions WHERE id = ?`)
 	touchLoginSessionSQL   = writeSQL(`UPDATE login_sessions SET last_seen_at = ? WHERE id = ?`)
 	deleteLoginSessionSQL  = writeSQL(`DELETE FROM login_sessions WHERE id = ?`)
@@ -61,6 +63,18 @@ func (s *Storage) GetLoginSession(ctx context.Context, id string) (storage.Login
 		return storage.LoginSession{}, fmt.Errorf("sqlite: get login session: %w", err)
 	}
 	return ls, nil
+}
+
+// GetLoginSessionAccount returns a login session and its account in one read.
+func (s *Storage) GetLoginSessionAccount(ctx context.Context, id string) (storage.LoginSession, storage.Account, error) {
+	var (
+		ls  storage.LoginSession
+		acc storage.Account
+	)
+	if err := s.queryRow(ctx, selectLoginSessionAccountSQL, []any{id}, append(loginSessionDest(&ls), accountDest(&acc)...)...); err != nil {
+		return storage.LoginSession{}, storage.Account{}, fmt.Errorf("sqlite: get login session account: %w", err)
+	}
+	return ls, acc, nil
 }
 
 // TouchLoginSession sets the session's LastSeenAt to now.

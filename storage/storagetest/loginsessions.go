@@ -192,3 +192,27 @@ func testDeleteExpiredLoginSessions(t *testing.T, s storage.Storage) {
 		checkSessionClients(t, s, "links of deleted "+label, id, nil)
 	}
 }
+
+// testGetLoginSessionAccount pins the one-read look-up of a login session
+// with its account.
+func testGetLoginSessionAccount(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	_, _, err := s.GetLoginSessionAccount(ctx, "session-absent")
+	mustErrIs(t, "absent session", err, storage.ErrNotFound)
+	_, acc, err := s.ResolveWeChatLogin(ctx, login("wx-app-1", "openid-ls", "", "k", "account-ls", baseTime))
+	mustNoErr(t, "resolve", err)
+	ls := newLoginSession("session-ls", acc.ID, baseTime)
+	mustNoErr(t, "create login session", s.CreateLoginSession(ctx, ls))
+	disableAccount(t, s, acc.ID, true) // a disabled account is returned, for the caller to refuse
+	wantSession, err := s.GetLoginSession(ctx, ls.ID)
+	mustNoErr(t, "get login session", err)
+	wantAccount, err := s.GetAccount(ctx, acc.ID)
+	mustNoErr(t, "get account", err)
+	gotSession, gotAccount, err := s.GetLoginSessionAccount(ctx, ls.ID)
+	mustNoErr(t, "get login session account", err)
+	checkRecord(t, "login session", gotSession, wantSession)
+	checkRecord(t, "account", gotAccount, wantAccount)
+	if !gotAccount.Disabled {
+		t.Error("the account's Disabled flag did not come back")
+	}
+}

@@ -88,6 +88,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"AppTokenValidation", testAppTokenValidation},
 		{"ConcurrentAppTokenLease", testConcurrentAppTokenLease},
 		{"LoginSessionCRUD", testLoginSessionCRUD},
+		{"GetLoginSessionAccount", testGetLoginSessionAccount},
 		{"AccountLoginSessions", testAccountLoginSessions},
 		{"DeleteExpiredLoginSessions", testDeleteExpiredLoginSessions},
 		{"Consents", testConsents},
