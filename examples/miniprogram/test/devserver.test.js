@@ -11,39 +11,10 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { createAuth } = require('../wxoidc-auth.js')
 
-const { ISSUER, CLIENT_ID, APPID, skip, emulator } = require('./devserver.js')
-
-// realWx is the wx API over HTTP. loginCodes, when not empty, are handed out
-// before fresh ones (to replay a used code).
-function realWx (user) {
-  const storage = new Map()
-  const w = {
-    storage,
-    loginCodes: [],
-    issued: [],
-    login ({ success, fail }) {
-      const next = w.loginCodes.length ? Promise.resolve({ code: w.loginCodes.shift() }) : emulator('/login', { appid: APPID, user })
-      next.then((res) => { w.issued.push(res.code); success({ code: res.code, errMsg: 'login:ok' }) }, (e) => fail({ errMsg: 'login:fail ' + e.message }))
-    },
-    request (req) {
-      const method = req.method || 'GET'
-      fetch(req.url, { method, headers: req.header, body: method === 'GET' ? undefined : req.data })
-        .then(async (r) => {
-          const text = await r.text()
-          let data = text
-          try { data = JSON.parse(text) } catch (e) { /* not JSON: wx.request keeps the string */ }
-          req.success({ statusCode: r.status, data, header: Object.fromEntries(r.headers) })
-        }, (e) => req.fail({ errMsg: 'request:fail ' + e.message }))
-    },
-    setStorageSync (k, v) { storage.set(k, JSON.parse(JSON.stringify(v))) },
-    getStorageSync (k) { return storage.has(k) ? storage.get(k) : '' },
-    removeStorageSync (k) { storage.delete(k) }
-  }
-  return w
-}
+const { ISSUER, CLIENT_ID, APPID, skip, emulator, liveWx } = require('./devserver.js')
 
 function setup (user) {
-  const w = realWx(user)
+  const w = liveWx(user)
   let clock = Date.now()
   const auth = createAuth({ issuer: ISSUER, clientId: CLIENT_ID, wx: w, now: () => clock })
   return { w, auth, advance: (s) => { clock += s * 1000 } }

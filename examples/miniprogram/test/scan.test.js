@@ -16,7 +16,7 @@ const crypto = require('node:crypto')
 const { createAuth } = require('../wxoidc-auth.js')
 const { createScanPage } = require('../pages/scan/index.js')
 
-const { ISSUER, CLIENT_ID, APPID, skip, emulator } = require('./devserver.js')
+const { ISSUER, CLIENT_ID, APPID, skip, emulator, liveWx } = require('./devserver.js')
 const WEB_CLIENT_ID = process.env.WXOIDC_WEB_CLIENT_ID || 'demo-web'
 const WEB_REDIRECT = process.env.WXOIDC_WEB_REDIRECT_URI || 'http://127.0.0.1:8090/callback'
 
@@ -74,29 +74,8 @@ async function startScan () {
 // yet): its first wx.login answers firstCode when given (the code the scan
 // handed over), later ones fresh emulator codes.
 function phone (user, firstCode) {
-  const storage = new Map()
-  const loginCodes = firstCode ? [firstCode] : []
-  const w = {
-    issued: [],
-    login ({ success, fail }) {
-      const next = loginCodes.length ? Promise.resolve({ code: loginCodes.shift() }) : emulator('/login', { appid: APPID, user })
-      next.then((res) => { w.issued.push(res.code); success({ code: res.code, errMsg: 'login:ok' }) }, (e) => fail({ errMsg: 'login:fail ' + e.message }))
-    },
-    request (req) {
-      const method = req.method || 'GET'
-      fetch(req.url, { method, headers: req.header, body: method === 'GET' ? undefined : req.data })
-        .then(async (r) => {
-          const text = await r.text()
-          let data = text
-          try { data = JSON.parse(text) } catch (e) { /* not JSON: wx.request keeps the string */ }
-          req.success({ statusCode: r.status, data, header: Object.fromEntries(r.headers) })
-        }, (e) => req.fail({ errMsg: 'request:fail ' + e.message }))
-    },
-    getAppBaseInfo () { return { language: 'en' } },
-    setStorageSync (k, v) { storage.set(k, JSON.parse(JSON.stringify(v))) },
-    getStorageSync (k) { return storage.has(k) ? storage.get(k) : '' },
-    removeStorageSync (k) { storage.delete(k) }
-  }
+  const w = liveWx(user)
+  if (firstCode) w.loginCodes.push(firstCode)
   const auth = createAuth({ issuer: ISSUER, clientId: CLIENT_ID, wx: w })
   // What Page() does with the definition.
   const def = createScanPage({ wx: w, auth })
