@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -190,6 +191,14 @@ func (e *benchEnv) grantForm(phone bool) url.Values {
 		f.Set("phone_code", user+":p")
 		f.Set("scope", "openid phone offline_access")
 	}
+	return f
+}
+
+// again is form's grant once more for the same user, with a fresh code
+// (the person's next sign-in).
+func again(form url.Values) url.Values {
+	f := maps.Clone(form)
+	f["code"] = []string{strings.Replace(form.Get("code"), ":", ":again-", 1)}
 	return f
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/wxoidc/wxoidc/keys"
@@ -86,16 +85,11 @@ func TestLoginRacingDisableGetsNoToken(t *testing.T) {
 			form := e.grantForm(false)
 			if returning {
 				e.token(t, tokenRequest(form, "", ""))
-				form.Set("code", strings.Replace(form.Get("code"), ":", ":again-", 1))
+				form = again(form)
 			}
 			hooked := &betweenSteps{Store: e.store, armOnLogin: true}
 			hooked.hook = func(ctx context.Context, sub string) {
-				if _, err := e.store.UpdateAccount(ctx, sub, func(a storage.Account) (storage.Account, error) {
-					a.Disabled = true
-					return a, nil
-				}); err != nil {
-					t.Fatal(err)
-				}
+				disableAccount(t, e, sub)
 				if _, err := e.store.RevokeSubjectTokens(ctx, sub); err != nil {
 					t.Fatal(err)
 				}
@@ -122,14 +116,7 @@ func TestRefreshRacingDisableGetsNoToken(t *testing.T) {
 		t.Fatalf("no refresh token: %v", first)
 	}
 	hooked := &betweenSteps{Store: e.store, armOnGetAccount: true}
-	hooked.hook = func(ctx context.Context, sub string) {
-		if _, err := e.store.UpdateAccount(ctx, sub, func(a storage.Account) (storage.Account, error) {
-			a.Disabled = true
-			return a, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	hooked.hook = func(_ context.Context, sub string) { disableAccount(t, e, sub) }
 	e.p.store.db = hooked
 
 	form := url.Values{"grant_type": {GrantTypeRefreshToken}, "client_id": {benchMini}, "refresh_token": {rt}}

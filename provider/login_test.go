@@ -72,9 +72,7 @@ func TestLoginSessionLifetimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.UpdateAccount(ctx, account, func(a storage.Account) (storage.Account, error) { a.Disabled = true; return a, nil }); err != nil {
-		t.Fatal(err)
-	}
+	disableAccount(t, e, account)
 	if _, err := e.p.CurrentLogin(ctx, cookie); !errors.Is(err, ErrNoLogin) {
 		t.Fatalf("disabled account: %v, want ErrNoLogin", err)
 	}

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/wxoidc/wxoidc/keys"
@@ -39,14 +38,6 @@ func checkStatementsPerRequest(t *testing.T, e *benchEnv, refreshWant uint64) {
 		before := e.store.Statements()
 		fn()
 		return e.store.Statements() - before
-	}
-	again := func(form url.Values) url.Values {
-		f := url.Values{}
-		for k, v := range form {
-			f[k] = v
-		}
-		f.Set("code", strings.Replace(form.Get("code"), ":", ":again-", 1))
-		return f
 	}
 
 	form := e.grantForm(false)
