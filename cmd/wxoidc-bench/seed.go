@@ -72,25 +72,20 @@ func seedClients(ctx context.Context, cfg *config.Config, appID, webAppID string
 		return out, fmt.Errorf("seed: hash secret: %w", err)
 	}
 	now := time.Now().UTC()
+	mini := storage.Client{
+		ID: benchMiniClient, Name: "bench mini-program",
+		TokenEndpointAuthMethod:  provider.AuthMethodNone,
+		WeChatAppID:              appID,
+		GrantTypes:               []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken},
+		Scopes:                   []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeWeChat, provider.ScopeOfflineAccess},
+		DefaultAudience:          cfg.Issuer,
+		IDTokenSignedResponseAlg: "ES256",
+	}
+	miniRS256 := mini
+	miniRS256.ID, miniRS256.Name, miniRS256.IDTokenSignedResponseAlg = benchMiniRS256Client, "bench mini-program (RS256 ID tokens)", "RS256"
 	clients := []storage.Client{
-		{
-			ID: benchMiniClient, Name: "bench mini-program",
-			TokenEndpointAuthMethod:  provider.AuthMethodNone,
-			WeChatAppID:              appID,
-			GrantTypes:               []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken},
-			Scopes:                   []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeWeChat, provider.ScopeOfflineAccess},
-			DefaultAudience:          cfg.Issuer,
-			IDTokenSignedResponseAlg: "ES256",
-		},
-		{
-			ID: benchMiniRS256Client, Name: "bench mini-program (RS256 ID tokens)",
-			TokenEndpointAuthMethod:  provider.AuthMethodNone,
-			WeChatAppID:              appID,
-			GrantTypes:               []string{provider.GrantTypeWeChat, provider.GrantTypeRefreshToken},
-			Scopes:                   []string{provider.ScopeOpenID, provider.ScopePhone, provider.ScopeWeChat, provider.ScopeOfflineAccess},
-			DefaultAudience:          cfg.Issuer,
-			IDTokenSignedResponseAlg: "RS256",
-		},
+		mini,
+		miniRS256,
 		{
 			ID: benchCCClient, Name: "bench backend (generated secret)",
 			SecretHash:              string(ccHash),
