@@ -59,6 +59,17 @@ var scanImage = regexp.MustCompile(`src="/oauth2/scan/([A-Za-z0-9]+)/image"`)
 
 // scanTicket opens the scan page of an authorization request and returns
 // its ticket.
+// startScan opens the scan sign-in page of a fresh authorization request of
+// the scan relying party in a new browser, and returns the browser and the
+// page's ticket, and the authorization request.
+func (s *stack) startScan(t *testing.T) (b *browser, ticket, authURL string) {
+	t.Helper()
+	r := s.newRP(rpScan, rpSecret, rpCallback, "openid")
+	b = s.newBrowser("")
+	authURL, _, _, _ = r.start()
+	return b, scanTicket(t, b, authURL+"&login_method=miniprogram_scan"), authURL
+}
+
 func scanTicket(t *testing.T, b *browser, authURL string) string {
 	t.Helper()
 	p := b.get(authURL)
@@ -226,10 +237,7 @@ func TestScanSignIn(t *testing.T) {
 
 func TestScanDenied(t *testing.T) {
 	s := newScanStack(t, app.Options{})
-	r := s.newRP(rpScan, rpSecret, rpCallback, "openid")
-	b := s.newBrowser("")
-	authURL, _, _, _ := r.start()
-	ticket := scanTicket(t, b, authURL+"&login_method=miniprogram_scan")
+	b, ticket, _ := s.startScan(t)
 	mp := s.scanAs(ticket, "bob")
 	if a := s.scanAction(ticket, "deny", mp.AccessToken); a.Code != http.StatusOK || a.Status != provider.ScanDenied {
 		t.Fatalf("deny: %+v", a)
@@ -248,10 +256,7 @@ func TestScanDenied(t *testing.T) {
 func TestScanExpires(t *testing.T) {
 	clock := testharness.NewClock(time.Now())
 	s := newScanStack(t, app.Options{Now: clock.Now})
-	r := s.newRP(rpScan, rpSecret, rpCallback, "openid")
-	b := s.newBrowser("")
-	authURL, _, _, _ := r.start()
-	ticket := scanTicket(t, b, authURL+"&login_method=miniprogram_scan")
+	b, ticket, authURL := s.startScan(t)
 	mp := s.scanAs(ticket, "carol")
 	clock.Advance(2 * time.Minute)
 	if st := b.scanStatus(ticket, ""); st.Status != provider.ScanExpired {
@@ -295,10 +300,7 @@ func rawQuery(t *testing.T, raw string) string {
 // Every way to misuse a ticket gets a clear answer and changes nothing.
 func TestScanRefusals(t *testing.T) {
 	s := newScanStack(t, app.Options{})
-	r := s.newRP(rpScan, rpSecret, rpCallback, "openid")
-	b := s.newBrowser("")
-	authURL, _, _, _ := r.start()
-	ticket := scanTicket(t, b, authURL+"&login_method=miniprogram_scan")
+	b, ticket, authURL := s.startScan(t)
 	mp := s.scanAs(ticket, "dave")
 	// Another mini-program's person (appB is another app of the platform).
 	otherApp := mustToken(t, s.token(wechatForm(miniB, s.login(appB, "dave"), "scope", "openid")))
@@ -434,10 +436,7 @@ func TestScanCodeErrors(t *testing.T) {
 // goroutines.
 func TestScanWaitersLeaveNoGoroutines(t *testing.T) {
 	s := newScanStack(t, app.Options{})
-	r := s.newRP(rpScan, rpSecret, rpCallback, "openid")
-	b := s.newBrowser("")
-	authURL, _, _, _ := r.start()
-	ticket := scanTicket(t, b, authURL+"&login_method=miniprogram_scan")
+	b, ticket, _ := s.startScan(t)
 	cookie := ""
 	for _, c := range b.client.Jar.Cookies(mustURL(t, s.URL+"/oauth2/scan/")) {
 		if c.Name == "wxoidc_browser" {
