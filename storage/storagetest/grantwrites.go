@@ -61,6 +61,19 @@ func disableClient(t *testing.T, s storage.Storage, id string, disabled bool) {
 	mustNoErr(t, "update client", err)
 }
 
+// mustWait fails if done delivers while a transaction holds the row: the
+// concurrent write (what) must wait for it. Correctness does not rest on
+// this pause: it only gives a backend that does not hold the row the time to
+// finish early, which the caller's checks after the commit catch.
+func mustWait(t *testing.T, done <-chan error, what, row string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		t.Fatalf("%s (err %v) completed while a transaction held the %s", what, err, row)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
 // testCreateTokenSessions pins what CreateTokenSessions stores and refuses:
 // all of an issuance or nothing.
 func testCreateTokenSessions(t *testing.T, s storage.Storage) {
@@ -165,14 +178,7 @@ func testCreateTokenSessionsHoldsAccount(t *testing.T, s storage.Storage) {
 		}
 		done <- err
 	}()
-	// The disable must wait for the transaction. Correctness does not rest
-	// on this pause: it only gives a backend that does not hold the account
-	// the time to finish the disable early, which the checks below catch.
-	select {
-	case err := <-done:
-		t.Fatalf("the disable (err %v) completed while a transaction held the account", err)
-	case <-time.After(200 * time.Millisecond):
-	}
+	mustWait(t, done, "the disable", "account")
 	mustNoErr(t, "commit", s.Commit(tx))
 	mustNoErr(t, "disable and revoke", <-done)
 
@@ -197,13 +203,7 @@ func testCreateTokenSessionsHoldsClient(t *testing.T, s storage.Storage) {
 
 	done := make(chan error, 1)
 	go func() { done <- s.DeleteClient(context.WithoutCancel(ctx), h.ClientID) }()
-	// As in testCreateTokenSessionsHoldsAccount, the pause only lets a
-	// backend that does not hold the client fail visibly.
-	select {
-	case err := <-done:
-		t.Fatalf("the deletion (err %v) completed while a transaction held the client", err)
-	case <-time.After(200 * time.Millisecond):
-	}
+	mustWait(t, done, "the deletion", "client")
 	mustNoErr(t, "commit", s.Commit(tx))
 	mustNoErr(t, "delete client", <-done)
 
