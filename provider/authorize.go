@@ -362,7 +362,7 @@ func (p *Provider) CompleteAuthorize(ctx context.Context, r *AuthorizeRequest, l
 	sess.PKCEChallenge, sess.PKCEMethod = r.Query.Get("code_challenge"), r.Query.Get("code_challenge_method")
 	var ident storage.WeChatIdentity
 	if slices.Contains(r.Scopes, ScopeWeChat) { // the only scope that shows the identity
-		if ident, err = identityFor(ctx, p.store.db, acc.ID, login.AppID); err != nil {
+		if _, ident, err = p.store.db.GetAccountIdentity(ctx, acc.ID, login.AppID); err != nil {
 			return "", answer(storageError(err))
 		}
 	}

@@ -91,23 +91,6 @@ func phoneFor(a accountCrypto, acc storage.Account) string {
 	return p
 }
 
-// identityFor picks the account's identity for an appid.
-func identityFor(ctx context.Context, db storage.AccountStore, accountID, appID string) (storage.WeChatIdentity, error) {
-	if appID == "" {
-		return storage.WeChatIdentity{}, nil
-	}
-	ids, err := db.ListWeChatIdentities(ctx, accountID)
-	if err != nil {
-		return storage.WeChatIdentity{}, err
-	}
-	for _, id := range ids {
-		if id.AppID == appID {
-			return id, nil
-		}
-	}
-	return storage.WeChatIdentity{}, nil
-}
-
 // idTokenIssuer signs ID tokens for grants fosite has no OpenID handler for
 // (ours) and for refresh, computing at_hash per the signing algorithm.
 type idTokenIssuer struct {
