@@ -33,11 +33,15 @@ func (*statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQuer
 
 // transactionControl reports whether sql is one of the statements pgx sends
 // to begin or end a transaction or a savepoint.
+// It runs for every statement, so it compares without allocating.
 func transactionControl(sql string) bool {
 	word, _, _ := strings.Cut(strings.TrimSpace(sql), " ")
-	switch strings.ToLower(word) {
-	case "begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release":
-		return true
+	for _, w := range transactionWords {
+		if strings.EqualFold(word, w) {
+			return true
+		}
 	}
 	return false
 }
+
+var transactionWords = [...]string{"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release"}
