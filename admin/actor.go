@@ -40,3 +40,8 @@ func actorOf(ctx context.Context) (Actor, error) {
 	}
 	return a, nil
 }
+
+// ConsoleActor is an admin signed in to the web console with the admin
+// token named tokenName. It is told apart from API calls made with the same
+// token so that the audit log shows where a change was made.
+func ConsoleActor(tokenName string) Actor { return Actor{Name: "admin-console:" + tokenName} }

@@ -146,3 +146,18 @@ func auditEntry(e storage.AuditEvent) AuditEntry {
 	}
 	return a
 }
+
+// RecordConsoleSignIn audits an admin signing in to (signedIn) or out of the
+// web console: who held the console, and when, is part of the record.
+func (s *Service) RecordConsoleSignIn(ctx context.Context, signedIn bool) error {
+	actor, err := actorOf(ctx)
+	if err != nil {
+		return err
+	}
+	action := "console.sign_out"
+	if signedIn {
+		action = "console.sign_in"
+	}
+	s.record(ctx, actor, action, actor.Name, nil)
+	return nil
+}

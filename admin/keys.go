@@ -207,3 +207,33 @@ func (s *Service) revokeSignedTokens(ctx context.Context, actor Actor, k keys.Ke
 	})
 	return n, w, nil
 }
+
+// KeyPolicy is what the key lifecycle's configuration says about time: the
+// console draws the safe moments to rotate and to remove keys from it.
+type KeyPolicy struct {
+	Algorithms           []string
+	IDTokenAlgorithm     string // signs ID tokens of clients that name no algorithm
+	AccessTokenAlgorithm string // signs JWT access tokens
+	// SafePublishDelay: a next key may sign this long after it was stored
+	// (every instance has published it and every cached JWKS has expired).
+	SafePublishDelay time.Duration
+	// RotationPeriod is the age at which a current key is rotated
+	// automatically; 0 when rotation is manual only.
+	RotationPeriod time.Duration
+	// RetiredKeep is how long a key stays published after it stops signing.
+	RetiredKeep time.Duration
+	// JWKSMaxAge is how long relying parties may cache the JWKS.
+	JWKSMaxAge time.Duration
+	// MaxTokenLifetime is the longest life of a signed token.
+	MaxTokenLifetime time.Duration
+}
+
+// KeyPolicy returns the configured key lifecycle's timing.
+func (s *Service) KeyPolicy() KeyPolicy {
+	c := s.keysCfg
+	return KeyPolicy{
+		Algorithms: slices.Clone(c.Algorithms), IDTokenAlgorithm: c.DefaultAlgorithm, AccessTokenAlgorithm: c.AccessTokenAlgorithm,
+		SafePublishDelay: c.SafePublishDelay(), RotationPeriod: c.RotationPeriod, RetiredKeep: c.RetiredKeepFor(),
+		JWKSMaxAge: c.JWKSMaxAge, MaxTokenLifetime: c.MaxTokenLifetime,
+	}
+}

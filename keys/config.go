@@ -75,6 +75,9 @@ func (c Config) SafePublishDelay() time.Duration {
 	return c.JWKSMaxAge + c.ReloadInterval
 }
 
+// RetiredKeepFor is how long a key stays published after it stops signing.
+func (c Config) RetiredKeepFor() time.Duration { return c.retiredKeepFor() }
+
 // retiredKeepFor is how long a key stays published after it stops signing.
 // Other instances may keep signing with it until their next reload, and
 // their tokens live MaxTokenLifetime, checked with ClockSkew.

@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wxoidc/wxoidc/admin"
+	"github.com/wxoidc/wxoidc/web/internal/console"
 )
 
 // AdminToken is one bearer token accepted by the admin API.
@@ -32,6 +34,8 @@ type AdminConfig struct {
 	Metrics http.Handler
 	// Observer, if set, observes every request of the admin listener.
 	Observer RequestObserver
+	// Now is the console's clock; default time.Now.
+	Now func() time.Time
 }
 
 // AdminAPIPrefix is the path of the admin API's current version. Every
@@ -68,6 +72,22 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 		}
 		tokens = append(tokens, digestToken{name: t.Name, digest: sha256.Sum256([]byte(t.Token))})
 	}
+	// tokenName returns the name of admin token tok, "" for none. Every
+	// token is compared, matched or not, so the time taken does not tell
+	// which token (or whether any) matched.
+	tokenName := func(tok string) string {
+		if tok == "" {
+			return ""
+		}
+		d := sha256.Sum256([]byte(tok))
+		name := ""
+		for _, t := range tokens {
+			if subtle.ConstantTimeCompare(d[:], t.digest[:]) == 1 {
+				name = t.name
+			}
+		}
+		return name
+	}
 	auth := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			tok, present := bearerToken(r)
@@ -77,16 +97,8 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 				writeOAuthError(w, http.StatusUnauthorized, "invalid_request", "This endpoint requires an admin bearer token (Authorization: Bearer <token>).")
 				return
 			}
-			d := sha256.Sum256([]byte(tok))
-			// Every token is compared, matched or not, so the time taken does
-			// not tell which token (or whether any) matched.
-			name := ""
-			for _, t := range tokens {
-				if subtle.ConstantTimeCompare(d[:], t.digest[:]) == 1 {
-					name = t.name
-				}
-			}
-			if tok == "" || name == "" {
+			name := tokenName(tok)
+			if name == "" {
 				w.Header().Set("WWW-Authenticate", adminRealm+`, error="invalid_token", error_description="The admin token is not valid."`)
 				writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "The admin token is not valid.")
 				return
@@ -105,6 +117,12 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 	if cfg.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
 	}
+	ui, err := console.New(console.Config{Service: cfg.Service, Authenticate: tokenName, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	r.Handle(console.Prefix, http.RedirectHandler(console.Prefix+"/", http.StatusSeeOther))
+	r.Mount(console.Prefix, ui)
 	api := &adminAPI{svc: cfg.Service, log: cfg.Logger}
 	r.Route(AdminAPIPrefix, func(r chi.Router) {
 		r.Use(auth)

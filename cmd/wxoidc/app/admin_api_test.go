@@ -226,7 +226,7 @@ func (s *admStack) admFindAudit(action, target string) (admAuditEvent, bool) {
 
 func TestAdminAPIAbsentFromPublicListener(t *testing.T) {
 	s := newAdmStack(t)
-	for _, path := range []string{"/admin/v1/keys", "/admin/v1/clients", "/admin/v1/audit", "/admin/v1/openapi.json", "/admin/v1/", "/admin/keys", "/admin/", "/admin", "/metrics"} {
+	for _, path := range []string{"/admin/v1/keys", "/admin/v1/clients", "/admin/v1/audit", "/admin/v1/openapi.json", "/admin/v1/", "/admin/keys", "/admin/", "/admin", "/metrics", "/admin/ui", "/admin/ui/", "/admin/ui/login", "/admin/ui/keys"} {
 		for _, method := range []string{"GET", "POST"} {
 			status, raw := s.admDoAt(s.URL, admToken, method, path, map[string]any{})
 			if status != http.StatusNotFound {
