@@ -101,7 +101,9 @@ func point(b *strings.Builder, cmd byte, x, y float64) {
 // coord formats a coordinate with at most two decimals: enough for a
 // sparkline, and short.
 func coord(v float64) string {
-	v = math.Round(v*100) / 100
+	if math.Abs(v) < 1e15 { // beyond, v*100 could overflow and has no decimals anyway
+		v = math.Round(v*100) / 100
+	}
 	if v == 0 {
 		v = 0 // no "-0"
 	}
