@@ -104,7 +104,7 @@ type History struct {
 	g    prometheus.Gatherer
 	opts HistoryOptions
 
-	mu       sync.RWMutex
+	mu       sync.Mutex
 	index    map[seriesKey]int
 	series   []seriesKey
 	admitted [labelKinds]map[string]struct{}
@@ -113,6 +113,7 @@ type History struct {
 	breaker  string
 	err      error       // of the last Gather
 	scratch  []seriesAdd // reused by Sample
+	cached   *Health     // Health of the samples held; Sample clears it
 }
 
 type family uint8
@@ -142,8 +143,9 @@ const (
 // sample is one Gather's values by series index. NaN marks a series absent
 // from that Gather; series registered later lie past the end of v.
 type sample struct {
-	t time.Time
-	v []float64
+	t   time.Time
+	v   []float64
+	inc []float64 // counter increase since the previous sample, computed once in Sample
 }
 
 type seriesAdd struct {
@@ -163,7 +165,7 @@ func NewHistory(g prometheus.Gatherer, opts HistoryOptions) *History {
 }
 
 func (h *History) capacity() int {
-	return int(h.opts.Keep/h.opts.Interval) + 1
+	return max(int(h.opts.Keep/h.opts.Interval)+1, 2)
 }
 
 // Run samples now and then every Interval until ctx is done.
@@ -193,6 +195,7 @@ func (h *History) Sample() error {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.cached = nil
 	h.err = gerr
 	adds := h.scratch[:0]
 	breaker := BreakerUnknown
@@ -237,12 +240,13 @@ func (h *History) Sample() error {
 	h.scratch = adds
 	h.breaker = breaker
 
-	s := h.nextSlot()
-	s.t = t
-	if cap(s.v) < len(h.series) {
-		s.v = make([]float64, len(h.series))
+	var prev *sample
+	if len(h.ring) > 0 {
+		prev = h.newest()
 	}
-	s.v = s.v[:len(h.series)]
+	s := h.nextSlot() // never prev: the ring holds at least two samples
+	s.t = t
+	s.v = resize(s.v, len(h.series))
 	for i := range s.v {
 		s.v[i] = math.NaN()
 	}
@@ -253,7 +257,29 @@ func (h *History) Sample() error {
 			s.v[a.i] += a.v // several label values folded into one series
 		}
 	}
+	s.inc = resize(s.inc, len(h.series))
+	for i, k := range h.series {
+		s.inc[i] = 0
+		if prev != nil && k.fam != famBucket {
+			s.inc[i] = counterIncrease(prev, s, i)
+		}
+	}
 	return gerr
+}
+
+func resize(v []float64, n int) []float64 {
+	if cap(v) < n {
+		return make([]float64, n)
+	}
+	return v[:n]
+}
+
+// newest returns the latest sample; the ring must not be empty.
+func (h *History) newest() *sample {
+	if len(h.ring) < cap(h.ring) {
+		return &h.ring[len(h.ring)-1]
+	}
+	return &h.ring[(h.head+len(h.ring)-1)%len(h.ring)]
 }
 
 // nextSlot returns the slot the new sample goes into, evicting the oldest
@@ -408,10 +434,20 @@ type interval struct {
 	minutes   float64
 }
 
-// Health computes the snapshot from the samples held; it does not gather.
+// Health returns the snapshot of the samples held; it never gathers. It is
+// computed once per sample and shared by the callers until the next one,
+// so its slices must be treated as read-only.
 func (h *History) Health() Health {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cached == nil {
+		out := h.health()
+		h.cached = &out
+	}
+	return *h.cached
+}
+
+func (h *History) health() Health {
 	out := Health{Interval: h.opts.Interval, Samples: len(h.ring), Breaker: h.breaker}
 	if h.err != nil {
 		out.GatherError = h.err.Error()
@@ -706,9 +742,12 @@ func counterIncrease(prev, cur *sample, i int) float64 {
 // groups sums counter series into labelled lines.
 type groups struct {
 	labels  []string
-	members [][]int
+	members [][]int  // series of each group
+	pairs   []member // the same, flat and in series order, for the hot loops
 	byLabel map[string]int
 }
+
+type member struct{ series, group int }
 
 func (g *groups) add(series int, label string) {
 	if g.byLabel == nil {
@@ -722,15 +761,18 @@ func (g *groups) add(series int, label string) {
 		g.members = append(g.members, nil)
 	}
 	g.members[j] = append(g.members[j], series)
+	g.pairs = append(g.pairs, member{series, j})
 }
 
-// totals returns each group's increase over the steps.
+// totals returns each group's increase over the steps. The loops run step
+// by step so that each sample's increases are read in order.
 func (g *groups) totals(steps []interval) []float64 {
 	t := make([]float64, len(g.labels))
-	for j, m := range g.members {
-		for _, st := range steps {
-			for _, i := range m {
-				t[j] += counterIncrease(st.prev, st.cur, i)
+	for _, st := range steps {
+		inc := st.cur.inc
+		for _, m := range g.pairs {
+			if m.series < len(inc) {
+				t[m.group] += inc[m.series]
 			}
 		}
 	}
@@ -741,17 +783,23 @@ func (g *groups) totals(steps []interval) []float64 {
 // groups' order.
 func (g *groups) series(steps []interval) []Series {
 	out := make([]Series, len(g.labels))
-	for j, m := range g.members {
-		s := Series{Label: g.labels[j], Points: make([]Point, len(steps))}
-		for k, st := range steps {
-			var d float64
-			for _, i := range m {
-				d += counterIncrease(st.prev, st.cur, i)
+	points := make([]Point, len(g.labels)*len(steps)) // one allocation for all lines
+	for j := range out {
+		out[j] = Series{Label: g.labels[j], Points: points[j*len(steps) : (j+1)*len(steps) : (j+1)*len(steps)]}
+	}
+	acc := make([]float64, len(g.labels))
+	for k, st := range steps {
+		clear(acc)
+		inc := st.cur.inc
+		for _, m := range g.pairs {
+			if m.series < len(inc) {
+				acc[m.group] += inc[m.series]
 			}
-			s.Total += d
-			s.Points[k] = Point{T: st.cur.t, V: d / st.minutes}
 		}
-		out[j] = s
+		for j, d := range acc {
+			out[j].Total += d
+			out[j].Points[k] = Point{T: st.cur.t, V: d / st.minutes}
+		}
 	}
 	return out
 }
