@@ -361,6 +361,18 @@ func (s Series) Values() []float64 {
 	return v
 }
 
+// Max returns the largest finite value of the points (0 if none), for
+// an axis label next to a sparkline.
+func (s Series) Max() float64 {
+	top := 0.0
+	for _, p := range s.Points {
+		if isFinite(p.V) {
+			top = max(top, p.V)
+		}
+	}
+	return top
+}
+
 // Health is a snapshot of the recent history for the admin console.
 type Health struct {
 	// Start and End are the times of the oldest and newest samples the
@@ -424,7 +436,9 @@ type Latency struct {
 	// quantiles are then zero and meaningless).
 	Known bool
 	// P99Series has the p99 of each interval in seconds; V is NaN for an
-	// interval without requests (SparklinePath leaves a gap there).
+	// interval without requests (SparklinePath leaves a gap there; mind it
+	// before encoding/json, which rejects NaN). Its Total is the requests
+	// counted over the intervals.
 	P99Series Series
 }
 

@@ -213,6 +213,19 @@ func checkLatency(t *testing.T, lat Latency, count float64, p50, p90, p99 float6
 	}
 }
 
+func TestSeriesValuesAndMax(t *testing.T) {
+	s := Series{Points: []Point{{V: 1}, {V: math.NaN()}, {V: 3}, {V: math.Inf(1)}}}
+	if v := s.Values(); len(v) != 4 || v[2] != 3 || !math.IsNaN(v[1]) {
+		t.Errorf("Values %v", v)
+	}
+	if got := s.Max(); got != 3 {
+		t.Errorf("Max %v, want 3 (NaN and Inf skipped)", got)
+	}
+	if got := (Series{}).Max(); got != 0 {
+		t.Errorf("Max of nothing %v", got)
+	}
+}
+
 func TestHistogramQuantile(t *testing.T) {
 	inf := math.Inf(+1)
 	le := []float64{0.1, 0.5, 1, inf}
