@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wxoidc/wxoidc/admin"
+	"github.com/wxoidc/wxoidc/internal/metrics"
 	"github.com/wxoidc/wxoidc/web/internal/console"
 )
 
@@ -36,6 +37,13 @@ type AdminConfig struct {
 	Observer RequestObserver
 	// Now is the console's clock; default time.Now.
 	Now func() time.Time
+	// Health, if set, feeds the console's health page (metrics.History).
+	Health HealthSource
+}
+
+// HealthSource gives the console's health page its figures.
+type HealthSource interface {
+	Health() metrics.Health
 }
 
 // AdminAPIPrefix is the path of the admin API's current version. Every
@@ -117,7 +125,7 @@ func NewAdminHandler(cfg AdminConfig) (http.Handler, error) {
 	if cfg.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
 	}
-	ui, err := console.New(console.Config{Service: cfg.Service, Authenticate: tokenName, Now: cfg.Now, Logger: cfg.Logger})
+	ui, err := console.New(console.Config{Service: cfg.Service, Authenticate: tokenName, Health: cfg.Health, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

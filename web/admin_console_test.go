@@ -30,13 +30,20 @@ type consoleFixture struct {
 
 func newConsoleFixture(t *testing.T) *consoleFixture {
 	t.Helper()
+	return newConsoleFixtureWith(t, nil)
+}
+
+// newConsoleFixtureWith lets modify change the admin listener's
+// configuration (with the fixture's clock) before it is built.
+func newConsoleFixtureWith(t *testing.T, modify func(*AdminConfig, *testharness.Clock)) *consoleFixture {
+	t.Helper()
 	clock := testharness.NewClock(time.Now().UTC().Truncate(time.Minute))
 	env := admintest.New(t, func(c *admin.Config) {
 		c.Now = clock.Now
 		c.Keys.Now = clock.Now
 	})
 	logs := &testharness.Buffer{}
-	h, err := NewAdminHandler(AdminConfig{
+	cfg := AdminConfig{
 		Tokens: []AdminToken{
 			{Name: "ops", Token: strings.TrimPrefix(opsAuth, "Bearer ")},
 			{Name: "ci", Token: strings.TrimPrefix(ciAuth, "Bearer ")},
@@ -44,7 +51,11 @@ func newConsoleFixture(t *testing.T) *consoleFixture {
 		Service: env.Service,
 		Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
 		Now:     clock.Now,
-	})
+	}
+	if modify != nil {
+		modify(&cfg, clock)
+	}
+	h, err := NewAdminHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

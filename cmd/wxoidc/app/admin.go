@@ -9,6 +9,7 @@ import (
 
 	"github.com/wxoidc/wxoidc/admin"
 	"github.com/wxoidc/wxoidc/config"
+	"github.com/wxoidc/wxoidc/internal/metrics"
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/web"
 )
@@ -95,6 +96,9 @@ func (a *App) adminHandler() (http.Handler, error) {
 	if a.Metrics != nil {
 		cfg.Metrics = a.Metrics.Handler()
 		cfg.Observer = a.Metrics.Listener("admin")
+		// The console's health page samples this registry (Run starts it).
+		a.health = metrics.NewHistory(a.Metrics.Registry(), metrics.HistoryOptions{TokenRoute: web.PathToken, Now: a.now})
+		cfg.Health = a.health
 	}
 	return web.NewAdminHandler(cfg)
 }

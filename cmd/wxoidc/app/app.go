@@ -68,6 +68,9 @@ type App struct {
 	Ops     *admin.Service
 	log     *slog.Logger
 	now     func() time.Time
+	// health samples Metrics for the console's health page (nil without
+	// an admin listener or metrics).
+	health *metrics.History
 }
 
 // Storage is what a backend offers beyond the contract: migrations.
@@ -355,6 +358,10 @@ func (a *App) Run(ctx context.Context, public, admin net.Listener) error {
 	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
 	go func() { defer wg.Done(); a.cleanupLoop(ctx) }()
 	go func() { defer wg.Done(); a.reloadOnSIGHUP(ctx, hup, certs) }()
+	if a.health != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.health.Run(ctx) }()
+	}
 
 	servers := []*http.Server{a.httpServer(a.Public)}
 	if certs != nil {

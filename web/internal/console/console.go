@@ -39,6 +39,8 @@ type Config struct {
 	// Authenticate returns the name of the admin token tok, or "" when tok
 	// is not one; required. It must compare in constant time.
 	Authenticate func(tok string) string
+	// Health, if set, feeds the health page.
+	Health HealthSource
 	// SessionIdle and SessionMax end a session unused for SessionIdle, or
 	// SessionMax after sign-in.
 	SessionIdle, SessionMax time.Duration
@@ -52,6 +54,7 @@ type Config struct {
 type Console struct {
 	svc      *admin.Service
 	auth     func(string) string
+	health   HealthSource
 	sessions *sessions
 	pages    *renderer
 	now      func() time.Time
@@ -84,7 +87,7 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{
-		svc: cfg.Service, auth: cfg.Authenticate,
+		svc: cfg.Service, auth: cfg.Authenticate, health: cfg.Health,
 		sessions: newSessions(cfg.Now, cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions),
 		pages:    r, now: cfg.Now, log: cfg.Logger,
 	}
