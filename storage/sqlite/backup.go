@@ -155,6 +155,9 @@ type RestoreResult struct {
 	Path   string     // the database file now holding the backup
 	From   BackupInfo // the backup restored
 	KeptAs string     // the replaced database; "" when there was none or it was discarded
+	// LatestSchemaVersion is this binary's. A backup below it needs Migrate
+	// before servers use it.
+	LatestSchemaVersion int
 }
 
 // Restore replaces the database named by dsnOrPath with the backup file
@@ -220,6 +223,10 @@ func restore(ctx context.Context, dsnOrPath, from string, opts RestoreOptions) (
 	if err != nil {
 		return res, fmt.Errorf("backup %s: %w", srcPath, err)
 	}
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return res, err
+	}
 	// The servers open the file in WAL mode; in it already, it never needs
 	// a rollback journal.
 	if err := setWAL(ctx, tmpPath); err != nil {
@@ -228,7 +235,7 @@ func restore(ctx context.Context, dsnOrPath, from string, opts RestoreOptions) (
 	if err := syncFile(tmpPath); err != nil {
 		return res, err
 	}
-	res = RestoreResult{Path: dbPath, From: BackupInfo{Path: srcPath, Size: srcInfo.Size(), SchemaVersion: version}}
+	res = RestoreResult{Path: dbPath, From: BackupInfo{Path: srcPath, Size: srcInfo.Size(), SchemaVersion: version}, LatestSchemaVersion: len(ms)}
 
 	if dbExists {
 		release, err := lockExclusive(ctx, dbPath)
