@@ -11,15 +11,16 @@ package sqlite
 // would be missing, and a copy taken during a checkpoint is torn.
 //
 // Restore replaces the database file while nothing uses it. To know that,
-// it opens the database with locking_mode=EXCLUSIVE and busy_timeout 0, and
-// switches it out of WAL mode. In WAL mode every open connection (a
-// server's, an admin command's, in any process) holds a shared lock on the
-// database file for as long as it is open, idle or not; leaving WAL mode
-// needs the exclusive lock, so it fails at once while any connection is
-// open. On success the connection keeps that lock until Restore is done, so
-// no server can open the old database meanwhile, and the old database is
-// one self-contained file (the switch checkpoints the WAL into it). The
-// -wal and -shm files cannot tell the same: they outlive a crashed server.
+// it opens the database with locking_mode=EXCLUSIVE and busy_timeout 0,
+// switches it out of WAL mode and runs an empty BEGIN EXCLUSIVE. In WAL
+// mode every open connection (a server's, an admin command's, in any
+// process) holds a shared lock on the database file for as long as it is
+// open, idle or not; leaving WAL mode needs the exclusive lock, so it fails
+// at once while any connection is open. In exclusive locking mode the
+// connection then keeps that lock until Restore is done, so no server can
+// open the old database meanwhile, and the old database is one
+// self-contained file (the switch checkpoints the WAL into it). The -wal
+// and -shm files cannot tell the same: they outlive a crashed server.
 
 import (
 	"context"
@@ -79,6 +80,11 @@ func backup(ctx context.Context, dsnOrPath, to string) (BackupInfo, error) {
 	dst, err := filepath.Abs(to)
 	if err != nil {
 		return BackupInfo{}, err
+	}
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if dst == src+suffix {
+			return BackupInfo{}, fmt.Errorf("%s is a file of the database itself: choose another name", dst)
+		}
 	}
 	if _, err := os.Lstat(dst); err == nil {
 		return BackupInfo{}, fmt.Errorf("%s already exists: refusing to overwrite it (choose a new name)", dst)
@@ -291,14 +297,18 @@ func lockExclusive(ctx context.Context, path string) (release func(), err error)
 		release()
 		return nil, fmt.Errorf("lock the current database: %w", err)
 	}
-	var mode string
-	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = DELETE").Scan(&mode); err != nil {
-		release()
-		err = notADatabase(mapErr(err))
-		if errors.Is(err, storage.ErrConflict) { // SQLITE_BUSY, mapped
-			return nil, fmt.Errorf("%w: %s is open in another process or connection (a wxoidc serve or dev, or an admin command); stop them all, then restore", ErrInUse, path)
+	// Leaving WAL mode fails while any connection is open. An empty
+	// exclusive transaction then makes sure of the lock, whatever the mode
+	// was; in exclusive locking mode it is kept after the commit.
+	for _, q := range []string{"PRAGMA journal_mode = DELETE", "BEGIN EXCLUSIVE", "COMMIT"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			release()
+			err = notADatabase(mapErr(err))
+			if errors.Is(err, storage.ErrConflict) { // SQLITE_BUSY, mapped
+				return nil, fmt.Errorf("%w: %s is open in another process or connection (a wxoidc serve or dev, or an admin command); stop them all, then restore", ErrInUse, path)
+			}
+			return nil, fmt.Errorf("lock the current database %s: %w", path, err)
 		}
-		return nil, fmt.Errorf("lock the current database %s: %w", path, err)
 	}
 	return release, nil
 }

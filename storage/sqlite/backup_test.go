@@ -338,6 +338,8 @@ func TestBackupRefusals(t *testing.T) {
 		{"no database", missingDB, filepath.Join(outDir, "x.db"), "no such file or directory"},
 		{"postgres", "postgres://u:secret@db/wxoidc", filepath.Join(outDir, "y.db"), "not a sqlite:// DSN"},
 		{"empty name", dbPath, "", "no backup file name"},
+		{"the database's WAL", dbPath, dbPath + "-wal", "a file of the database itself"},
+		{"the database itself", dbPath, dbPath, "already exists"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -572,6 +574,28 @@ func TestRestoreRefusesDatabaseInUse(t *testing.T) {
 		t.Fatalf("the refused restore changed the database: %v", got)
 	}
 	s.Close()
+
+	// A database in rollback-journal mode (not wxoidc's), read by another
+	// connection.
+	plain := filepath.Join(t.TempDir(), "plain.db")
+	writeDB(t, plain, `PRAGMA journal_mode = DELETE`, `CREATE TABLE t (x)`)
+	reader, err := sql.Open("sqlite", fileURI(plain, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	rtx, err := reader.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := rtx.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(ctx, plain, backupPath, RestoreOptions{}); !errors.Is(err, ErrInUse) {
+		t.Fatalf("Restore over a rollback-mode database being read: %v, want ErrInUse", err)
+	}
+	_ = rtx.Rollback()
 
 	// Open in another process; with DiscardCurrent too.
 	release := holdOpenInChild(t, dbPath)
