@@ -55,9 +55,10 @@ type BackupInfo struct {
 // Backup writes a consistent copy of the database named by dsnOrPath (as
 // for Open) to the new file to, while servers may be using the database.
 // It refuses to overwrite an existing file. The copy is written to a
-// temporary file next to to, verified (as Restore verifies a backup), synced and
-// then linked to its name, so to is either absent or complete. The file is
-// readable by its owner only: it holds the same secrets as the database.
+// temporary file next to to, verified (as Restore verifies a backup),
+// synced and then linked to its name, so to is either absent or complete.
+// The file is readable by its owner only: it holds the same secrets as the
+// database.
 func Backup(ctx context.Context, dsnOrPath, to string) (BackupInfo, error) {
 	info, err := backup(ctx, dsnOrPath, to)
 	if err != nil {
@@ -167,7 +168,7 @@ type RestoreResult struct {
 }
 
 // Restore replaces the database named by dsnOrPath with the backup file
-// from. It refuses (ErrInUse) while any process has the database open, , and
+// from. It refuses (ErrInUse) while any process has the database open, and
 // refuses a backup that is damaged, not a wxoidc database, or at a schema
 // version newer than this binary's. The backup is copied next to the
 // database, verified there and renamed into place, so the database is
