@@ -4,6 +4,7 @@
 //	wxoidc dev                       one-command demo: SQLite + WeChat emulator
 //	wxoidc serve --config FILE       production
 //	wxoidc migrate --config FILE     apply database migrations
+//	wxoidc backup|restore            SQLite backups (backup works while servers run)
 //	wxoidc keys list|rotate|revoke   signing keys (works while servers run)
 //	wxoidc clients ...               OAuth clients
 //	wxoidc accounts show|disable|enable|revoke-tokens
@@ -127,6 +128,8 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 		newDevCmd(env),
 		newServeCmd(env),
 		newMigrateCmd(env),
+		newBackupCmd(env),
+		newRestoreCmd(env),
 		newKeysCmd(env),
 		newClientsCmd(env),
 		newAccountsCmd(env),
