@@ -373,6 +373,7 @@ wxoidc dev mode — NOT for production (fake WeChat, well-known credentials)
   discovery     {{.Issuer}}/.well-known/openid-configuration
 {{if .Config}}  config        {{.Config}}{{else}}  data dir      {{.Dir}}{{end}}
   admin API     http://{{.AdminAddr}}/admin/v1/  (Authorization: Bearer {{.AdminToken}})
+  admin console http://{{.AdminAddr}}/admin/ui/  (sign in with the same token)
   WeChat emu    {{.Issuer}}{{.Prefix}}/
 
   clients
