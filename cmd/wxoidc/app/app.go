@@ -211,6 +211,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	mx.ObserveBreaker(upstream.BreakerState)
 	hasher, err := SecretHasher(c, cipher)
 	if err != nil {
 		return nil, err
