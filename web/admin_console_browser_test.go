@@ -15,7 +15,7 @@ import (
 
 // consoleBrowser drives the console in headless Chromium.
 type consoleBrowser struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	f   *consoleFixture
 }

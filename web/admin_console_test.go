@@ -21,21 +21,21 @@ import (
 // consoleFixture is the admin listener on a real admin.Service, with a
 // manual clock, served over HTTP for a cookie-keeping client or a browser.
 type consoleFixture struct {
-	t     *testing.T
+	t     testing.TB
 	env   *admintest.Env
 	clock *testharness.Clock
 	srv   *httptest.Server
 	logs  *testharness.Buffer
 }
 
-func newConsoleFixture(t *testing.T) *consoleFixture {
+func newConsoleFixture(t testing.TB) *consoleFixture {
 	t.Helper()
 	return newConsoleFixtureWith(t, nil)
 }
 
 // newConsoleFixtureWith lets modify change the admin listener's
 // configuration (with the fixture's clock) before it is built.
-func newConsoleFixtureWith(t *testing.T, modify func(*AdminConfig, *testharness.Clock)) *consoleFixture {
+func newConsoleFixtureWith(t testing.TB, modify func(*AdminConfig, *testharness.Clock)) *consoleFixture {
 	t.Helper()
 	clock := testharness.NewClock(time.Now().UTC().Truncate(time.Minute))
 	env := admintest.New(t, func(c *admin.Config) {
