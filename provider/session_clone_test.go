@@ -24,7 +24,7 @@ func fullSession() *session {
 				AuthenticationContextClassReference: "acr", AuthenticationMethodsReferences: []string{"wechat"}, CodeHash: "ch",
 				Extra: map[string]any{
 					"phone_number": "+8613800138000", "phone_number_verified": true, "n": 3.5, "empty": []any{}, "null": nil,
-					"nested": map[string]any{"list": []any{"x", map[string]any{"y": 1.0}}, "strs": []string{"p", "q"}},
+					"nested":   map[string]any{"list": []any{"x", map[string]any{"y": 1.0}}, "strs": []string{"p", "q"}},
 					"nilslice": []any(nil), "num": json.Number("7"),
 				},
 			},
