@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"sync"
 
 	jose "github.com/go-jose/go-jose/v4"
 
@@ -160,9 +161,8 @@ type loadedKey struct {
 	private crypto.Signer
 	public  crypto.PublicKey
 	jwk     []byte // public JWK JSON as published, derived from private
-	// signingKey is what go-jose v4 signs with; the JSONWebKey wrapper makes
-	// go-jose write this key's kid into the protected header.
-	signingKey jose.SigningKey
+	// headers caches the encoded protected header by typ (sign).
+	headers sync.Map
 }
 
 type publicKeyEqualer interface {
@@ -210,11 +210,10 @@ func openKey(c *Cipher, row storage.SigningKey) (*loadedKey, error) {
 		return nil, err
 	}
 	return &loadedKey{
-		info:       infoOf(row),
-		jwk:        jwk,
-		alg:        jose.SignatureAlgorithm(row.Algorithm),
-		private:    priv,
-		public:     pub,
-		signingKey: jose.SigningKey{Algorithm: jose.SignatureAlgorithm(row.Algorithm), Key: jose.JSONWebKey{Key: priv, KeyID: row.KID}},
+		info:    infoOf(row),
+		jwk:     jwk,
+		alg:     jose.SignatureAlgorithm(row.Algorithm),
+		private: priv,
+		public:  pub,
 	}, nil
 }

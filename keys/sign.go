@@ -1,9 +1,14 @@
 package keys
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -36,32 +41,91 @@ func reservedHeader(name string) bool {
 }
 
 // sign signs payload with the current key of alg, writing kid and typ
-// itself and copying the non-reserved entries of extra.
+// itself and copying the non-reserved entries of extra. It writes the
+// compact serialization (RFC 7515 §7.1) directly: go-jose built a signer,
+// a JWK and a JSON encoder for every token, about 150 allocations and a
+// third of a grant's; verification still goes through go-jose (Verify).
 func (s *snapshot) sign(alg, typ string, extra map[string]any, payload []byte) (string, error) {
 	k, ok := s.current[alg]
 	if !ok {
 		return "", fmt.Errorf("%w for %s", ErrNoSigningKey, alg)
 	}
-	headers := make(map[jose.HeaderKey]any, len(extra)+1)
-	for name, v := range extra {
-		if !reservedHeader(name) {
-			headers[jose.HeaderKey(name)] = v
-		}
-	}
-	headers["typ"] = typ
-	signer, err := jose.NewSigner(k.signingKey, &jose.SignerOptions{ExtraHeaders: headers})
+	header, err := k.protectedHeader(typ, extra)
 	if err != nil {
-		return "", fmt.Errorf("keys: signer for %s: %w", k.info.KID, err)
+		return "", err
 	}
-	obj, err := signer.Sign(payload)
+	b64 := base64.RawURLEncoding
+	buf := make([]byte, 0, len(header)+1+b64.EncodedLen(len(payload))+1+b64.EncodedLen(maxSignatureLen))
+	buf = append(buf, header...)
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, payload)
+	sig, err := k.signInput(buf)
 	if err != nil {
 		return "", fmt.Errorf("keys: signing with %s: %w", k.info.KID, err)
 	}
-	tok, err := obj.CompactSerialize()
-	if err != nil {
-		return "", fmt.Errorf("keys: serializing JWS: %w", err)
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// maxSignatureLen is the longest signature of a supported algorithm
+// (RSA-3072).
+const maxSignatureLen = 384
+
+// protectedHeader returns the base64url-encoded protected header. Without
+// extra entries (every token we issue) it is the same for every token of a
+// key and typ, so it is encoded once.
+func (k *loadedKey) protectedHeader(typ string, extra map[string]any) (string, error) {
+	h := map[string]any{"alg": string(k.alg), "kid": k.info.KID, "typ": typ}
+	for name, v := range extra {
+		if !reservedHeader(name) {
+			h[name] = v
+		}
 	}
-	return tok, nil
+	cacheable := len(h) == 3
+	if cacheable {
+		if v, ok := k.headers.Load(typ); ok {
+			return v.(string), nil
+		}
+	}
+	raw, err := json.Marshal(h) // map keys come out sorted: one header, one encoding
+	if err != nil {
+		return "", fmt.Errorf("keys: encoding the JWS header: %w", err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString(raw)
+	if cacheable {
+		k.headers.Store(typ, enc)
+	}
+	return enc, nil
+}
+
+// signInput signs a JWS signing input as RFC 7518 §3 and RFC 8037 say:
+// RS256 is RSASSA-PKCS1-v1_5 over SHA-256; ES256 is ECDSA P-256 over
+// SHA-256 with the signature as R‖S, 32 bytes each (not ASN.1); EdDSA is
+// Ed25519 over the input itself.
+func (k *loadedKey) signInput(input []byte) ([]byte, error) {
+	switch k.alg {
+	case jose.RS256:
+		digest := sha256.Sum256(input)
+		return k.private.Sign(rand.Reader, digest[:], crypto.SHA256)
+	case jose.ES256:
+		priv, ok := k.private.(*ecdsa.PrivateKey)
+		if !ok || priv.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("ES256 needs a P-256 key, have %T", k.private)
+		}
+		digest := sha256.Sum256(input)
+		r, s, err := ecdsa.Sign(rand.Reader, priv, digest[:])
+		if err != nil {
+			return nil, err
+		}
+		sig := make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+		return sig, nil
+	case jose.EdDSA:
+		return k.private.Sign(nil, input, crypto.Hash(0))
+	}
+	return nil, fmt.Errorf("unsupported algorithm %s", k.alg)
 }
 
 // lookup returns the published key named by a token header, checking that

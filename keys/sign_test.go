@@ -2,16 +2,20 @@ package keys
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +115,11 @@ func TestSignVerifyEachAlgorithm(t *testing.T) {
 				t.Fatalf("Verify header %+v payload %s", vh, payload)
 			}
 
-			// 3. fosite's parser (go-jose v3) through the signer.
+			// 3. The primitives themselves, without any JOSE library: the
+			// signature over "header.payload" as RFC 7518 §3 / RFC 8037 say.
+			verifyPrimitive(t, m.snap.Load().current[alg], tok)
+
+			// 4. fosite's parser (go-jose v3) through the signer.
 			for _, s := range []*Signer{m.IDTokenSigner(), m.AccessTokenSigner()} {
 				ft, err := s.Decode(ctx, tok)
 				if err != nil {
@@ -126,6 +134,76 @@ func TestSignVerifyEachAlgorithm(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// verifyPrimitive checks a compact JWS with crypto/* alone, and its
+// protected header byte for byte.
+func verifyPrimitive(t *testing.T, k *loadedKey, tok string) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	rawHeader, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"alg":"` + string(k.alg) + `","kid":"` + k.info.KID + `","typ":"JWT"}`; string(rawHeader) != want {
+		t.Errorf("header %s, want %s", rawHeader, want)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := []byte(parts[0] + "." + parts[1])
+	digest := sha256.Sum256(input)
+	switch pub := k.public.(type) {
+	case *rsa.PublicKey:
+		err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig)
+	case *ecdsa.PublicKey:
+		if len(sig) != 64 {
+			t.Fatalf("ES256 signature of %d bytes, want R‖S in 64", len(sig))
+		}
+		if !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+			err = errors.New("ecdsa.Verify failed")
+		}
+	case ed25519.PublicKey:
+		if !ed25519.Verify(pub, input, sig) {
+			err = errors.New("ed25519.Verify failed")
+		}
+	default:
+		t.Fatalf("public key %T", pub)
+	}
+	if err != nil {
+		t.Errorf("%s: %v", k.alg, err)
+	}
+}
+
+// The encoded header is cached per key and typ: tokens of another typ, or
+// with extra header entries, get their own.
+func TestHeaderCachePerTyp(t *testing.T) {
+	t.Parallel()
+	m, _, _ := newTestManager(t, ES256)
+	ctx := context.Background()
+	typOf := func(tok string) map[string]any {
+		raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+		var h map[string]any
+		if err := json.Unmarshal(raw, &h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	for range 2 {
+		id, _, _ := m.IDTokenSigner().Generate(ctx, testClaims(), headers())
+		at, _, _ := m.AccessTokenSigner().Generate(ctx, testClaims(), headers("typ", "at+jwt"))
+		ex, _, _ := m.IDTokenSigner().Generate(ctx, testClaims(), headers("x-extra", "1", "jku", "https://evil.example/"))
+		if h := typOf(id); h["typ"] != "JWT" || len(h) != 3 {
+			t.Errorf("ID token header %v", h)
+		}
+		if h := typOf(at); h["typ"] != "at+jwt" || len(h) != 3 {
+			t.Errorf("access token header %v", h)
+		}
+		if h := typOf(ex); h["x-extra"] != "1" || h["jku"] != nil || len(h) != 4 {
+			t.Errorf("header with extras %v", h)
+		}
 	}
 }
 
