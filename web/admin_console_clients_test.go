@@ -142,7 +142,7 @@ func TestConsoleClientCreateShowsSecretOnce(t *testing.T) {
 		t.Fatalf("create app client: %d %s", a.status, a.body)
 	}
 	page = f.do(c, "GET", a.location, nil, en)
-	if shownSecret(page.body) != "" || !strings.Contains(page.body, "it has no secret") {
+	if shownSecret(page.body) != "" || !strings.Contains(page.body, `id="no-secret"`) {
 		t.Errorf("a public client shows a secret box")
 	}
 	if cv, _ := f.storedClient("mp"); cv.TokenEndpointAuthMethod != provider.AuthMethodNone || !slices.Contains(cv.GrantTypes, provider.GrantTypeWeChat) || cv.IDTokenSignedResponseAlg != "ES256" {

@@ -378,6 +378,10 @@ func (c *Console) formData(v view, f clientForm, creating bool) clientFormData {
 		}
 	}
 	for _, g := range grantTypes {
+		appGrant := g == provider.GrantTypeWeChat || g == provider.GrantTypeWeChatApp
+		if appGrant && f.AppID == "" && !slices.Contains(f.Grants, g) {
+			continue // a grant of an app's login codes needs a bound app
+		}
 		d.Grants = append(d.Grants, option{Value: g, Label: grantLabel(v, g), On: slices.Contains(f.Grants, g)})
 	}
 	for _, m := range authMethods {

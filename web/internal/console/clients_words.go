@@ -127,7 +127,7 @@ var clientWords = map[string]phrase{
 	"clients.enabled":             {"Client %s is enabled.", "客户端 %s 已启用。"},
 	"clients.revoked":             {"%d tokens of client %s were revoked.", "已吊销客户端 %[2]s 的 %[1]d 个令牌。"},
 	"clients.deleted":             {"Client %s is deleted and its tokens are revoked.", "客户端 %s 已删除，其令牌已吊销。"},
-	"clients.public_no_secret":    {"This client authenticates with %s: it has no secret.", "该客户端使用 %s 认证：没有密钥。"},
+	"clients.public_no_secret":    {"(no client secret)", "（无客户端密钥）"},
 	"clients.disabled_note":       {"This client is disabled: it signs no one in and gets no tokens.", "该客户端已停用：无法登录用户，也无法获取令牌。"},
 	"clients.grants.app_default":  {"The app's login grant (by its kind) and refresh tokens; change them on the client's page afterwards.", "应用对应的登录授权（按应用类型）及刷新令牌；创建后可在客户端页面修改。"},
 	"clients.grants.service_only": {"Client credentials only.", "仅客户端凭据。"},
