@@ -2,6 +2,7 @@ package console
 
 var clientWords = map[string]phrase{
 	"clients.title":        {"Clients", "客户端"},
+	"clients.sep":          {", ", "、"},
 	"clients.lead":         {"The OAuth clients registered with this server: mini-programs and apps that sign people in with WeChat, web apps that use browser sign-in, and services that get tokens for themselves.", "在本服务器注册的 OAuth 客户端：通过微信登录的小程序和 App、使用浏览器登录的网站应用，以及为自身获取令牌的后端服务。"},
 	"clients.new":          {"New client", "新建客户端"},
 	"clients.filter":       {"Client ID starts with", "客户端 ID 前缀"},
@@ -58,6 +59,7 @@ var clientWords = map[string]phrase{
 	"clients.f.grants":           {"Grant types", "授权类型"},
 	"clients.f.scopes":           {"Scopes", "权限范围（scope）"},
 	"clients.f.scopes.hint":      {"Separated by spaces: the scopes the client may ask for (openid, phone, wechat, offline_access, or an API's own).", "以空格分隔：客户端可以申请的 scope（openid、phone、wechat、offline_access，或 API 自定义的）。"},
+	"clients.f.browser":          {"Browser sign-in (needs the authorization code grant)", "浏览器登录（需要授权码授权类型）"},
 	"clients.f.redirect":         {"Redirect URIs", "重定向 URI"},
 	"clients.f.redirect.hint":    {"One per line, matched exactly: https, or http on a loopback host.", "每行一个，精确匹配：https，或回环地址上的 http。"},
 	"clients.f.post_logout":      {"Post-logout redirect URIs", "退出后重定向 URI"},
