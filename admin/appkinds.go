@@ -31,6 +31,27 @@ func appKinds(ids []string, kinds map[string]string) map[string]string {
 	return out
 }
 
+// WeChatApp is a configured WeChat app (wechat.apps) as client
+// registration sees it.
+type WeChatApp struct {
+	AppID string `json:"appid"`
+	Kind  string `json:"kind"` // config.WeChatKind*
+	// Browser: people may sign in with it through the browser, so a client
+	// may list it in wechat_apps.
+	Browser bool `json:"browser"`
+}
+
+// WeChatApps lists the configured WeChat apps a client may be bound to,
+// ordered by appid.
+func (s *Service) WeChatApps() []WeChatApp {
+	out := make([]WeChatApp, 0, len(s.appKinds))
+	for id, kind := range s.appKinds {
+		out = append(out, WeChatApp{AppID: id, Kind: kind, Browser: slices.Contains(browserAppKinds, kind)})
+	}
+	slices.SortFunc(out, func(a, b WeChatApp) int { return strings.Compare(a.AppID, b.AppID) })
+	return out
+}
+
 // kindOf returns the kind of a configured appid, or ErrInvalid naming the
 // field when the appid is not configured.
 func (s *Service) kindOf(field, appID string) (string, error) {

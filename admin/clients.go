@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wxoidc/wxoidc/config"
 	"github.com/wxoidc/wxoidc/keys"
@@ -114,6 +115,46 @@ func (s *Service) ListClients(ctx context.Context) ([]ClientView, error) {
 		out = append(out, NewClientView(c))
 	}
 	return out, nil
+}
+
+// Limits of one page of clients.
+const (
+	DefaultClientPageLimit = 50
+	MaxClientPageLimit     = 500
+)
+
+// ClientPage is one page of the clients, ordered by ID.
+type ClientPage struct {
+	Clients []ClientView `json:"clients"`
+	// NextAfter, when set, is the after of the next page: more clients
+	// follow.
+	NextAfter string `json:"next_after,omitempty"`
+}
+
+// ListClientsPage returns up to limit clients whose ID starts with prefix
+// ("" for all) and sorts after after ("" for the first page), ordered by
+// ID. A zero limit is DefaultClientPageLimit. Unlike ListClients it reads
+// only the page (and one more row, to know whether another page follows).
+func (s *Service) ListClientsPage(ctx context.Context, prefix, after string, limit int) (ClientPage, error) {
+	if limit == 0 {
+		limit = DefaultClientPageLimit
+	}
+	if limit < 0 || limit > MaxClientPageLimit {
+		return ClientPage{}, fmt.Errorf("%w: limit must be between 1 and %d", ErrInvalid, MaxClientPageLimit)
+	}
+	cs, err := s.store.ListClientsPage(ctx, prefix, after, limit+1)
+	if err != nil {
+		return ClientPage{}, fmt.Errorf("listing clients: %w", err)
+	}
+	page := ClientPage{Clients: make([]ClientView, 0, min(len(cs), limit))}
+	for i, c := range cs {
+		if i == limit {
+			page.NextAfter = cs[i-1].ID
+			break
+		}
+		page.Clients = append(page.Clients, NewClientView(c))
+	}
+	return page, nil
 }
 
 // GetClient returns one client.
@@ -268,6 +309,10 @@ func randomClientID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// MaxClientNameLength bounds a client's display name (characters): it is
+// shown on consent pages and in lists, not stored as a document.
+const MaxClientNameLength = 200
+
 // validClientID accepts printable ASCII without spaces (client IDs travel
 // in forms, Basic credentials and logs).
 func validClientID(id string) error {
@@ -315,6 +360,9 @@ func (s *Service) ensureSecret(ctx context.Context, c *storage.Client, rotate bo
 // any other a confidential client_credentials client. The result is validated as a whole.
 func (s *Service) applyClientSpec(c *storage.Client, spec ClientSpec, creating bool) error {
 	if spec.Name != nil {
+		if n := utf8.RuneCountInString(*spec.Name); n > MaxClientNameLength {
+			return fmt.Errorf("%w: name must be at most %d characters, got %d", ErrInvalid, MaxClientNameLength, n)
+		}
 		c.Name = *spec.Name
 	}
 	if spec.WeChatAppID != nil {

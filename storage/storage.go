@@ -203,6 +203,13 @@ type ClientStore interface {
 	CreateClient(ctx context.Context, c Client) error // ErrAlreadyExists
 	GetClient(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error) // ordered by ID
+	// ListClientsPage returns at most limit clients whose ID starts with
+	// prefix ("" for all) and sorts after after ("" for the first page),
+	// ordered by ID as ListClients orders them: one page of a keyset
+	// pagination (pass the last ID of a page as the next page's after). It
+	// reads only the rows it returns, so a page costs the same with ten
+	// clients or ten thousand. A limit below 1 returns none.
+	ListClientsPage(ctx context.Context, prefix, after string, limit int) ([]Client, error)
 	// UpdateClient reads the client, applies fn and writes the result in one
 	// transaction (compare-and-swap); fn must not change the ID.
 	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error)) (Client, error)

@@ -84,6 +84,28 @@ func (s *Storage) ListClients(ctx context.Context) ([]storage.Client, error) {
 	return cs, err
 }
 
+// ListClientsPage returns at most limit clients whose ID starts with
+// prefix and sorts after after, ordered by ID; see storage.ClientStore. The
+// primary key is scanned from after; the prefix is tested with starts_with
+// rather than as a range, because under the database's collation the IDs
+// sharing a prefix need not sort next to each other.
+func (s *Storage) ListClientsPage(ctx context.Context, prefix, after string, limit int) ([]storage.Client, error) {
+	if limit < 1 {
+		return nil, nil
+	}
+	var cs []storage.Client
+	err := s.read(ctx, "list clients page", func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+clientColumns+` FROM clients
+			WHERE id > $1 AND starts_with(id, $2) ORDER BY id LIMIT $3`, after, prefix, limit)
+		if err != nil {
+			return err
+		}
+		cs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Client, error) { return scanClient(r) })
+		return err
+	})
+	return cs, err
+}
+
 // UpdateClient locks the row, applies fn and writes the result. Outside a
 // caller's transaction fn may run again if the transaction has to be retried.
 // Timestamps are stored as fn returns them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wxoidc/wxoidc/storage"
@@ -19,6 +20,10 @@ var (
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	selectClientSQL = readSQL(`SELECT ` + clientColumns + ` FROM clients WHERE id = ?`)
 	listClientsSQL  = readSQL(`SELECT ` + clientColumns + ` FROM clients ORDER BY id`)
+	// One page from a lower bound, inclusive (the prefix) or exclusive (the
+	// last ID of the page before): a range scan of the primary key.
+	clientsFromSQL  = readSQL(`SELECT ` + clientColumns + ` FROM clients WHERE id >= ? ORDER BY id LIMIT ?`)
+	clientsAfterSQL = readSQL(`SELECT ` + clientColumns + ` FROM clients WHERE id > ? ORDER BY id LIMIT ?`)
 	updateClientSQL = writeSQL(`UPDATE clients SET name = ?, secret_hash = ?, token_endpoint_auth_method = ?,
 	wechat_appid = ?, grant_types = ?, scopes = ?, audiences = ?, default_audience = ?,
 	require_phone = ?, id_token_signed_response_alg = ?, jwks = ?, redirect_uris = ?,
@@ -76,6 +81,36 @@ func (s *Storage) ListClients(ctx context.Context) ([]storage.Client, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list clients: %w", err)
+	}
+	return out, nil
+}
+
+// ListClientsPage returns at most limit clients whose ID starts with
+// prefix and sorts after after, ordered by ID; see storage.ClientStore.
+// SQLite compares TEXT byte by byte, so the IDs starting with prefix are
+// the ones from prefix on up to the first that does not: the page is read
+// from the larger of the two bounds and stops there.
+func (s *Storage) ListClientsPage(ctx context.Context, prefix, after string, limit int) ([]storage.Client, error) {
+	if limit < 1 {
+		return nil, nil
+	}
+	query, from := clientsAfterSQL, after
+	if prefix > after {
+		query, from = clientsFromSQL, prefix
+	}
+	var out []storage.Client
+	err := s.queryRows(ctx, query, []any{from, limit}, func(rows *sql.Rows) error {
+		var c storage.Client
+		if err := rows.Scan(clientDest(&c)...); err != nil {
+			return err
+		}
+		if strings.HasPrefix(c.ID, prefix) {
+			out = append(out, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list clients after %q: %w", after, err)
 	}
 	return out, nil
 }

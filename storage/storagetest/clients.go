@@ -2,6 +2,8 @@ package storagetest
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,6 +96,97 @@ func testClientCRUD(t *testing.T, s storage.Storage) {
 	list, err = s.ListClients(ctx)
 	mustNoErr(t, "list after delete", err)
 	checkRecords(t, "list after delete", list, []storage.Client{wantPublic, third})
+}
+
+// ListClientsPage walks the clients page by page (keyset pagination by ID),
+// alone and within an ID prefix.
+func testListClientsPage(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	page, err := s.ListClientsPage(ctx, "", "", 10)
+	mustNoErr(t, "empty", err)
+	if len(page) != 0 {
+		t.Fatalf("empty storage: a page of %d", len(page))
+	}
+	var ids []string
+	for _, id := range []string{"app-01", "app-02", "app-03", "app-10", "b", "ba", "bz", "svc-1", "svc-2", "web"} {
+		c := newClient(id)
+		mustNoErr(t, "create "+id, s.CreateClient(ctx, c))
+		ids = append(ids, id)
+	}
+	idsOf := func(cs []storage.Client) []string {
+		out := []string{}
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	// Page by page, each from the last ID of the one before, gives every
+	// client once, in order.
+	var walked []string
+	after := ""
+	for range len(ids) {
+		page, err := s.ListClientsPage(ctx, "", after, 3)
+		mustNoErr(t, "page after "+after, err)
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 3 {
+			t.Fatalf("page after %q: %d clients, limit 3", after, len(page))
+		}
+		walked = append(walked, idsOf(page)...)
+		after = page[len(page)-1].ID
+	}
+	checkIDs(t, "walked", walked, ids)
+
+	// A page carries whole clients.
+	page, err = s.ListClientsPage(ctx, "", "app-10", 1)
+	mustNoErr(t, "one", err)
+	want := newClient("b")
+	if len(page) != 1 {
+		t.Fatalf("page after app-10: %v", idsOf(page))
+	}
+	checkRecord(t, "page record", page[0], want)
+
+	for _, tc := range []struct {
+		prefix, after string
+		limit         int
+		want          []string
+	}{
+		{"app-", "", 10, []string{"app-01", "app-02", "app-03", "app-10"}},
+		{"app-", "", 2, []string{"app-01", "app-02"}},
+		{"app-", "app-02", 2, []string{"app-03", "app-10"}},
+		{"app-", "app-10", 2, []string{}},
+		{"app-0", "", 10, []string{"app-01", "app-02", "app-03"}},
+		{"b", "", 10, []string{"b", "ba", "bz"}},
+		{"b", "b", 10, []string{"ba", "bz"}},
+		{"b", "a", 10, []string{"b", "ba", "bz"}}, // after sorts before the prefix
+		{"b", "web", 10, []string{}},              // after sorts past it
+		{"svc-", "", 1, []string{"svc-1"}},
+		{"web", "", 10, []string{"web"}},
+		{"x", "", 10, []string{}},
+		{"app-01-more", "", 10, []string{}},
+		{"", "svc-2", 10, []string{"web"}},
+		{"", "zzz", 10, []string{}},
+		{"", "", 0, []string{}},
+		{"", "", -1, []string{}},
+	} {
+		page, err := s.ListClientsPage(ctx, tc.prefix, tc.after, tc.limit)
+		mustNoErr(t, "prefix "+tc.prefix, err)
+		checkIDs(t, fmt.Sprintf("prefix %q after %q limit %d", tc.prefix, tc.after, tc.limit), idsOf(page), tc.want)
+	}
+
+	// A deleted client leaves the pages; the others keep their places.
+	mustNoErr(t, "delete", s.DeleteClient(ctx, "app-02"))
+	page, err = s.ListClientsPage(ctx, "app-", "app-01", 10)
+	mustNoErr(t, "after delete", err)
+	checkIDs(t, "after delete", idsOf(page), []string{"app-03", "app-10"})
+}
+
+func checkIDs(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: got %q, want %q", what, got, want)
+	}
 }
 
 func testUpdateClient(t *testing.T, s storage.Storage) {

@@ -54,6 +54,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"RevocationEndsGraceWindow", testRevocationEndsGraceWindow},
 		{"ClientCRUD", testClientCRUD},
 		{"UpdateClient", testUpdateClient},
+		{"ListClientsPage", testListClientsPage},
 		{"ClientAssertionJTI", testClientAssertionJTI},
 		{"DeleteClientRevokesTokens", testDeleteClientRevokesTokens},
 		{"RevokeClientTokens", testRevokeClientTokens},

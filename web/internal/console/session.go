@@ -25,6 +25,28 @@ type session struct {
 
 	mu    sync.Mutex
 	flash *flash
+	// once holds values shown on one page only (a new client secret): kept
+	// here, never in a URL or a cookie, and forgotten when taken.
+	once map[string]string
+}
+
+// keepOnce keeps v under key until takeOnce takes it.
+func (s *session) keepOnce(key, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.once == nil {
+		s.once = map[string]string{}
+	}
+	s.once[key] = v
+}
+
+// takeOnce returns the value kept under key, if any, and forgets it.
+func (s *session) takeOnce(key string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.once[key]
+	delete(s.once, key)
+	return v, ok
 }
 
 // setFlash replaces the session's pending message.
