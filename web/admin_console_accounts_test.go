@@ -121,7 +121,7 @@ func TestConsoleAccountLookup(t *testing.T) {
 	if acc.status != http.StatusOK {
 		t.Fatalf("account page: %d %s", acc.status, acc.body)
 	}
-	for _, want := range []string{"<code>o-1</code>", "mini-program", "login-sub-1", "<code>web</code>", "openid profile", "verified", "phone_code", "never shown"} {
+	for _, want := range []string{"<code>o-1</code>", "mini-program", "login-sub-1", "<code>web</code>", "openid profile", "verified", "getPhoneNumber", "never shown"} {
 		if !strings.Contains(acc.body, want) {
 			t.Errorf("account page lacks %q", want)
 		}
@@ -167,7 +167,7 @@ func TestConsoleAccountActions(t *testing.T) {
 	}
 
 	form := f.do(c, "GET", "/admin/ui/accounts/sub-1/disable", nil, en)
-	if form.status != http.StatusOK || !strings.Contains(form.body, "Its 1 browser login sessions end at once") || !strings.Contains(form.body, "Type sub-1 to confirm") {
+	if form.status != http.StatusOK || !strings.Contains(form.body, "Its browser login sessions (1 now) end at once") || !strings.Contains(form.body, "Type sub-1 to confirm") {
 		t.Fatalf("disable form: %d %s", form.status, form.body)
 	}
 	for _, tc := range []struct {
@@ -217,13 +217,13 @@ func TestConsoleAccountActions(t *testing.T) {
 		}
 	}
 	step("/admin/ui/accounts/sub-1/revoke-consent", url.Values{"confirm": {"sub-1"}, "client_id": {"web"}}, "The consent of sub-1 for client web is revoked.")
-	step("/admin/ui/accounts/sub-1/revoke-tokens", url.Values{"confirm": {"sub-1"}}, "0 tokens of account sub-1 are revoked.")
-	step("/admin/ui/accounts/sub-1/disable", url.Values{"confirm": {" sub-1 "}}, "Account sub-1 is disabled: 0 tokens revoked, 1 login sessions ended.")
+	step("/admin/ui/accounts/sub-1/revoke-tokens", url.Values{"confirm": {"sub-1"}}, "Tokens of account sub-1 revoked: 0.")
+	step("/admin/ui/accounts/sub-1/disable", url.Values{"confirm": {" sub-1 "}}, "Account sub-1 is disabled. Tokens revoked: 0; login sessions ended: 1.")
 	if acc := account(); !acc.Disabled || len(acc.LoginSessions) != 0 || len(acc.Consents) != 0 {
 		t.Errorf("after the actions: %+v", acc)
 	}
 	step("/admin/ui/accounts/sub-1/enable", url.Values{}, "Account sub-1 is enabled")
-	step("/admin/ui/accounts/sub-1/end-sessions", url.Values{"confirm": {"sub-1"}}, "0 login sessions of account sub-1 are ended.")
+	step("/admin/ui/accounts/sub-1/end-sessions", url.Values{"confirm": {"sub-1"}}, "Login sessions of account sub-1 ended: 0.")
 	if acc := account(); acc.Disabled {
 		t.Error("still disabled")
 	}

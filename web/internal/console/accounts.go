@@ -58,7 +58,9 @@ var accountWords = map[string]phrase{
 	"account.phone":                         {"Phone number", "手机号"},
 	"account.phone.yes":                     {"verified", "已验证"},
 	"account.phone.no":                      {"none verified", "未验证"},
-	"account.phone.how":                     {"Source %s, verified %s.", "来源 %s，验证于 %s。"},
+	"account.phone.how":                     {"Verified %[2]s, through %[1]s.", "验证于 %[2]s，方式：%[1]s。"},
+	"account.phone.source.phone_code":       {"WeChat's phone number button (getPhoneNumber)", "微信手机号快速验证（getPhoneNumber）"},
+	"account.phone.source.legacy":           {"import from the previous system", "从旧系统导入"},
 	"account.phone.hidden":                  {"The number is stored encrypted and is never shown here.", "号码加密存储，此处不会显示。"},
 	"account.apps":                          {"Linked apps", "关联应用"},
 	"account.identities":                    {"WeChat identities", "微信身份"},
@@ -95,14 +97,14 @@ var accountWords = map[string]phrase{
 	"account.confirm.disable.title":         {"Disable account %s", "停用账号 %s"},
 	"account.confirm.disable.what":          {"Disabling stops this person from signing in to any client until the account is enabled again.", "停用后，此人在重新启用前无法登录任何客户端。"},
 	"account.confirm.disable.tokens":        {"All of its refresh tokens are revoked and its access tokens stop working: every app using them must have the person sign in again (and cannot, while disabled).", "其所有刷新令牌被吊销、访问令牌失效：使用这些令牌的应用需要此人重新登录（停用期间无法登录）。"},
-	"account.confirm.disable.sessions":      {"Its %d browser login sessions end at once, and the clients they signed in to are told (back-channel logout).", "其 %d 个浏览器登录会话立即结束，并通知相关客户端（后端通道登出）。"},
+	"account.confirm.disable.sessions":      {"Its browser login sessions (%d now) end at once, and the clients they signed in to are told (back-channel logout).", "其 %d 个浏览器登录会话立即结束，并通知相关客户端（后端通道登出）。"},
 	"account.confirm.disable.submit":        {"Disable this account", "停用此账号"},
 	"account.confirm.revoke-tokens.title":   {"Revoke every token of %s", "吊销 %s 的全部令牌"},
 	"account.confirm.revoke-tokens.what":    {"Revokes every refresh token and deletes every access token of this account (“sign out everywhere”): each app using them must have the person sign in again.", "吊销此账号的所有刷新令牌并删除所有访问令牌（“在所有设备上退出”）：使用这些令牌的应用需要此人重新登录。"},
 	"account.confirm.revoke-tokens.keep":    {"The browser login sessions stay: a browser still signed in can get new tokens without the person doing anything. End them too if the account is compromised.", "浏览器登录会话不受影响：仍处于登录状态的浏览器可以无需操作直接获取新令牌。如账号被盗用，请同时结束登录会话。"},
 	"account.confirm.revoke-tokens.submit":  {"Revoke all tokens", "吊销全部令牌"},
 	"account.confirm.end-sessions.title":    {"End the login sessions of %s", "结束 %s 的登录会话"},
-	"account.confirm.end-sessions.what":     {"Ends the account's %d browser login sessions: those browsers must sign in again, and the clients they signed in to are told (back-channel logout).", "结束此账号的 %d 个浏览器登录会话：这些浏览器需要重新登录，并通知相关客户端（后端通道登出）。"},
+	"account.confirm.end-sessions.what":     {"Ends the account's browser login sessions (%d now): those browsers must sign in again, and the clients they signed in to are told (back-channel logout).", "结束此账号的 %d 个浏览器登录会话：这些浏览器需要重新登录，并通知相关客户端（后端通道登出）。"},
 	"account.confirm.end-sessions.keep":     {"Tokens already issued stay valid until they expire; revoke them separately.", "已签发的令牌在过期前仍然有效，请另行吊销。"},
 	"account.confirm.end-sessions.submit":   {"End login sessions", "结束登录会话"},
 	"account.confirm.revoke-consent.title":  {"Revoke the consent of %s for client %s", "撤销 %s 对客户端 %s 的授权"},
@@ -110,10 +112,10 @@ var accountWords = map[string]phrase{
 	"account.confirm.revoke-consent.keep":   {"Tokens already issued to the client stay valid; revoke them separately.", "已签发给该客户端的令牌仍然有效，请另行吊销。"},
 	"account.confirm.revoke-consent.submit": {"Revoke this consent", "撤销此授权"},
 	"account.confirm.cancel":                {"Cancel", "取消"},
-	"account.done.disable":                  {"Account %s is disabled: %d tokens revoked, %d login sessions ended.", "账号 %s 已停用：吊销了 %d 个令牌，结束了 %d 个登录会话。"},
+	"account.done.disable":                  {"Account %s is disabled. Tokens revoked: %d; login sessions ended: %d.", "账号 %s 已停用：吊销了 %d 个令牌，结束了 %d 个登录会话。"},
 	"account.done.enable":                   {"Account %s is enabled: the person can sign in again.", "账号 %s 已启用：此人可以重新登录。"},
-	"account.done.revoke-tokens":            {"%d tokens of account %s are revoked.", "已吊销账号 %[2]s 的 %[1]d 个令牌。"},
-	"account.done.end-sessions":             {"%d login sessions of account %s are ended.", "已结束账号 %[2]s 的 %[1]d 个登录会话。"},
+	"account.done.revoke-tokens":            {"Tokens of account %[2]s revoked: %[1]d.", "已吊销账号 %[2]s 的 %[1]d 个令牌。"},
+	"account.done.end-sessions":             {"Login sessions of account %[2]s ended: %[1]d.", "已结束账号 %[2]s 的 %[1]d 个登录会话。"},
 	"account.done.revoke-consent":           {"The consent of %s for client %s is revoked.", "已撤销 %s 对客户端 %s 的授权。"},
 	"account.no_consent":                    {"Account %s has no consent for client %s.", "账号 %s 没有对客户端 %s 的授权。"},
 }
@@ -249,10 +251,11 @@ type sessionRow struct {
 }
 
 type accountData struct {
-	Account    admin.AccountView
-	Identities []identityRow
-	Sessions   []sessionRow
-	Apps       []string // the linked apps, "appid (kind)"
+	Account     admin.AccountView
+	PhoneSource string // how the phone was verified, in words
+	Identities  []identityRow
+	Sessions    []sessionRow
+	Apps        []string // the linked apps, "appid (kind)"
 }
 
 // kindWord is the word key naming the kind of app appID for people.
@@ -295,7 +298,10 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request) {
 	v := c.newView(r, sessionOf(r), "accounts", "accounts.title")
 	v.Title = v.T("account.title", a.Sub)
 	kinds := c.svc.WeChatAppKinds()
-	d := accountData{Account: a}
+	d := accountData{Account: a, PhoneSource: a.PhoneSource}
+	if _, known := words["account.phone.source."+a.PhoneSource]; known {
+		d.PhoneSource = v.T("account.phone.source." + a.PhoneSource)
+	}
 	for _, id := range a.Identities {
 		kind := v.T(kindWord(kinds, id.AppID))
 		d.Identities = append(d.Identities, identityRow{IdentityView: id, Kind: kind})

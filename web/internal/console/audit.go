@@ -63,6 +63,7 @@ type auditForm struct {
 
 type auditRow struct {
 	admin.AuditEntry
+	When    string // UTC, to the second: several events share a minute
 	Details string // compact key=value
 }
 
@@ -159,7 +160,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range page.Events {
-			d.Rows = append(d.Rows, auditRow{AuditEntry: e, Details: compactDetails(e.Details)})
+			d.Rows = append(d.Rows, auditRow{AuditEntry: e, When: e.At.UTC().Format("2006-01-02 15:04:05"), Details: compactDetails(e.Details)})
 		}
 		if page.NextBefore != 0 {
 			d.Next = c.auditURL(d.Form, page.NextBefore)
