@@ -16,13 +16,22 @@ var (
 	ORDER BY id DESC LIMIT ?`)
 	listAuditBeforeSQL = readSQL(`SELECT id, at, actor, action, target, details FROM audit_events
 	WHERE id < ? ORDER BY id DESC LIMIT ?`)
-	// One statement for every filter (all statements are prepared at Open):
-	// a filter left out matches everything (GLOB '*', the widest times).
-	// A GLOB pattern without a leading wildcard lets SQLite walk the actor
-	// or action index (0007_audit_filters).
-	listAuditFilteredSQL = readSQL(`SELECT id, at, actor, action, target, details FROM audit_events
-	WHERE id < ? AND at >= ? AND at < ? AND actor GLOB ? AND action GLOB ?
-	ORDER BY id DESC LIMIT ?`)
+	// The filtered listings (all statements are prepared at Open). An exact
+	// actor, else an exact action, walks its index (0007_audit_filters),
+	// which holds the rows in id order: no sort. Otherwise the newest rows
+	// are read back from the primary key until the page is full; the unary
+	// + keeps SQLite from reading a prefix's whole index range and sorting
+	// it, which is slower whenever the prefix matches many events. A filter
+	// left out is GLOB '*' and the widest times.
+	listAuditByActorSQL  = readSQL(auditFilteredSelect + `actor = ? AND +action GLOB ?` + auditFilteredOrder)
+	listAuditByActionSQL = readSQL(auditFilteredSelect + `action = ? AND +actor GLOB ?` + auditFilteredOrder)
+	listAuditScanSQL     = readSQL(auditFilteredSelect + `+actor GLOB ? AND +action GLOB ?` + auditFilteredOrder)
+)
+
+const (
+	auditFilteredSelect = `SELECT id, at, actor, action, target, details FROM audit_events
+	WHERE id < ? AND at >= ? AND at < ? AND `
+	auditFilteredOrder = ` ORDER BY id DESC LIMIT ?`
 )
 
 // AppendAudit appends one event; a zero At is set to the store's clock.
@@ -71,8 +80,14 @@ func (s *Storage) ListAuditFiltered(ctx context.Context, f storage.AuditFilter) 
 	if !f.Until.IsZero() {
 		until = f.Until.UnixMicro()
 	}
-	args := []any{before, since, until, globPattern(f.Actor, f.ActorPrefix), globPattern(f.Action, f.ActionPrefix), f.Limit}
-	out, err := s.listAudit(ctx, listAuditFilteredSQL, args)
+	query, args := listAuditScanSQL, []any{before, since, until, globPattern(f.Actor, f.ActorPrefix), globPattern(f.Action, f.ActionPrefix), f.Limit}
+	switch {
+	case f.Actor != "" && !f.ActorPrefix:
+		query, args[3] = listAuditByActorSQL, f.Actor
+	case f.Action != "" && !f.ActionPrefix:
+		query, args[3], args[4] = listAuditByActionSQL, f.Action, args[3]
+	}
+	out, err := s.listAudit(ctx, query, args)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list audit: %w", err)
 	}
