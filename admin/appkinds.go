@@ -2,7 +2,6 @@ package admin
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -31,10 +30,6 @@ func appKinds(ids []string, kinds map[string]string) map[string]string {
 	}
 	return out
 }
-
-// WeChatAppKinds returns every configured appid with its kind
-// (config.WeChatKind*), for pickers and for naming an identity's app.
-func (s *Service) WeChatAppKinds() map[string]string { return maps.Clone(s.appKinds) }
 
 // kindOf returns the kind of a configured appid, or ErrInvalid naming the
 // field when the appid is not configured.
