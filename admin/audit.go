@@ -137,6 +137,36 @@ func (s *Service) Audit(ctx context.Context, beforeID int64, limit int) (AuditPa
 	return page, nil
 }
 
+// AuditFiltered lists the events f selects (storage.AuditFilter: actor and
+// action, each exact or a prefix, a time range Since <= at < Until, and
+// f.BeforeID as Audit's beforeID), newest first. A zero f.Limit is
+// DefaultAuditLimit.
+func (s *Service) AuditFiltered(ctx context.Context, f storage.AuditFilter) (AuditPage, error) {
+	if f.Limit == 0 {
+		f.Limit = DefaultAuditLimit
+	}
+	switch {
+	case f.Limit < 0 || f.Limit > MaxAuditLimit:
+		return AuditPage{}, fmt.Errorf("%w: limit must be between 1 and %d", ErrInvalid, MaxAuditLimit)
+	case f.BeforeID < 0:
+		return AuditPage{}, fmt.Errorf("%w: before must not be negative", ErrInvalid)
+	case !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since):
+		return AuditPage{}, fmt.Errorf("%w: the end of the time range is before its start", ErrInvalid)
+	}
+	events, err := s.store.ListAuditFiltered(ctx, f)
+	if err != nil {
+		return AuditPage{}, fmt.Errorf("listing audit events: %w", err)
+	}
+	page := AuditPage{Events: make([]AuditEntry, 0, len(events))}
+	for _, e := range events {
+		page.Events = append(page.Events, auditEntry(e))
+	}
+	if n := len(page.Events); n > 0 && n == f.Limit {
+		page.NextBefore = page.Events[n-1].ID
+	}
+	return page, nil
+}
+
 func auditEntry(e storage.AuditEvent) AuditEntry {
 	a := AuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Target: e.Target}
 	if err := json.Unmarshal([]byte(e.Details), &a.Details); err != nil || a.Details == nil {

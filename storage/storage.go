@@ -605,6 +605,10 @@ type AuditStore interface {
 	// ListAudit returns up to limit events, newest first, with ID < beforeID
 	// (0: from the newest). limit must be positive and beforeID not negative.
 	ListAudit(ctx context.Context, beforeID int64, limit int) ([]AuditEvent, error)
+	// ListAuditFiltered is ListAudit with the filter f (see AuditFilter):
+	// up to f.Limit matching events, newest first. An f that fails f.Check
+	// is an error.
+	ListAuditFiltered(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 }
 
 // Transactor runs several calls atomically. BeginTx returns a context that

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wxoidc/wxoidc/admin"
+	"github.com/wxoidc/wxoidc/storage"
 )
 
 // adminOpenAPI describes every route of the admin API; a test checks it
@@ -272,7 +273,21 @@ func (h *adminAPI) listAudit(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "before must be an integer")
 		return
 	}
-	page, err := h.svc.Audit(r.Context(), before, int(limit))
+	f := storage.AuditFilter{BeforeID: before, Limit: int(limit)}
+	f.Actor, f.ActorPrefix = strings.CutSuffix(q.Get("actor"), "*")
+	f.Action, f.ActionPrefix = strings.CutSuffix(q.Get("action"), "*")
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.name); v != "" {
+			if *p.t, err = time.Parse(time.RFC3339, v); err != nil {
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", p.name+" must be an RFC 3339 time such as 2026-01-31T09:30:00Z")
+				return
+			}
+		}
+	}
+	page, err := h.svc.AuditFiltered(r.Context(), f)
 	if err != nil {
 		h.fail(w, r, err)
 		return

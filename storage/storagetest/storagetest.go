@@ -74,6 +74,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysFnError", testSigningKeysFnError},
 		{"Audit", testAudit},
+		{"AuditFilter", testAuditFilter},
 		{"TxCommit", testTxCommit},
 		{"TxRollback", testTxRollback},
 		{"TxNested", testTxNested},
