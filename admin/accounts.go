@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -214,11 +213,6 @@ func (s *Service) RevokeAccountTokens(ctx context.Context, sub string) (int64, e
 	s.record(ctx, actor, "accounts.revoke_tokens", sub, map[string]any{"tokens_revoked": n})
 	return n, nil
 }
-
-// WeChatAppKinds returns every configured appid with its kind
-// (config.WeChatKind*), so that an identity's app can be named and an
-// openid lookup can offer the apps to pick from.
-func (s *Service) WeChatAppKinds() map[string]string { return maps.Clone(s.appKinds) }
 
 func accountError(err error, notFound string) error {
 	if errors.Is(err, storage.ErrNotFound) {

@@ -448,7 +448,7 @@ func BenchmarkConsoleClientsPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	session := benchSignIn(b, h)
+	session := benchSessionCookie(b, h)
 	serve := func() *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", "/admin/ui/clients?after=client-05000", nil)
 		req.AddCookie(session)
@@ -477,9 +477,9 @@ func (s txStore) CreateClient(_ context.Context, c storage.Client) error {
 	return s.ClientStore.CreateClient(s.ctx, c)
 }
 
-// benchSignIn signs in to the console served by h and returns the session
+// benchSessionCookie signs in to the console served by h and returns the session
 // cookie.
-func benchSignIn(tb testing.TB, h http.Handler) *http.Cookie {
+func benchSessionCookie(tb testing.TB, h http.Handler) *http.Cookie {
 	tb.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/admin/ui/login", nil))

@@ -144,8 +144,18 @@ type lookupData struct {
 	Matches                   []admin.AccountView
 }
 
+// appKinds maps every configured appid to its kind.
+func (c *Console) appKinds() map[string]string {
+	apps := c.svc.WeChatApps()
+	kinds := make(map[string]string, len(apps))
+	for _, a := range apps {
+		kinds[a.AppID] = a.Kind
+	}
+	return kinds
+}
+
 func (c *Console) apps(r *http.Request) []appChoice {
-	kinds := c.svc.WeChatAppKinds()
+	kinds := c.appKinds()
 	out := make([]appChoice, 0, len(kinds))
 	for id := range kinds {
 		out = append(out, appChoice{AppID: id, Kind: text(locale(r), kindWord(kinds, id))})
@@ -190,7 +200,7 @@ func (c *Console) searchAccounts(w http.ResponseWriter, r *http.Request) {
 		}
 	case "openid":
 		q.OpenID, q.AppID, notFound = d.OpenID, d.AppID, text(loc, "accounts.none.openid", d.OpenID, d.AppID)
-		_, known := c.svc.WeChatAppKinds()[d.AppID]
+		_, known := c.appKinds()[d.AppID]
 		switch {
 		case d.OpenID == "":
 			d.Error = text(loc, "accounts.err.no_openid")
@@ -297,7 +307,7 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := c.newView(r, sessionOf(r), "accounts", "accounts.title")
 	v.Title = v.T("account.title", a.Sub)
-	kinds := c.svc.WeChatAppKinds()
+	kinds := c.appKinds()
 	d := accountData{Account: a, PhoneSource: a.PhoneSource}
 	if _, known := words["account.phone.source."+a.PhoneSource]; known {
 		d.PhoneSource = v.T("account.phone.source." + a.PhoneSource)
