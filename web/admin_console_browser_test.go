@@ -205,6 +205,21 @@ func TestConsoleKeysInBrowser(t *testing.T) {
 			t.Errorf("audit %s: %+v", action, ev)
 		}
 	}
+	// The same entries as the audit page shows them, filtered to this console's
+	// key actions.
+	rows := b.auditRows("actor=admin-console%3Aops&action=keys.*")
+	joined := strings.Join(rows, "\n")
+	for _, want := range []string{"keys.rotate", "keys.revoke " + retired} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("audit page lacks %q:\n%s", want, joined)
+		}
+	}
+	for _, r := range rows {
+		if !strings.HasPrefix(r, "keys.") {
+			t.Errorf("audit filter let through %q", r)
+		}
+	}
+	b.shot("audit-keys")
 
 	// The same page in Chinese, and on a phone-sized screen.
 	b.open("/admin/ui/lang?to=zh-CN&next=/admin/ui/keys")
@@ -221,6 +236,14 @@ func TestConsoleKeysInBrowser(t *testing.T) {
 	if who := b.text(`.who .token`); !strings.Contains(who, "ci") {
 		t.Errorf("signed in again as %q", who)
 	}
+}
+
+// auditRows opens the audit page with query and returns each row as
+// "<action> <the row's text>".
+func (b *consoleBrowser) auditRows(query string) []string {
+	b.t.Helper()
+	b.open("/admin/ui/audit?" + query)
+	return eval[[]string](b, `[...document.querySelectorAll('#audit-table tbody tr')].map(tr => tr.dataset.action + " " + tr.innerText.replace(/\s+/g, " "))`)
 }
 
 // keys lists the stored keys.

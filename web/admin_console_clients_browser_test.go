@@ -123,6 +123,14 @@ func TestConsoleClientsInBrowser(t *testing.T) {
 			t.Errorf("audit %s: %+v %v", action, ev, ok)
 		}
 	}
+	// And as the audit page shows them.
+	rows := strings.Join(b.auditRows("actor=admin-console%3Aops&action=clients.*"), "\n")
+	for _, want := range []string{"clients.create shop-web", "clients.update shop-web", "clients.delete shop-web"} {
+		if !strings.Contains(rows, want) {
+			t.Errorf("audit page lacks %q:\n%s", want, rows)
+		}
+	}
+	b.shot("audit-clients")
 
 	// The same pages in Chinese.
 	b.open("/admin/ui/lang?to=zh-CN&next=/admin/ui/clients")
