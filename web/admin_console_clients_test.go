@@ -448,10 +448,10 @@ func BenchmarkConsoleClientsPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	session := benchSessionCookie(b, h)
+	cookies, _ := benchSignIn(b, h)
 	serve := func() *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", "/admin/ui/clients?after=client-05000", nil)
-		req.AddCookie(session)
+		req.Header.Set("Cookie", cookies)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		return rec
@@ -475,28 +475,4 @@ type txStore struct {
 
 func (s txStore) CreateClient(_ context.Context, c storage.Client) error {
 	return s.ClientStore.CreateClient(s.ctx, c)
-}
-
-// benchSessionCookie signs in to the console served by h and returns the session
-// cookie.
-func benchSessionCookie(tb testing.TB, h http.Handler) *http.Cookie {
-	tb.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/admin/ui/login", nil))
-	loginCookies := rec.Result().Cookies()
-	form := url.Values{"login_csrf": {field(rec.Body.String(), "login_csrf")}, "token": {strings.TrimPrefix(opsAuth, "Bearer ")}}
-	req := httptest.NewRequest("POST", "/admin/ui/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for _, ck := range loginCookies {
-		req.AddCookie(ck)
-	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	for _, ck := range rec.Result().Cookies() {
-		if ck.Name == "wxoidc_console" && ck.Value != "" {
-			return ck
-		}
-	}
-	tb.Fatalf("sign-in: %d %s", rec.Code, rec.Body.String())
-	return nil
 }
