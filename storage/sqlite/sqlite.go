@@ -119,6 +119,9 @@ func (o Options) normalize() (Options, error) {
 
 // Storage is a storage.Storage on one SQLite database file.
 type Storage struct {
+	// auditRangeCap: see defaultAuditRangeCap.
+	auditRangeCap int
+
 	writer  *sql.DB
 	readers *sql.DB
 	wstmts  *stmtCache
@@ -183,13 +186,14 @@ func Open(ctx context.Context, dsnOrPath string, opts Options) (*Storage, error)
 	}
 
 	s := &Storage{
-		writer:  writer,
-		readers: readers,
-		wstmts:  newStmtCache(writer),
-		rstmts:  newStmtCache(readers),
-		group:   newGroup(writer, opts.Logger),
-		now:     opts.Now,
-		log:     opts.Logger,
+		auditRangeCap: defaultAuditRangeCap,
+		writer:        writer,
+		readers:       readers,
+		wstmts:        newStmtCache(writer),
+		rstmts:        newStmtCache(readers),
+		group:         newGroup(writer, opts.Logger),
+		now:           opts.Now,
+		log:           opts.Logger,
 	}
 	if opts.Migrate {
 		// Migrate prepares the statements once the schema is current.
