@@ -37,10 +37,27 @@ func benchAccounts(b *testing.B) int {
 func benchPhone(i int) string { return fmt.Sprintf("+86139%08d", i) }
 
 // seedBenchAccounts writes n accounts, each with a verified phone and one
-// WeChat identity, straight into the tables of the SQLite file at path:
-// one transaction of prepared multi-row INSERTs (the store's own one-row
-// writes would take hours for a million).
+// WeChat identity, straight into the tables of the SQLite file at path (the
+// store's own one-row writes would take hours for a million).
 func seedBenchAccounts(b *testing.B, path string, n int, phoneHash func(string) string) {
+	b.Helper()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	sealed := make([]byte, 44) // about the size of a sealed E.164 number
+	seedSQLite(b, path, func(tx *sql.Tx) {
+		bulkInsert(b, tx, "accounts", []string{"id", "disabled", "created_at", "updated_at", "phone_encrypted", "phone_hash", "phone_source", "phone_verified_at"}, n,
+			func(i int, args []any) []any {
+				return append(args, fmt.Sprintf("bench-%07d", i), 0, at, at, sealed, phoneHash(benchPhone(i)), "phone_code", at)
+			})
+		bulkInsert(b, tx, "wechat_identities", []string{"appid", "openid", "account_id", "unionid", "session_key_encrypted", "previous_session_key_encrypted", "session_key_at", "created_at", "updated_at"}, n,
+			func(i int, args []any) []any {
+				return append(args, admintest.AppID, fmt.Sprintf("o-bench-%07d", i), fmt.Sprintf("bench-%07d", i), "", sealed, nil, at, at, at)
+			})
+	})
+}
+
+// seedSQLite runs fill in one transaction on the SQLite file at path, with
+// syncing off: a benchmark's fixture, written once.
+func seedSQLite(b *testing.B, path string, fill func(tx *sql.Tx)) {
 	b.Helper()
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", path)
@@ -59,44 +76,42 @@ func seedBenchAccounts(b *testing.B, path string, n int, phoneHash func(string) 
 		b.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	const rows = 500 // 4,500 parameters a statement, under SQLite's 32,766
-	insert := func(table, cols string, ncols int) (*sql.Stmt, func(k int) *sql.Stmt) {
-		stmtFor := func(k int) *sql.Stmt {
-			one := "(" + strings.TrimSuffix(strings.Repeat("?,", ncols), ",") + ")"
-			st, err := tx.PrepareContext(ctx, "INSERT INTO "+table+" ("+cols+") VALUES "+strings.TrimSuffix(strings.Repeat(one+",", k), ","))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return st
-		}
-		return stmtFor(rows), stmtFor
-	}
-	accFull, accFor := insert("accounts", "id, disabled, created_at, updated_at, phone_encrypted, phone_hash, phone_source, phone_verified_at", 8)
-	idFull, idFor := insert("wechat_identities", "appid, openid, account_id, unionid, session_key_encrypted, previous_session_key_encrypted, session_key_at, created_at, updated_at", 9)
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
-	sealed := make([]byte, 44) // about the size of a sealed E.164 number
-	accArgs, idArgs := make([]any, 0, rows*8), make([]any, 0, rows*9)
-	for start := 0; start < n; start += rows {
-		k := min(rows, n-start)
-		accArgs, idArgs = accArgs[:0], idArgs[:0]
-		for i := start; i < start+k; i++ {
-			sub := fmt.Sprintf("bench-%07d", i)
-			accArgs = append(accArgs, sub, 0, at, at, sealed, phoneHash(benchPhone(i)), "phone_code", at)
-			idArgs = append(idArgs, admintest.AppID, fmt.Sprintf("o-bench-%07d", i), sub, "", sealed, nil, at, at, at)
-		}
-		acc, ids := accFull, idFull
-		if k != rows {
-			acc, ids = accFor(k), idFor(k)
-		}
-		if _, err := acc.ExecContext(ctx, accArgs...); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := ids.ExecContext(ctx, idArgs...); err != nil {
-			b.Fatal(err)
-		}
-	}
+	fill(tx)
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// bulkInsert inserts n rows into table, row(i, args) appending the values of
+// row i, with prepared INSERTs of up to 500 rows each (under SQLite's 32,766
+// parameters for the widest table here).
+func bulkInsert(b *testing.B, tx *sql.Tx, table string, cols []string, n int, row func(i int, args []any) []any) {
+	b.Helper()
+	const rows = 500
+	ctx := context.Background()
+	stmtFor := func(k int) *sql.Stmt {
+		one := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+		st, err := tx.PrepareContext(ctx, "INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES "+strings.TrimSuffix(strings.Repeat(one+",", k), ","))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	}
+	full := stmtFor(rows)
+	args := make([]any, 0, rows*len(cols))
+	for start := 0; start < n; start += rows {
+		k := min(rows, n-start)
+		args = args[:0]
+		for i := start; i < start+k; i++ {
+			args = row(i, args)
+		}
+		st := full
+		if k != rows {
+			st = stmtFor(k)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -18,32 +18,12 @@ import (
 
 // seedBenchAudit writes n audit events straight into the SQLite file at
 // path, as a busy instance's log would hold them: mostly API calls and key
-// maintenance, one in 10,000 from the console.
+// maintenance, one in 10,000 from the console, one a second.
 func seedBenchAudit(b *testing.B, path string, n int) {
 	b.Helper()
-	ctx := context.Background()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	const rows = 500
-	one := "(?,?,?,?,?)"
-	st, err := tx.PrepareContext(ctx, "INSERT INTO audit_events (at, actor, action, target, details) VALUES "+strings.TrimSuffix(strings.Repeat(one+",", rows), ","))
-	if err != nil {
-		b.Fatal(err)
-	}
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	args := make([]any, 0, rows*5)
-	for start := 0; start < n; start += rows {
-		args = args[:0]
-		for i := start; i < start+rows; i++ {
+	seedSQLite(b, path, func(tx *sql.Tx) {
+		bulkInsert(b, tx, "audit_events", []string{"at", "actor", "action", "target", "details"}, n, func(i int, args []any) []any {
 			actor, action := "admin-api:ci", "clients.update"
 			switch {
 			case i%10000 == 0:
@@ -51,15 +31,9 @@ func seedBenchAudit(b *testing.B, path string, n int) {
 			case i%3 == 0:
 				actor, action = "rotation", "keys.retired"
 			}
-			args = append(args, at.Add(time.Duration(i)*time.Second).UnixMicro(), actor, action, fmt.Sprintf("target-%d", i), `{"n":1}`)
-		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
+			return append(args, at.Add(time.Duration(i)*time.Second).UnixMicro(), actor, action, fmt.Sprintf("target-%d", i), `{"n":1}`)
+		})
+	})
 }
 
 // BenchmarkConsoleAuditPage renders audit pages over a log of a million
