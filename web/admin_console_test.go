@@ -42,6 +42,17 @@ func newConsoleFixtureWith(t testing.TB, modify func(*AdminConfig, *testharness.
 		c.Now = clock.Now
 		c.Keys.Now = clock.Now
 	})
+	// The key set was bootstrapped on the wall clock: start the manual clock
+	// at its newest key, so that keys are not in the clock's future.
+	ks, err := env.Service.ListKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range ks {
+		if k.CreatedAt.After(clock.Now()) {
+			clock.Set(k.CreatedAt)
+		}
+	}
 	logs := &testharness.Buffer{}
 	cfg := AdminConfig{
 		Tokens: []AdminToken{

@@ -89,6 +89,25 @@ func TestBuildTimeline(t *testing.T) {
 	}
 }
 
+// Without automatic rotation a current key signs until someone rotates it:
+// its bar runs to the picture's right edge, even on the day it was made.
+func TestTimelineOpenCurrent(t *testing.T) {
+	p := admin.KeyPolicy{Algorithms: []string{keys.ES256}, SafePublishDelay: time.Minute}
+	ks := []keys.KeyInfo{
+		{KID: "cur", Algorithm: keys.ES256, State: storage.KeyCurrent, CreatedAt: t0, ActivatedAt: t0},
+		{KID: "nxt", Algorithm: keys.ES256, State: storage.KeyNext, CreatedAt: t0},
+	}
+	tl := buildTimeline(ks, p, t0)
+	cur := tl.Lanes[0].Rows[0]
+	if cur.KID != "cur" || len(cur.Segments) != 1 {
+		t.Fatalf("current key: %+v", cur)
+	}
+	s := cur.Segments[0]
+	if !s.Open || !s.Planned || s.State != "current" || s.X != tl.NowX || s.X+s.W < tl.Width-tlRight-0.001 {
+		t.Errorf("open segment %+v, now at %v, right edge %v", s, tl.NowX, tl.Width-tlRight)
+	}
+}
+
 // The keys page's SVG is well-formed XML that carries each key's state.
 func TestTimelineSVG(t *testing.T) {
 	r, err := newRenderer()

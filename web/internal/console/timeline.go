@@ -51,8 +51,11 @@ type segment struct {
 	X, W    float64
 	State   string
 	Planned bool
-	From    time.Time
-	To      time.Time
+	// Open: the state lasts until someone changes it (a current key without
+	// automatic rotation); drawn to the picture's right edge.
+	Open bool
+	From time.Time
+	To   time.Time
 }
 
 // marker is a moment worth an admin's attention.
@@ -123,6 +126,9 @@ func buildTimeline(ks []keys.KeyInfo, p admin.KeyPolicy, now time.Time) timeline
 		for _, k := range byCreation(ks, alg) {
 			row := keyRow{KID: k.KID, State: string(k.State), Y: y + (tlRowH-tlBarH)/2}
 			for _, s := range segmentsOf(k, p, now) {
+				if s.Open {
+					s.To = end
+				}
 				s.X, s.W = x(s.From), max(x(s.To)-x(s.From), 1)
 				row.Segments = append(row.Segments, s)
 			}
@@ -193,6 +199,9 @@ func segmentsOf(k keys.KeyInfo, p admin.KeyPolicy, now time.Time) []segment {
 	case storage.KeyCurrent:
 		if p.RotationPeriod > 0 {
 			add(string(storage.KeyCurrent), now, since(k).Add(p.RotationPeriod), true)
+		} else {
+			// Signs until rotated by hand: open-ended.
+			out = append(out, segment{State: string(storage.KeyCurrent), From: maxTime(now, since(k)), Planned: true, Open: true})
 		}
 	case storage.KeyNext:
 		add(string(storage.KeyNext), now, k.CreatedAt.Add(p.SafePublishDelay), true)
