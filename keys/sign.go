@@ -76,16 +76,22 @@ const maxSignatureLen = 384
 // extra entries (every token we issue) it is the same for every token of a
 // key and typ, so it is encoded once.
 func (k *loadedKey) protectedHeader(typ string, extra map[string]any) (string, error) {
+	custom := false
+	for name := range extra {
+		if !reservedHeader(name) {
+			custom = true
+			break
+		}
+	}
+	if !custom {
+		if v, ok := k.headers.Load(typ); ok {
+			return v.(string), nil
+		}
+	}
 	h := map[string]any{"alg": string(k.alg), "kid": k.info.KID, "typ": typ}
 	for name, v := range extra {
 		if !reservedHeader(name) {
 			h[name] = v
-		}
-	}
-	cacheable := len(h) == 3
-	if cacheable {
-		if v, ok := k.headers.Load(typ); ok {
-			return v.(string), nil
 		}
 	}
 	raw, err := json.Marshal(h) // map keys come out sorted: one header, one encoding
@@ -93,7 +99,7 @@ func (k *loadedKey) protectedHeader(typ string, extra map[string]any) (string, e
 		return "", fmt.Errorf("keys: encoding the JWS header: %w", err)
 	}
 	enc := base64.RawURLEncoding.EncodeToString(raw)
-	if cacheable {
+	if !custom {
 		k.headers.Store(typ, enc)
 	}
 	return enc, nil
