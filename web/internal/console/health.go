@@ -62,47 +62,32 @@ var healthWords = map[string]phrase{
 
 func (c *Console) healthRoutes(r chi.Router) { r.Get("/health", c.healthPage) }
 
-// Sparkline size, in SVG user units.
-const sparkW, sparkH = 160.0, 28.0
+// percent writes a ratio as a percentage ("—" for no ratio).
+func percent(f float64) string {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f %%", 100*f)
+}
+
+// spark is the SVG path of a series' sparkline, 160×28 user units (the
+// size the health template's viewBox gives it).
+func spark(s metrics.Series) string { return metrics.SparklinePath(s.Values(), 160, 28) }
 
 type healthData struct {
 	On      bool
 	Health  metrics.Health
 	Warming bool
-	// Sparkline paths by series, computed here so the template stays plain.
-	Lines map[string]string
-	P99   string
 }
 
 func (c *Console) healthPage(w http.ResponseWriter, r *http.Request) {
 	v := c.newView(r, sessionOf(r), "health", "health.title")
-	d := healthData{Lines: map[string]string{}}
+	var d healthData
 	if c.health != nil {
 		d.On = true
 		d.Health = c.health.Health()
 		d.Warming = d.Health.Samples < 2
-		line := func(key string, s metrics.Series) { d.Lines[key] = metrics.SparklinePath(s.Values(), sparkW, sparkH) }
-		for _, s := range d.Health.SignIns.ByGrantType {
-			line("grant:"+s.Label, s)
-		}
-		for _, s := range d.Health.SignIns.ByClient {
-			line("client:"+s.Label, s)
-		}
-		for _, a := range d.Health.WeChat.ByAPI {
-			line("calls:"+a.API, a.Calls)
-			line("errors:"+a.API, a.Errors)
-		}
-		d.P99 = metrics.SparklinePath(d.Health.TokenLatency.P99Series.Values(), sparkW, sparkH)
 	}
 	v.Data = d
 	c.show(w, r, http.StatusOK, "health", v)
-}
-
-func init() {
-	funcs["percent"] = func(f float64) string {
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return "—"
-		}
-		return fmt.Sprintf("%.1f %%", 100*f)
-	}
 }

@@ -212,31 +212,19 @@ type revokeData struct {
 	Consequence []string
 }
 
-// findKey returns the stored key kid.
-func (c *Console) findKey(r *http.Request, kid string) (keys.KeyInfo, bool, error) {
-	ks, err := c.svc.ListKeys(r.Context())
-	if err != nil {
-		return keys.KeyInfo{}, false, err
-	}
-	for _, k := range ks {
-		if k.KID == kid {
-			return k, true, nil
-		}
-	}
-	return keys.KeyInfo{}, false, nil
-}
-
 // revokeForm spells out what revoking this key does before it is done.
 func (c *Console) revokeForm(w http.ResponseWriter, r *http.Request) {
-	k, ok, err := c.findKey(r, chi.URLParam(r, "kid"))
+	ks, err := c.svc.ListKeys(r.Context())
 	if err != nil {
 		c.fail(w, r, "/keys", err)
 		return
 	}
-	if !ok {
+	i := slices.IndexFunc(ks, func(k keys.KeyInfo) bool { return k.KID == chi.URLParam(r, "kid") })
+	if i < 0 {
 		c.errorPage(w, r, sessionOf(r), http.StatusNotFound, "error.not_found")
 		return
 	}
+	k := ks[i]
 	v := c.newView(r, sessionOf(r), "keys", "keys.title")
 	v.Title = v.T("keys.revoke.title", k.KID)
 	p := c.svc.KeyPolicy()
@@ -244,11 +232,9 @@ func (c *Console) revokeForm(w http.ResponseWriter, r *http.Request) {
 	switch k.State {
 	case storage.KeyCurrent:
 		next := "—"
-		if ks, err := c.svc.ListKeys(r.Context()); err == nil {
-			for _, o := range ks {
-				if o.Algorithm == k.Algorithm && o.State == storage.KeyNext {
-					next = o.KID
-				}
+		for _, o := range ks {
+			if o.Algorithm == k.Algorithm && o.State == storage.KeyNext {
+				next = o.KID
 			}
 		}
 		d.Consequence = append(d.Consequence, v.T("keys.revoke.current", next))

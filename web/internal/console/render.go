@@ -49,9 +49,11 @@ func (v view) Rel(t time.Time) string { return relative(v.Loc, v.Now, t) }
 func (v view) Dur(d time.Duration) string { return duration(v.Loc, d) }
 
 var funcs = template.FuncMap{
-	"stamp": stamp,
-	"join":  strings.Join,
-	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"stamp":   stamp,
+	"join":    strings.Join,
+	"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"percent": percent,
+	"spark":   spark,
 }
 
 // renderer holds one template set per page (the layout plus the page's
