@@ -13,10 +13,7 @@ import (
 	"github.com/wxoidc/wxoidc/config"
 )
 
-func init() {
-	sectionRoutes = append(sectionRoutes, (*Console).accountRoutes)
-	addWords(accountWords)
-}
+func init() { addWords(accountWords) }
 
 var accountWords = map[string]phrase{
 	"accounts.title":                        {"Accounts", "账号"},

@@ -16,10 +16,7 @@ import (
 	"github.com/wxoidc/wxoidc/storage"
 )
 
-func init() {
-	sectionRoutes = append(sectionRoutes, (*Console).auditRoutes)
-	addWords(auditWords)
-}
+func init() { addWords(auditWords) }
 
 var auditWords = map[string]phrase{
 	"audit.title":          {"Audit log", "审计日志"},

@@ -15,10 +15,7 @@ import (
 	"github.com/wxoidc/wxoidc/provider"
 )
 
-func init() {
-	sectionRoutes = append(sectionRoutes, (*Console).clientRoutes)
-	addWords(clientWords)
-}
+func init() { addWords(clientWords) }
 
 func (c *Console) clientRoutes(r chi.Router) {
 	r.Get("/clients", c.clientsPage)

@@ -116,23 +116,13 @@ func (c *Console) routes() chi.Router {
 		r.Get("/", redirectTo("/keys"))
 		r.Post("/logout", c.logout)
 		c.keyRoutes(r)
-		c.pageRoutes(r)
+		c.clientRoutes(r)
+		c.accountRoutes(r)
+		c.auditRoutes(r)
+		c.healthRoutes(r)
 	})
 	return r
 }
-
-// pageRoutes registers the sections other than keys. Each section's file
-// has its own register function; keeping the list here shows the console's
-// map in one place.
-func (c *Console) pageRoutes(r chi.Router) {
-	for _, register := range sectionRoutes {
-		register(c, r)
-	}
-}
-
-// sectionRoutes is filled by each section's file (init), so sections can be
-// added without editing this one.
-var sectionRoutes []func(*Console, chi.Router)
 
 // pageHeaders sets the headers of every console response: never cached,
 // never framed, no third-party anything, no script.

@@ -17,10 +17,7 @@ type HealthSource interface {
 	Health() metrics.Health
 }
 
-func init() {
-	sectionRoutes = append(sectionRoutes, (*Console).healthRoutes)
-	addWords(healthWords)
-}
+func init() { addWords(healthWords) }
 
 var healthWords = map[string]phrase{
 	"health.title":             {"Health", "运行状况"},
