@@ -194,3 +194,10 @@ func TestSessionsBounded(t *testing.T) {
 		t.Error("a forged id found a session")
 	}
 }
+
+// len is the number of sessions held, expired ones included.
+func (t *sessions) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
+}

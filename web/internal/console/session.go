@@ -137,13 +137,6 @@ func (t *sessions) end(id string) {
 	t.mu.Unlock()
 }
 
-// len is the number of sessions held, expired ones included.
-func (t *sessions) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.m)
-}
-
 func (t *sessions) expired(s *session, now time.Time) bool {
 	return now.Sub(s.seen) >= t.idle || now.Sub(s.created) >= t.max
 }
