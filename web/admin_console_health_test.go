@@ -88,3 +88,11 @@ func TestConsoleHealthOff(t *testing.T) {
 		t.Errorf("%d %s", a.status, a.body)
 	}
 }
+
+// The history's default token route is a copy of PathToken (metrics cannot
+// import web): this keeps the copy true.
+func TestHistoryDefaultTokenRoute(t *testing.T) {
+	if metrics.DefaultTokenRoute != PathToken {
+		t.Fatalf("metrics.DefaultTokenRoute = %q, web.PathToken = %q", metrics.DefaultTokenRoute, PathToken)
+	}
+}
