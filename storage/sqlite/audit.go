@@ -133,7 +133,7 @@ func (s *Storage) ListAuditFiltered(ctx context.Context, f storage.AuditFilter) 
 // auditRange is an index range that holds every event a filter can match.
 type auditRange struct {
 	list, count string // the listing over the range, and its count
-	low, high   any
+	low, high   string // the prefix, and the least string above all that begin with it
 }
 
 // smallestAuditRange counts, up to auditRangeCap, the events in the index
