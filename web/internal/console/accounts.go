@@ -385,13 +385,11 @@ func (c *Console) accountAction(w http.ResponseWriter, r *http.Request) {
 	loc := locale(r)
 	page := "/accounts/" + pathEscape(sub)
 	clientID := r.PostForm.Get("client_id")
-	if strings.TrimSpace(r.PostForm.Get("confirm")) != sub {
-		back := page + "/" + action
-		if action == "revoke-consent" {
-			back += "?client_id=" + url.QueryEscape(clientID)
-		}
-		sessionOf(r).setFlash(true, text(loc, "confirm.mismatch"))
-		http.Redirect(w, r, Prefix+back, http.StatusSeeOther)
+	back := page + "/" + action
+	if action == "revoke-consent" {
+		back += "?client_id=" + url.QueryEscape(clientID)
+	}
+	if !confirmed(w, r, sub, back) {
 		return
 	}
 	ctx := r.Context()

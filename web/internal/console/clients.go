@@ -529,21 +529,10 @@ func (c *Console) rotateClientSecret(w http.ResponseWriter, r *http.Request) {
 	c.done(w, r, clientPath(id), text(locale(r), "clients.rotated", id))
 }
 
-// confirmed checks the typed confirmation of a dangerous action; on a
-// mismatch it says so and goes back to the client.
-func confirmed(w http.ResponseWriter, r *http.Request, id string) bool {
-	if r.PostForm.Get("confirm") == id {
-		return true
-	}
-	sessionOf(r).setFlash(true, text(locale(r), "confirm.mismatch"))
-	http.Redirect(w, r, Prefix+clientPath(id), http.StatusSeeOther)
-	return false
-}
-
 func (c *Console) setClientDisabled(w http.ResponseWriter, r *http.Request) {
 	id := clientIDParam(r)
 	disable := r.PostForm.Get("disabled") == "true"
-	if disable && !confirmed(w, r, id) {
+	if disable && !confirmed(w, r, id, clientPath(id)) {
 		return
 	}
 	if _, err := c.svc.UpdateClient(r.Context(), id, admin.ClientSpec{Disabled: &disable}); err != nil {
@@ -559,7 +548,7 @@ func (c *Console) setClientDisabled(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) revokeClientTokens(w http.ResponseWriter, r *http.Request) {
 	id := clientIDParam(r)
-	if !confirmed(w, r, id) {
+	if !confirmed(w, r, id, clientPath(id)) {
 		return
 	}
 	n, err := c.svc.RevokeClientTokens(r.Context(), id)
@@ -572,7 +561,7 @@ func (c *Console) revokeClientTokens(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) deleteClient(w http.ResponseWriter, r *http.Request) {
 	id := clientIDParam(r)
-	if !confirmed(w, r, id) {
+	if !confirmed(w, r, id, clientPath(id)) {
 		return
 	}
 	if err := c.svc.DeleteClient(r.Context(), id); err != nil {

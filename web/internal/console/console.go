@@ -278,6 +278,18 @@ func (c *Console) done(w http.ResponseWriter, r *http.Request, back, message str
 	http.Redirect(w, r, Prefix+back, http.StatusSeeOther)
 }
 
+// confirmed checks the typed confirmation of a dangerous action (the form's
+// "confirm" field must be want, spaces around it aside); on a mismatch it
+// says so and sends the admin back to the console path back.
+func confirmed(w http.ResponseWriter, r *http.Request, want, back string) bool {
+	if strings.TrimSpace(r.PostForm.Get("confirm")) == want {
+		return true
+	}
+	sessionOf(r).setFlash(true, text(locale(r), "confirm.mismatch"))
+	http.Redirect(w, r, Prefix+back, http.StatusSeeOther)
+	return false
+}
+
 // cookie returns a console cookie: HttpOnly, SameSite=Strict, scoped to
 // the console, Secure when the admin listener is served over TLS.
 func cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {

@@ -252,9 +252,7 @@ func (c *Console) revokeForm(w http.ResponseWriter, r *http.Request) {
 func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request) {
 	kid := chi.URLParam(r, "kid")
 	loc := locale(r)
-	if r.PostForm.Get("confirm") != kid {
-		sessionOf(r).setFlash(true, text(loc, "confirm.mismatch"))
-		http.Redirect(w, r, Prefix+"/keys/"+pathEscape(kid)+"/revoke", http.StatusSeeOther)
+	if !confirmed(w, r, kid, "/keys/"+pathEscape(kid)+"/revoke") {
 		return
 	}
 	res, err := c.svc.RevokeKey(r.Context(), kid, r.PostForm.Get("revoke_tokens") == "on")
