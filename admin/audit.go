@@ -114,27 +114,7 @@ type AuditPage struct {
 // Audit lists up to limit events older than beforeID (0: the newest),
 // newest first. A zero limit is DefaultAuditLimit.
 func (s *Service) Audit(ctx context.Context, beforeID int64, limit int) (AuditPage, error) {
-	if limit == 0 {
-		limit = DefaultAuditLimit
-	}
-	if limit < 0 || limit > MaxAuditLimit {
-		return AuditPage{}, fmt.Errorf("%w: limit must be between 1 and %d", ErrInvalid, MaxAuditLimit)
-	}
-	if beforeID < 0 {
-		return AuditPage{}, fmt.Errorf("%w: before must not be negative", ErrInvalid)
-	}
-	events, err := s.store.ListAudit(ctx, beforeID, limit)
-	if err != nil {
-		return AuditPage{}, fmt.Errorf("listing audit events: %w", err)
-	}
-	page := AuditPage{Events: make([]AuditEntry, 0, len(events))}
-	for _, e := range events {
-		page.Events = append(page.Events, auditEntry(e))
-	}
-	if n := len(page.Events); n > 0 && n == limit {
-		page.NextBefore = page.Events[n-1].ID
-	}
-	return page, nil
+	return s.AuditFiltered(ctx, storage.AuditFilter{BeforeID: beforeID, Limit: limit})
 }
 
 // AuditFiltered lists the events f selects (storage.AuditFilter: actor and
