@@ -76,12 +76,9 @@ func (c Config) SafePublishDelay() time.Duration {
 }
 
 // RetiredKeepFor is how long a key stays published after it stops signing.
-func (c Config) RetiredKeepFor() time.Duration { return c.retiredKeepFor() }
-
-// retiredKeepFor is how long a key stays published after it stops signing.
 // Other instances may keep signing with it until their next reload, and
 // their tokens live MaxTokenLifetime, checked with ClockSkew.
-func (c Config) retiredKeepFor() time.Duration {
+func (c Config) RetiredKeepFor() time.Duration {
 	return c.ReloadInterval + c.MaxTokenLifetime + c.ClockSkew
 }
 

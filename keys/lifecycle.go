@@ -180,7 +180,7 @@ func (c *change) activate(i int) {
 func (c *change) retire(i int) {
 	c.set[i].State = storage.KeyRetired
 	c.set[i].RetiredAt = c.now
-	c.set[i].RemoveAfter = c.now.Add(c.cfg.retiredKeepFor())
+	c.set[i].RemoveAfter = c.now.Add(c.cfg.RetiredKeepFor())
 }
 
 func (c *change) remove(i int) {
@@ -331,7 +331,7 @@ func (c *change) maintain() error {
 				if from.IsZero() {
 					from = c.now
 				}
-				k.RemoveAfter = from.Add(c.cfg.retiredKeepFor())
+				k.RemoveAfter = from.Add(c.cfg.RetiredKeepFor())
 			}
 			if !c.now.Before(k.RemoveAfter) {
 				c.remove(i)
