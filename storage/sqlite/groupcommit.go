@@ -26,6 +26,14 @@ import (
 //   - While the batch syncs, new writers queue; they form the next batch. At
 //     low load a batch holds one transaction and nothing waits longer than a
 //     plain COMMIT would; under load one sync serves many requests.
+//   - A write that may be lost in a power failure (a scan ticket: it lives
+//     two minutes and the page offers a fresh one) is an ephemeral turn. A
+//     batch of ephemeral turns alone commits with synchronous=NORMAL, which
+//     in WAL mode writes the frames without waiting for a sync; the next
+//     synced commit (or checkpoint) syncs them too, and a process crash
+//     loses nothing (the frames are in the OS's cache). A durable turn never
+//     joins such a batch: the batch commits first. An ephemeral turn may join
+//     a durable batch and is then synced with it.
 //
 // Isolation is unchanged for everyone who can observe a write: readers (the
 // reader pool) see only committed batches, and a writer whose savepoint was
@@ -39,9 +47,14 @@ type group struct {
 	db       *sql.DB // the writer pool (one connection)
 	log      *slog.Logger
 	maxBatch int
-	turns    chan *writeTurn
-	quit     chan struct{}
-	done     chan struct{}
+	// synchronous is the configured PRAGMA synchronous, FULL or NORMAL;
+	// connSync is the connection's (NORMAL during ephemeral batches), ""
+	// when unknown. Only loop reads or writes connSync.
+	synchronous string
+	connSync    string
+	turns       chan *writeTurn
+	quit        chan struct{}
+	done        chan struct{}
 }
 
 // defaultMaxBatch bounds how many committed transactions wait for one sync
@@ -50,9 +63,11 @@ const defaultMaxBatch = 128
 
 // writeTurn is one writer's exclusive use of the batch transaction.
 type writeTurn struct {
-	granted chan turnGrant
-	outcome chan turnOutcome
-	durable chan error
+	// ephemeral: the write need not wait for a sync (see group).
+	ephemeral bool
+	granted   chan turnGrant
+	outcome   chan turnOutcome
+	durable   chan error
 }
 
 type turnGrant struct {
@@ -69,14 +84,18 @@ type turnOutcome struct {
 
 var errClosed = errors.New("sqlite: storage is closed")
 
-func newGroup(db *sql.DB, log *slog.Logger) *group {
+// newGroup starts the committer of the writer pool db, whose connection
+// was opened with PRAGMA synchronous = synchronous (FULL or NORMAL).
+func newGroup(db *sql.DB, log *slog.Logger, synchronous string) *group {
 	g := &group{
-		db:       db,
-		log:      log,
-		maxBatch: defaultMaxBatch,
-		turns:    make(chan *writeTurn),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
+		db:          db,
+		log:         log,
+		maxBatch:    defaultMaxBatch,
+		synchronous: synchronous,
+		connSync:    synchronous,
+		turns:       make(chan *writeTurn),
+		quit:        make(chan struct{}),
+		done:        make(chan struct{}),
 	}
 	go g.loop()
 	return g
@@ -94,11 +113,13 @@ func (g *group) close() {
 
 // acquire waits for a turn and returns the batch transaction. Once the turn
 // is granted the caller must end it with release, whatever happens.
-func (g *group) acquire(ctx context.Context) (*writeTurn, *sql.Tx, error) {
+// An ephemeral turn's write may be lost in a power failure (see group).
+func (g *group) acquire(ctx context.Context, ephemeral bool) (*writeTurn, *sql.Tx, error) {
 	t := &writeTurn{
-		granted: make(chan turnGrant, 1),
-		outcome: make(chan turnOutcome, 1),
-		durable: make(chan error, 1),
+		ephemeral: ephemeral,
+		granted:   make(chan turnGrant, 1),
+		outcome:   make(chan turnOutcome, 1),
+		durable:   make(chan error, 1),
 	}
 	select {
 	case g.turns <- t:
@@ -163,7 +184,15 @@ func (g *group) loop() {
 				return
 			}
 		}
+		if tx != nil && !t.ephemeral && g.connSync != g.synchronous {
+			// A durable turn does not join an unsynced batch.
+			commit()
+		}
 		if tx == nil {
+			if err := g.setSync(t.ephemeral); err != nil {
+				t.granted <- turnGrant{err: err}
+				continue
+			}
 			// Not bound to any request's context: the batch outlives them.
 			var err error
 			if tx, err = g.db.BeginTx(context.Background(), nil); err != nil {
@@ -189,4 +218,24 @@ func (g *group) loop() {
 			}
 		}
 	}
+}
+
+// setSync sets the connection's PRAGMA synchronous for the next batch:
+// NORMAL for an ephemeral one, the configured level otherwise. SQLite
+// refuses the change inside a transaction, so it runs before BEGIN. When
+// the change fails the level is unknown and set again next time.
+func (g *group) setSync(ephemeral bool) error {
+	want := g.synchronous
+	if ephemeral {
+		want = "NORMAL"
+	}
+	if want == g.connSync {
+		return nil
+	}
+	g.connSync = ""
+	if _, err := g.db.ExecContext(context.Background(), "PRAGMA synchronous = "+want); err != nil {
+		return fmt.Errorf("sqlite: set synchronous %s: %w", want, mapErr(err))
+	}
+	g.connSync = want
+	return nil
 }

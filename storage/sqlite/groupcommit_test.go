@@ -2,10 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wxoidc/wxoidc/storage"
 )
@@ -148,4 +152,162 @@ func TestClientsVersion(t *testing.T) {
 
 	step("token write", 3, s.CreateTokenSession(ctx, groupSession(1)))
 	step("delete", 4, s.DeleteClient(ctx, "c"))
+}
+
+// connSynchronous reads PRAGMA synchronous on the writer connection: 2 is
+// FULL, 1 NORMAL. Between turns the connection is idle, so the writer
+// pool's one connection is the group's.
+func connSynchronous(t *testing.T, s *Storage) int {
+	t.Helper()
+	var level int
+	if err := s.writer.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&level); err != nil {
+		t.Fatal(err)
+	}
+	return level
+}
+
+// turnSynchronous reads PRAGMA synchronous inside the transaction ctx
+// carries: the level its batch commits with.
+func turnSynchronous(t *testing.T, s *Storage, ctx context.Context) int {
+	t.Helper()
+	var level int
+	err := s.txFrom(ctx).st.use(func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return level
+}
+
+func ephemeralTicket(id string) storage.ScanTicket {
+	now := time.Now()
+	return storage.ScanTicket{ID: id, BrowserHash: []byte("h"), ClientID: "c", AppID: "wx", Request: "r",
+		Status: storage.ScanPending, CreatedAt: now, ExpiresAt: now.Add(2 * time.Minute)}
+}
+
+// TestGroupCommitEphemeral checks which writes skip the sync: a scan
+// ticket's insert alone commits with synchronous=NORMAL and is visible when
+// it returns; every other write, and a ticket written inside a transaction,
+// commits at the configured level; and a durable write arriving while an
+// ephemeral batch is open does not join it.
+func TestGroupCommitEphemeral(t *testing.T) {
+	const full, normal = 2, 1
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	if got := connSynchronous(t, s); got != full {
+		t.Fatalf("synchronous at open = %d, want FULL", got)
+	}
+
+	if err := s.CreateScanTicket(ctx, ephemeralTicket("T1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := connSynchronous(t, s); got != normal {
+		t.Errorf("after a ticket insert: synchronous = %d, want NORMAL", got)
+	}
+	if _, err := s.GetScanTicket(ctx, "T1"); err != nil {
+		t.Errorf("the ticket is not visible to readers when its insert returns: %v", err)
+	}
+	if err := s.CreateTokenSession(ctx, groupSession(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := connSynchronous(t, s); got != full {
+		t.Errorf("after a token insert: synchronous = %d, want FULL", got)
+	}
+
+	// A ticket inside a transaction is as durable as the transaction.
+	txCtx, err := s.BeginTx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateScanTicket(txCtx, ephemeralTicket("T2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := turnSynchronous(t, s, txCtx); got != full {
+		t.Errorf("a ticket in a transaction commits at synchronous = %d, want FULL", got)
+	}
+	if err := s.Commit(txCtx); err != nil {
+		t.Fatal(err)
+	}
+
+	// An ephemeral batch is open (its turn held here) when a durable
+	// transaction asks for a turn: whether the durable turn arrives before
+	// or after the batch commits, it must commit at FULL.
+	for i := range 20 {
+		turn, batch, err := s.group.acquire(ctx, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := batch.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != normal {
+			t.Fatalf("round %d: an ephemeral batch runs at synchronous = %d, want NORMAL", i, got)
+		}
+		levels := make(chan int, 1)
+		go func() {
+			txCtx, err := s.BeginTx(ctx)
+			if err != nil {
+				t.Error(err)
+				levels <- -1
+				return
+			}
+			defer s.Rollback(txCtx)
+			level := turnSynchronous(t, s, txCtx)
+			if err := s.CreateTokenSession(txCtx, groupSession(100+i)); err != nil {
+				t.Error(err)
+			}
+			if err := s.Commit(txCtx); err != nil {
+				t.Error(err)
+			}
+			levels <- level
+		}()
+		if i%2 == 0 {
+			// Every other round, the durable writer is queued before the
+			// batch's turn ends, so it would join the batch if allowed.
+			waitQueuedWriter(t)
+		}
+		if err := <-s.group.release(turn, turnOutcome{committed: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-levels; got != full {
+			t.Fatalf("round %d: a durable transaction after an ephemeral batch ran at synchronous = %d, want FULL", i, got)
+		}
+	}
+}
+
+// waitQueuedWriter returns once a goroutine is blocked handing its turn to
+// the committer (in group.acquire's select on the unbuffered turns channel).
+func waitQueuedWriter(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		n := runtime.Stack(buf, true)
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, "(*group).acquire") {
+				return
+			}
+		}
+		runtime.Gosched()
+	}
+	t.Fatal("no writer queued for a turn within a minute")
+}
+
+// TestGroupCommitEphemeralWhenNormal: with synchronous=NORMAL configured,
+// nothing ever switches.
+func TestGroupCommitEphemeralWhenNormal(t *testing.T) {
+	s := openTest(t, Options{Synchronous: "NORMAL"})
+	ctx := t.Context()
+	for i := range 3 {
+		if err := s.CreateScanTicket(ctx, ephemeralTicket(fmt.Sprintf("T%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateTokenSession(ctx, groupSession(i)); err != nil {
+			t.Fatal(err)
+		}
+		if got := connSynchronous(t, s); got != 1 {
+			t.Fatalf("synchronous = %d, want NORMAL", got)
+		}
+	}
 }

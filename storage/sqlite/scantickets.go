@@ -40,6 +40,8 @@ func scanTicketDest(t *storage.ScanTicket) []any {
 
 // CreateScanTicket inserts t; a taken ID is storage.ErrAlreadyExists. A
 // zero UpdatedAt is stored as CreatedAt: the ticket has not changed yet.
+// The insert does not wait for a sync (execEphemeral): a ticket lives two
+// minutes, and one lost in a power failure costs its browser a fresh code.
 func (s *Storage) CreateScanTicket(ctx context.Context, t storage.ScanTicket) error {
 	if err := storage.CheckNewScanTicket(t); err != nil {
 		return fmt.Errorf("sqlite: create scan ticket: %w", err)
@@ -47,7 +49,7 @@ func (s *Storage) CreateScanTicket(ctx context.Context, t storage.ScanTicket) er
 	if t.UpdatedAt.IsZero() {
 		t.UpdatedAt = t.CreatedAt
 	}
-	_, err := s.exec(ctx, insertScanTicketSQL, t.ID, bytesArg(t.BrowserHash), t.ClientID, t.AppID, t.Request,
+	_, err := s.execEphemeral(ctx, insertScanTicketSQL, t.ID, bytesArg(t.BrowserHash), t.ClientID, t.AppID, t.Request,
 		string(t.Status), t.AccountID, timeArg(t.CreatedAt), timeArg(t.UpdatedAt), timeArg(t.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create scan ticket: %w", err)

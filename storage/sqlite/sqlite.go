@@ -191,7 +191,7 @@ func Open(ctx context.Context, dsnOrPath string, opts Options) (*Storage, error)
 		readers:       readers,
 		wstmts:        newStmtCache(writer),
 		rstmts:        newStmtCache(readers),
-		group:         newGroup(writer, opts.Logger),
+		group:         newGroup(writer, opts.Logger, opts.Synchronous),
 		now:           opts.Now,
 		log:           opts.Logger,
 	}
@@ -494,7 +494,22 @@ func (s *Storage) Statements() uint64 { return s.statements.Load() }
 // savepoint would only cost two statements; any other failure (disk full,
 // I/O error) may have rolled the whole batch back, and is reported so.
 func (s *Storage) execAlone(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	turn, tx, err := s.group.acquire(ctx)
+	return s.execTurn(ctx, false, query, args...)
+}
+
+// execEphemeral runs one write statement that may be lost in a power
+// failure, though not in a process crash: it returns once the write is
+// committed and visible, without waiting for a sync (groupcommit.go). Inside
+// a transaction it is an ordinary statement of that transaction.
+func (s *Storage) execEphemeral(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.txFrom(ctx) != nil {
+		return s.exec(ctx, query, args...)
+	}
+	return s.execTurn(ctx, true, query, args...)
+}
+
+func (s *Storage) execTurn(ctx context.Context, ephemeral bool, query string, args ...any) (sql.Result, error) {
+	turn, tx, err := s.group.acquire(ctx, ephemeral)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}

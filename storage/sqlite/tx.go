@@ -68,7 +68,7 @@ func (s *Storage) BeginTx(ctx context.Context) (context.Context, error) {
 	if h := s.txFrom(ctx); h != nil {
 		return context.WithValue(ctx, txKey{}, &txHandle{s: s, st: h.st, nested: true}), nil
 	}
-	turn, tx, err := s.group.acquire(ctx)
+	turn, tx, err := s.group.acquire(ctx, false)
 	if err != nil {
 		return ctx, fmt.Errorf("sqlite: begin: %w", err)
 	}
