@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	qrcode "github.com/skip2/go-qrcode"
 )
 
 // Mini-program codes for PC sign-in (docs/wechat.md §6.3): getwxacodeunlimit
@@ -253,7 +251,7 @@ func (e *Emulator) unlimitedCode(q *apiReq) answer {
 	if b.Page != "" && len(pages) > 0 && checkPath && env == EnvRelease && !slices.Contains(pages, b.Page) {
 		return fail(41030)
 	}
-	img, err := qrcode.Encode(ScanURL(tok.appID, b.Scene), qrcode.Medium, width)
+	img, err := codePNG(ScanURL(tok.appID, b.Scene), width)
 	if err != nil {
 		return fail(-1) // cannot happen: the text is at most a few hundred bytes
 	}
