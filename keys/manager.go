@@ -36,6 +36,7 @@ type Manager struct {
 
 	idTokens     *Signer
 	accessTokens *Signer
+	verified     verifiedCache // tokens Verify has checked (verified.go)
 }
 
 // NewManager validates cfg (reporting every problem at once) and returns a

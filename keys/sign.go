@@ -153,11 +153,23 @@ func (s *snapshot) lookup(kid, alg string) (*loadedKey, error) {
 // Verify checks a compact JWS against the published key its kid names
 // (next, current or retired; never revoked) and returns the payload and the
 // protected header. It checks the signature and the algorithm only: claims
-// (exp, iss, aud, typ...) are the caller's to check.
+// (exp, iss, aud, typ...) are the caller's to check. A token verified
+// before is answered from verifiedCache while its key is still published;
+// the payload and header may then be shared with earlier callers, so they
+// must not be modified.
 func (m *Manager) Verify(token string) (payload []byte, header jose.Header, err error) {
 	s := m.snap.Load()
 	if len(s.verifyAlgs) == 0 {
 		return nil, jose.Header{}, fmt.Errorf("%w: no keys loaded", ErrUnknownKey)
+	}
+	sum := sha256.Sum256([]byte(token))
+	if v, ok := m.verified.get(sum); ok {
+		k, err := s.lookup(v.header.KeyID, v.header.Algorithm)
+		if err == nil && sameKey(k.public, v.key) {
+			return v.payload, v.header, nil
+		}
+		// The key is gone, or the kid names another key now: verify afresh.
+		m.verified.drop(sum)
 	}
 	obj, err := jose.ParseSignedCompact(token, s.verifyAlgs)
 	if err != nil {
@@ -176,7 +188,14 @@ func (m *Manager) Verify(token string) (payload []byte, header jose.Header, err 
 	if err != nil {
 		return nil, jose.Header{}, fmt.Errorf("keys: invalid signature (kid %s): %w", k.info.KID, err)
 	}
+	m.verified.put(sum, verifiedToken{payload: payload, header: h, key: k.public})
 	return payload, h, nil
+}
+
+// sameKey reports whether two public keys are the same key.
+func sameKey(a, b crypto.PublicKey) bool {
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(b)
 }
 
 // TokenHash computes an OIDC hash claim (at_hash, c_hash) of value for an
