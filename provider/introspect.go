@@ -97,80 +97,104 @@ type accessTokenClaims struct {
 	Nbf float64 `json:"nbf"`
 }
 
-// introspectJWT introspects a JWT access token with one signature check,
-// one claims decoding and one row read, without decrypting the row's
-// session: the row holds everything the answer needs. Its answer is
-// fosite's path's for every token we issue (introspect_test.go compares
-// them). It is stricter on tokens we do not issue: iss must be this issuer
-// and exp present (fosite checks neither). Times are the provider's clock
-// (fosite reads the system's; they are the same outside tests). A storage
-// failure, or a session that does not decrypt, is an error, where fosite's
-// validator turns every failure into an inactive token.
-func (p *Provider) introspectJWT(ctx context.Context, token string) (map[string]interface{}, error) {
+// liveJWT is a JWT access token that passed liveAccessJWT's checks.
+type liveJWT struct {
+	rec    storage.TokenSession
+	key    string // the row key: the hash of the signature part
+	claims accessTokenClaims
+	client *fositeClient
+}
+
+// liveAccessJWT checks a JWT access token with one signature check (none
+// for a token keys.Manager.Verify has verified before), one claims
+// decoding, one row read and the client from its cache, without decrypting
+// the row's session. ok is false for a token that is not a live access
+// token of ours: not ours, a revoked key, a bad signature, not an access
+// token, expired, revoked, rotated away, of a deleted or disabled client.
+// The account is the caller's to check. It is stricter than fosite's
+// validator on tokens we do not issue: iss must be this issuer and exp
+// present (fosite checks neither). Times are the provider's clock (fosite
+// reads the system's; they are the same outside tests). A storage failure
+// is an error, where fosite's validator turns every failure into an
+// invalid token.
+func (p *Provider) liveAccessJWT(ctx context.Context, token string) (t liveJWT, ok bool, err error) {
 	payload, header, err := p.verifier.Verify(token)
 	if err != nil {
-		return inactive(), nil // not ours, a revoked key, a bad signature, alg none...
+		return liveJWT{}, false, nil // not ours, a revoked key, a bad signature, alg none...
 	}
 	// An ID token (or any other JWT we sign) is not an access token; ours
 	// carry RFC 9068's typ (session.GetJWTHeader).
 	if typ, _ := header.ExtraHeaders[jose.HeaderType].(string); typ != "at+jwt" {
-		return inactive(), nil
+		return liveJWT{}, false, nil
 	}
-	var c accessTokenClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return inactive(), nil
+	if err := json.Unmarshal(payload, &t.claims); err != nil {
+		return liveJWT{}, false, nil
 	}
 	// fosite's checks (jwt.MapClaims.Valid): whole seconds, no leeway, exp
 	// inclusive; iat and nbf only when present. exp is required here: every
 	// access token we sign carries one.
-	now := p.now().Unix()
+	c, now := t.claims, p.now().Unix()
 	if c.Iss != p.issuer || c.Exp == 0 || now > int64(c.Exp) ||
 		(c.Iat != 0 && now < int64(c.Iat)) || (c.Nbf != 0 && now < int64(c.Nbf)) {
-		return inactive(), nil
+		return liveJWT{}, false, nil
 	}
 	// The row key is fosite's for JWT access tokens: the hash of the
 	// signature part (DefaultJWTStrategy.AccessTokenSignature, fositeStore).
-	key := hashSignature(token[strings.LastIndexByte(token, '.')+1:])
-	rec, err := p.store.db.GetTokenSession(ctx, storage.KindAccessToken, key)
+	t.key = hashSignature(token[strings.LastIndexByte(token, '.')+1:])
+	t.rec, err = p.store.db.GetTokenSession(ctx, storage.KindAccessToken, t.key)
 	switch {
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrInactive):
-		return inactive(), nil // revoked, rotated away by a refresh, cleaned up
+		return liveJWT{}, false, nil // revoked, rotated away by a refresh, cleaned up
 	case err != nil:
-		return nil, err
+		return liveJWT{}, false, err
 	}
 	// The client must still exist and be enabled (fosite's path loads it
 	// through the same cache and fails the token without it).
-	client, err := p.store.GetClient(ctx, rec.ClientID)
+	client, err := p.store.GetClient(ctx, t.rec.ClientID)
 	switch {
 	case errors.Is(err, fosite.ErrNotFound):
-		return inactive(), nil
+		return liveJWT{}, false, nil
 	case err != nil:
-		return nil, err
+		return liveJWT{}, false, err
 	}
-	person, err := p.personsToken(rec, key)
+	if t.client, ok = client.(*fositeClient); !ok {
+		return liveJWT{}, false, fmt.Errorf("introspect: unexpected client type %T", client)
+	}
+	return t, true, nil
+}
+
+// introspectJWT introspects a JWT access token through liveAccessJWT, plus
+// the account of a person's token. Its answer is fosite's path's for every
+// token we issue (introspect_test.go compares them).
+func (p *Provider) introspectJWT(ctx context.Context, token string) (map[string]interface{}, error) {
+	t, ok, err := p.liveAccessJWT(ctx, token)
+	if !ok || err != nil {
+		return inactiveOr(err)
+	}
+	person, err := p.personsToken(t.rec, t.key)
 	if err != nil {
 		return nil, err
 	}
 	if person {
-		if ok, err := p.accountActive(ctx, rec.Subject); !ok || err != nil {
+		if ok, err := p.accountActive(ctx, t.rec.Subject); !ok || err != nil {
 			return inactiveOr(err)
 		}
 	}
 	out := map[string]interface{}{
 		"active":     true,
-		"client_id":  client.GetID(),
+		"client_id":  t.client.GetID(),
 		"iss":        p.issuer,
-		"iat":        rec.RequestedAt.Unix(),
-		"sub":        rec.Subject,
-		"exp":        int64(c.Exp), // the session's access-token expiry, which the signer wrote
+		"iat":        t.rec.RequestedAt.Unix(),
+		"sub":        t.rec.Subject,
+		"exp":        int64(t.claims.Exp), // the session's access-token expiry, which the signer wrote
 		"token_type": "Bearer",
 	}
 	// fosite merges the row's scopes and audiences into an empty request,
 	// dropping repeats (Request.GrantScope, GrantAudience).
-	if scopes := unique(rec.GrantedScopes); len(scopes) > 0 {
+	if scopes := unique(t.rec.GrantedScopes); len(scopes) > 0 {
 		out["scope"] = scopeString(scopes)
 	}
-	if aud := unique(rec.GrantedAudience); len(aud) > 0 {
+	if aud := unique(t.rec.GrantedAudience); len(aud) > 0 {
 		out["aud"] = aud
 	}
 	return out, nil

@@ -55,6 +55,46 @@ func checkIntrospection(t *testing.T, e *benchEnv, c introspectCase) {
 			t.Errorf("%s: introspectJWT = %v, %v; want %v", c.name, fast, err, old)
 		}
 	}
+	if c.hint == "" {
+		checkUserInfo(t, e, c.name, tok, c.fast)
+	}
+}
+
+// checkUserInfo compares UserInfo's answers for tok through fosite's path
+// and through UserInfo (and userInfoJWT, when fast): the same claims, or
+// errors of the same kind (the UserInfo endpoint answers by kind: 403
+// insufficient_scope, 401 invalid_token, or a server error).
+func checkUserInfo(t *testing.T, e *benchEnv, name, tok string, fast bool) {
+	t.Helper()
+	ctx := context.Background()
+	want, wantErr := e.p.userInfoFosite(ctx, tok)
+	paths := map[string]func(context.Context, string) (map[string]interface{}, error){"UserInfo": e.p.UserInfo}
+	if fast {
+		paths["userInfoJWT"] = e.p.userInfoJWT
+	}
+	for path, userInfo := range paths {
+		got, err := userInfo(ctx, tok)
+		if !reflect.DeepEqual(got, want) || userInfoErrorKind(err) != userInfoErrorKind(wantErr) {
+			t.Errorf("%s: %s = %v, %v (%s); fosite's path: %v, %v (%s)", name, path, got, err, userInfoErrorKind(err),
+				want, wantErr, userInfoErrorKind(wantErr))
+		}
+	}
+}
+
+// userInfoErrorKind is how the UserInfo endpoint answers err.
+func userInfoErrorKind(err error) string {
+	if err == nil {
+		return "claims"
+	}
+	e := ErrorOf(err)
+	switch {
+	case e.Code == "insufficient_scope":
+		return "insufficient_scope"
+	case e.Status >= 500:
+		return "server error"
+	default:
+		return "invalid_token"
+	}
 }
 
 // tokens runs a grant and returns its response.
@@ -89,8 +129,9 @@ func b64JSON(t *testing.T, v any) string {
 }
 
 // TestIntrospectJWTMatchesFosite introspects the same tokens through
-// fosite's path and the JWT fast path (introspectJWT), in the order that
-// the changes between them (revocations, disables) need.
+// fosite's path and the JWT fast path (introspectJWT), and asks UserInfo
+// with them through both paths (userInfoFosite, userInfoJWT), in the order
+// that the changes between them (revocations, disables) need.
 func TestIntrospectJWTMatchesFosite(t *testing.T) {
 	e := newBenchEnv(t, "NORMAL", keys.ES256)
 	ctx := context.Background()
@@ -142,6 +183,11 @@ func TestIntrospectJWTMatchesFosite(t *testing.T) {
 			return str(refreshed, "access_token")
 		}, active: true, fast: true},
 		{name: "client credentials", token: fixed(ccTok), active: true, fast: true},
+		{name: "without the openid scope", token: func(t *testing.T) string {
+			form := wechat("grace", benchMini)
+			form.Set("scope", "phone")
+			return str(e.tokens(t, form, "", ""), "access_token")
+		}, active: true, fast: true},
 		{name: "access token with the refresh hint", token: fixed(ccTok), hint: "refresh_token", active: true},
 		{name: "refresh token", token: fromRefresh("refresh_token"), active: true},
 		{name: "refresh token with its hint", token: fromRefresh("refresh_token"), hint: "refresh_token", active: true},
@@ -227,6 +273,7 @@ func TestIntrospectJWTMatchesFosite(t *testing.T) {
 			}
 			return tok
 		}, active: false, fast: true},
+		{name: "introspected before its key was revoked", token: fixed(ccTok), active: false, fast: true},
 		{name: "signed by the key that replaced it", token: func(t *testing.T) string {
 			return str(e.tokens(t, cc, benchBackend, e.ccSecret), "access_token")
 		}, active: true, fast: true},
