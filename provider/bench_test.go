@@ -357,6 +357,43 @@ func BenchmarkIntrospect(b *testing.B) {
 	})
 }
 
+// BenchmarkUserInfo is UserInfo in-process for a person's JWT access token
+// (ES256, scope openid phone): the token checked, the account with its
+// identity read, the phone number unsealed.
+func BenchmarkUserInfo(b *testing.B) {
+	e := newBenchEnv(b, "FULL", keys.ES256)
+	at, _ := e.token(b, tokenRequest(e.grantForm(true), "", ""))["access_token"].(string)
+	userInfo := func() error {
+		claims, err := e.p.UserInfo(context.Background(), at)
+		if err != nil || claims["phone_number"] == nil {
+			return fmt.Errorf("userinfo: %v %v", claims, err)
+		}
+		return nil
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			if err := userInfo(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel64", func(b *testing.B) {
+		b.ReportAllocs()
+		defer cpuPerOp(b)()
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := userInfo(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
 // BenchmarkHashSignature is the storage key of every token: SHA-256 of the
 // token's signature, base64url.
 func BenchmarkHashSignature(b *testing.B) {
