@@ -99,15 +99,17 @@ type accessTokenClaims struct {
 
 // liveJWT is a JWT access token that passed liveAccessJWT's checks.
 type liveJWT struct {
-	rec    storage.TokenSession
-	key    string // the row key: the hash of the signature part
-	claims accessTokenClaims
-	client *fositeClient
+	rec     storage.TokenSession
+	account storage.AccountState // of rec.Subject, read with rec
+	key     string               // the row key: the hash of the signature part
+	claims  accessTokenClaims
+	client  *fositeClient
 }
 
 // liveAccessJWT checks a JWT access token with one signature check (none
 // for a token keys.Manager.Verify has verified before), one claims
-// decoding, one row read and the client from its cache, without decrypting
+// decoding, one read of the row with its subject's account state, and the
+// client from its cache, without decrypting
 // the row's session. ok is false for a token that is not a live access
 // token of ours: not ours, a revoked key, a bad signature, not an access
 // token, expired, revoked, rotated away, of a deleted or disabled client.
@@ -141,7 +143,7 @@ func (p *Provider) liveAccessJWT(ctx context.Context, token string) (t liveJWT, 
 	// The row key is fosite's for JWT access tokens: the hash of the
 	// signature part (DefaultJWTStrategy.AccessTokenSignature, fositeStore).
 	t.key = hashSignature(token[strings.LastIndexByte(token, '.')+1:])
-	t.rec, err = p.store.db.GetTokenSession(ctx, storage.KindAccessToken, t.key)
+	t.rec, t.account, err = p.store.db.GetTokenSessionWithAccount(ctx, storage.KindAccessToken, t.key)
 	switch {
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrInactive):
 		return liveJWT{}, false, nil // revoked, rotated away by a refresh, cleaned up
@@ -164,7 +166,7 @@ func (p *Provider) liveAccessJWT(ctx context.Context, token string) (t liveJWT, 
 }
 
 // introspectJWT introspects a JWT access token through liveAccessJWT, plus
-// the account of a person's token. Its answer is fosite's path's for every
+// the account of a person's token (read with the token's row). Its answer is fosite's path's for every
 // token we issue (introspect_test.go compares them).
 func (p *Provider) introspectJWT(ctx context.Context, token string) (map[string]interface{}, error) {
 	t, ok, err := p.liveAccessJWT(ctx, token)
@@ -175,10 +177,8 @@ func (p *Provider) introspectJWT(ctx context.Context, token string) (map[string]
 	if err != nil {
 		return nil, err
 	}
-	if person {
-		if ok, err := p.accountActive(ctx, t.rec.Subject); !ok || err != nil {
-			return inactiveOr(err)
-		}
+	if person && (!t.account.Exists || t.account.Disabled) {
+		return inactive(), nil
 	}
 	out := map[string]interface{}{
 		"active":     true,

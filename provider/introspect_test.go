@@ -381,6 +381,15 @@ func (f *failingStore) GetTokenSession(ctx context.Context, kind storage.Session
 	return f.Store.GetTokenSession(ctx, kind, sig)
 }
 
+// GetTokenSessionWithAccount reads the token and the account at once: it
+// fails when either read is set to.
+func (f *failingStore) GetTokenSessionWithAccount(ctx context.Context, kind storage.SessionKind, sig string) (storage.TokenSession, storage.AccountState, error) {
+	if f.tokens || f.accounts {
+		return storage.TokenSession{}, storage.AccountState{}, storage.ErrUnavailable
+	}
+	return f.Store.GetTokenSessionWithAccount(ctx, kind, sig)
+}
+
 func (f *failingStore) GetClient(ctx context.Context, id string) (storage.Client, error) {
 	if f.clients {
 		return storage.Client{}, storage.ErrUnavailable

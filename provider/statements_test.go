@@ -52,6 +52,12 @@ func checkStatementsPerRequest(t *testing.T, e *benchEnv, refreshWant uint64) {
 			t.Fatal(err)
 		}
 	})
+	introspection := count(func() {
+		out, err := e.p.introspectToken(context.Background(), first["access_token"].(string), "")
+		if err != nil || out["active"] != true {
+			t.Fatalf("introspection: %v %v", out, err)
+		}
+	})
 	refresh := count(func() {
 		e.token(t, tokenRequest(url.Values{"grant_type": {GrantTypeRefreshToken}, "client_id": {benchMini},
 			"refresh_token": {first["refresh_token"].(string)}}, "", ""))
@@ -60,8 +66,8 @@ func checkStatementsPerRequest(t *testing.T, e *benchEnv, refreshWant uint64) {
 	e.token(t, tokenRequest(cc, benchBackend, e.ccSecret)) // loads the client into the cache
 	clientCredentials := count(func() { e.token(t, tokenRequest(cc, benchBackend, e.ccSecret)) })
 
-	t.Logf("statements: grant of a new person %d, returning %d, returning with a phone %d, refresh %d, userinfo %d, client_credentials %d",
-		newPerson, returning, withPhone, refresh, userInfo, clientCredentials)
+	t.Logf("statements: grant of a new person %d, returning %d, returning with a phone %d, refresh %d, userinfo %d, introspection %d, client_credentials %d",
+		newPerson, returning, withPhone, refresh, userInfo, introspection, clientCredentials)
 	for _, c := range []struct {
 		name      string
 		got, want uint64
@@ -72,6 +78,8 @@ func checkStatementsPerRequest(t *testing.T, e *benchEnv, refreshWant uint64) {
 		// and the two new tokens.
 		{"refresh", refresh, refreshWant},
 		{"userinfo", userInfo, 2},
+		// A person's JWT access token: its row read with its account's state.
+		{"introspection", introspection, 1},
 		{"client_credentials", clientCredentials, 1},
 	} {
 		if c.got != c.want {

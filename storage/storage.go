@@ -82,6 +82,13 @@ type TokenSession struct {
 	FirstUsedAt time.Time
 }
 
+// AccountState is the state of the account a token session's Subject
+// names, read with the session (GetTokenSessionWithAccount).
+type AccountState struct {
+	Exists   bool // an account has the Subject as its ID
+	Disabled bool
+}
+
 // TokenHolder is who a token is issued to: a client and, for a person's
 // token, an account (Subject; empty for a client's own token, whose
 // sessions may carry the client ID as their subject).
@@ -111,6 +118,11 @@ type TokenSessionStore interface {
 	// GetTokenSession returns the session; ErrNotFound if absent. An inactive
 	// session is returned together with ErrInactive.
 	GetTokenSession(ctx context.Context, kind SessionKind, signature string) (TokenSession, error)
+	// GetTokenSessionWithAccount is GetTokenSession plus the state of the
+	// account whose ID is the session's Subject, read in the same statement:
+	// introspection's and UserInfo's one read. A Subject that names no
+	// account (a client's own token) has a zero AccountState.
+	GetTokenSessionWithAccount(ctx context.Context, kind SessionKind, signature string) (TokenSession, AccountState, error)
 	// DeleteTokenSession removes one session; ErrNotFound if absent.
 	DeleteTokenSession(ctx context.Context, kind SessionKind, signature string) error
 	// DeactivateTokenSession marks one session inactive (authorize codes after use)

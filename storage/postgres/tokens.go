@@ -148,12 +148,12 @@ func createTokenSessionsSQL(holder storage.TokenHolder, sessions []storage.Token
 	return b.String(), args
 }
 
-func scanTokenSession(row pgx.Row) (storage.TokenSession, error) {
+func scanTokenSession(row pgx.Row, extra ...any) (storage.TokenSession, error) {
 	var ts storage.TokenSession
 	var expires, firstUsed pgtype.Timestamptz
-	err := row.Scan(&ts.Kind, &ts.Signature, &ts.RequestID, &ts.RequestedAt, &ts.ClientID, &ts.Subject,
+	err := row.Scan(append([]any{&ts.Kind, &ts.Signature, &ts.RequestID, &ts.RequestedAt, &ts.ClientID, &ts.Subject,
 		&ts.RequestedScopes, &ts.GrantedScopes, &ts.RequestedAudience, &ts.GrantedAudience,
-		&ts.Form, &ts.SessionData, &ts.Active, &expires, &ts.AccessTokenSignature, &firstUsed)
+		&ts.Form, &ts.SessionData, &ts.Active, &expires, &ts.AccessTokenSignature, &firstUsed}, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ts, storage.ErrNotFound
 	}
@@ -183,6 +183,29 @@ func (s *Storage) GetTokenSession(ctx context.Context, kind storage.SessionKind,
 		return ts, fmt.Errorf("storage/postgres: get token session: %w", storage.ErrInactive)
 	}
 	return ts, nil
+}
+
+// GetTokenSessionWithAccount is GetTokenSession with the subject's account
+// state, in one statement (the account as a scalar subquery: NULL when none
+// has the subject as ID).
+func (s *Storage) GetTokenSessionWithAccount(ctx context.Context, kind storage.SessionKind, signature string) (storage.TokenSession, storage.AccountState, error) {
+	var ts storage.TokenSession
+	var disabled pgtype.Bool
+	err := s.read(ctx, "get token session with account", func(q querier) error {
+		var err error
+		ts, err = scanTokenSession(q.QueryRow(ctx, `SELECT `+tokenSessionSelect+`,
+			(SELECT disabled FROM accounts WHERE id = token_sessions.subject)
+			FROM token_sessions WHERE kind = $1 AND signature = $2`, kind, signature), &disabled)
+		return err
+	})
+	if err != nil {
+		return storage.TokenSession{}, storage.AccountState{}, err
+	}
+	acc := storage.AccountState{Exists: disabled.Valid, Disabled: disabled.Valid && disabled.Bool}
+	if !ts.Active {
+		return ts, acc, fmt.Errorf("storage/postgres: get token session with account: %w", storage.ErrInactive)
+	}
+	return ts, acc, nil
 }
 
 // DeleteTokenSession removes one session.

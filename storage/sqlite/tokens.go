@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -17,6 +18,10 @@ var (
 	insertTokenSQL = writeSQL(`INSERT INTO token_sessions (` + tokenColumns + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	selectTokenSQL = readSQL(`SELECT ` + tokenColumns + ` FROM token_sessions WHERE kind = ? AND signature = ?`)
+	// The account as a scalar subquery: NULL when none has the subject as ID.
+	selectTokenWithAccountSQL = readSQL(`SELECT ` + tokenColumns + `,
+	(SELECT disabled FROM accounts WHERE id = token_sessions.subject)
+	FROM token_sessions WHERE kind = ? AND signature = ?`)
 	deleteTokenSQL = writeSQL(`DELETE FROM token_sessions WHERE kind = ? AND signature = ?`)
 	// Deactivation ends a rotated refresh token's grace window as revocation does.
 	deactivateTokenSQL = writeSQL(`UPDATE token_sessions SET active = 0, first_used_at = NULL WHERE kind = ? AND signature = ? AND active = 1`)
@@ -76,21 +81,37 @@ func tokenArgs(ts storage.TokenSession) []any {
 // GetTokenSession returns the session; an inactive one comes back with
 // storage.ErrInactive.
 func (s *Storage) GetTokenSession(ctx context.Context, kind storage.SessionKind, signature string) (storage.TokenSession, error) {
+	ts, _, err := s.getTokenSession(ctx, selectTokenSQL, kind, signature)
+	return ts, err
+}
+
+// GetTokenSessionWithAccount is GetTokenSession with the subject's account
+// state, in one statement.
+func (s *Storage) GetTokenSessionWithAccount(ctx context.Context, kind storage.SessionKind, signature string) (storage.TokenSession, storage.AccountState, error) {
+	return s.getTokenSession(ctx, selectTokenWithAccountSQL, kind, signature)
+}
+
+// getTokenSession runs query, selectTokenSQL or selectTokenWithAccountSQL.
+func (s *Storage) getTokenSession(ctx context.Context, query string, kind storage.SessionKind, signature string) (storage.TokenSession, storage.AccountState, error) {
 	var ts storage.TokenSession
 	var k string
-	err := s.queryRow(ctx, selectTokenSQL, []any{string(kind), signature},
-		&k, &ts.Signature, &ts.RequestID, timeCol{&ts.RequestedAt}, &ts.ClientID, &ts.Subject,
+	dest := []any{&k, &ts.Signature, &ts.RequestID, timeCol{&ts.RequestedAt}, &ts.ClientID, &ts.Subject,
 		listCol{&ts.RequestedScopes}, listCol{&ts.GrantedScopes},
 		listCol{&ts.RequestedAudience}, listCol{&ts.GrantedAudience}, &ts.Form,
-		bytesCol{&ts.SessionData}, &ts.Active, timeCol{&ts.ExpiresAt}, &ts.AccessTokenSignature, timeCol{&ts.FirstUsedAt})
-	if err != nil {
-		return storage.TokenSession{}, fmt.Errorf("sqlite: get token session (%s): %w", kind, err)
+		bytesCol{&ts.SessionData}, &ts.Active, timeCol{&ts.ExpiresAt}, &ts.AccessTokenSignature, timeCol{&ts.FirstUsedAt}}
+	var disabled sql.NullBool
+	if query == selectTokenWithAccountSQL {
+		dest = append(dest, &disabled)
+	}
+	if err := s.queryRow(ctx, query, []any{string(kind), signature}, dest...); err != nil {
+		return storage.TokenSession{}, storage.AccountState{}, fmt.Errorf("sqlite: get token session (%s): %w", kind, err)
 	}
 	ts.Kind = storage.SessionKind(k)
+	acc := storage.AccountState{Exists: disabled.Valid, Disabled: disabled.Valid && disabled.Bool}
 	if !ts.Active {
-		return ts, fmt.Errorf("sqlite: get token session (%s): %w", kind, storage.ErrInactive)
+		return ts, acc, fmt.Errorf("sqlite: get token session (%s): %w", kind, storage.ErrInactive)
 	}
-	return ts, nil
+	return ts, acc, nil
 }
 
 // DeleteTokenSession removes one session.

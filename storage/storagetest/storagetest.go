@@ -43,6 +43,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 	}{
 		{"Ping", testPing},
 		{"TokenSessionCRUD", testTokenSessionCRUD},
+		{"TokenSessionWithAccount", testTokenSessionWithAccount},
 		{"TokenSessionRoundTrip", testTokenSessionRoundTrip},
 		{"RevokeTokenSessions", testRevokeTokenSessions},
 		{"RevokeSubjectTokens", testRevokeSubjectTokens},

@@ -445,3 +445,46 @@ func testRevocationEndsGraceWindow(t *testing.T, s storage.Storage) {
 		})
 	}
 }
+
+// testTokenSessionWithAccount: the session as GetTokenSession returns it,
+// with the state of the account its Subject names, whether that account
+// is enabled, disabled or absent, and for an inactive session too.
+func testTokenSessionWithAccount(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	_, _, err := s.ResolveWeChatLogin(ctx, login("wx-app", "openid-1", "", "key", "account-1", baseTime))
+	mustNoErr(t, "login", err)
+
+	_, _, err = s.GetTokenSessionWithAccount(ctx, storage.KindAccessToken, hashSig("absent"))
+	mustErrIs(t, "absent session", err, storage.ErrNotFound)
+
+	person := newSession(storage.KindAccessToken, "with-account", "req-with-account")
+	own := newSession(storage.KindAccessToken, "client-own", "req-client-own")
+	own.Subject = own.ClientID // a client's own token: no account has this ID
+	mustNoErr(t, "create", s.CreateTokenSession(ctx, person))
+	mustNoErr(t, "create", s.CreateTokenSession(ctx, own))
+
+	check := func(what string, ts storage.TokenSession, wantAcc storage.AccountState, wantErr error) {
+		t.Helper()
+		got, acc, err := s.GetTokenSessionWithAccount(ctx, ts.Kind, ts.Signature)
+		plain, plainErr := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
+		if !errors.Is(err, wantErr) || (wantErr == nil && err != nil) || !errors.Is(plainErr, wantErr) {
+			t.Fatalf("%s: err %v (GetTokenSession: %v), want %v", what, err, plainErr, wantErr)
+		}
+		checkRecord(t, what+": session", got, plain)
+		if acc != wantAcc {
+			t.Errorf("%s: account %+v, want %+v", what, acc, wantAcc)
+		}
+	}
+	check("enabled account", person, storage.AccountState{Exists: true}, nil)
+	check("no account", own, storage.AccountState{}, nil)
+
+	_, err = s.UpdateAccount(ctx, "account-1", func(a storage.Account) (storage.Account, error) {
+		a.Disabled = true
+		return a, nil
+	})
+	mustNoErr(t, "disable", err)
+	check("disabled account", person, storage.AccountState{Exists: true, Disabled: true}, nil)
+
+	mustNoErr(t, "deactivate", s.DeactivateTokenSession(ctx, person.Kind, person.Signature))
+	check("inactive session", person, storage.AccountState{Exists: true, Disabled: true}, storage.ErrInactive)
+}
