@@ -333,28 +333,7 @@ func BenchmarkIntrospect(b *testing.B) {
 		}
 		return nil
 	}
-	b.Run("serial", func(b *testing.B) {
-		b.ReportAllocs()
-		defer cpuPerOp(b)()
-		for b.Loop() {
-			if err := introspect(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("parallel64", func(b *testing.B) {
-		b.ReportAllocs()
-		defer cpuPerOp(b)()
-		b.SetParallelism(32)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := introspect(); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
+	serialAndParallel64(b, introspect)
 }
 
 // BenchmarkUserInfo is UserInfo in-process for a person's JWT access token
@@ -370,11 +349,18 @@ func BenchmarkUserInfo(b *testing.B) {
 		}
 		return nil
 	}
+	serialAndParallel64(b, userInfo)
+}
+
+// serialAndParallel64 runs op serially, then from 64 goroutines on the
+// machine's CPUs (SetParallelism(32) on 2), as the HTTP server would serve
+// 64 connections, reporting CPU and allocations per operation.
+func serialAndParallel64(b *testing.B, op func() error) {
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		defer cpuPerOp(b)()
 		for b.Loop() {
-			if err := userInfo(); err != nil {
+			if err := op(); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -385,7 +371,7 @@ func BenchmarkUserInfo(b *testing.B) {
 		b.SetParallelism(32)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if err := userInfo(); err != nil {
+				if err := op(); err != nil {
 					b.Error(err)
 					return
 				}
