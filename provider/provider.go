@@ -511,8 +511,8 @@ func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string
 // userInfoJWT is UserInfo for a JWT access token, checked as introspection
 // checks it (liveAccessJWT): the signature verified once with go-jose v4,
 // the row read without decrypting its session. It answers what
-// userInfoFosite answers for every token we issue (userinfo_test.go
-// compares them): the same claims, or an error of the same kind.
+// userInfoFosite answers for every token we issue (the same claims, or an
+// error of the same kind; TestIntrospectJWTMatchesFosite compares them).
 func (p *Provider) userInfoJWT(ctx context.Context, accessToken string) (map[string]interface{}, error) {
 	t, ok, err := p.liveAccessJWT(ctx, accessToken)
 	switch {
