@@ -18,8 +18,8 @@ import (
 // keeps the public key that verified it, and a hit is only answered while
 // the token's kid still names that same key, with the token's algorithm, in
 // the current snapshot: a revoked or removed key fails the token at once,
-// as a fresh verification would. Failures are never cached. Claims (exp, typ, iss...) are the
-// caller's to check on every call, cached or not.
+// as a fresh verification would. Failures are never cached. Claims (exp,
+// typ, iss...) are the caller's to check on every call, cached or not.
 //
 // The set is bounded: when full, an arbitrary entry makes room (Go's map
 // iteration starts at a random place). At maxVerified entries of about a

@@ -109,16 +109,15 @@ type liveJWT struct {
 // liveAccessJWT checks a JWT access token with one signature check (none
 // for a token keys.Manager.Verify has verified before), one claims
 // decoding, one read of the row with its subject's account state, and the
-// client from its cache, without decrypting
-// the row's session. ok is false for a token that is not a live access
-// token of ours: not ours, a revoked key, a bad signature, not an access
-// token, expired, revoked, rotated away, of a deleted or disabled client.
-// The account is the caller's to check. It is stricter than fosite's
-// validator on tokens we do not issue: iss must be this issuer and exp
-// present (fosite checks neither). Times are the provider's clock (fosite
-// reads the system's; they are the same outside tests). A storage failure
-// is an error, where fosite's validator turns every failure into an
-// invalid token.
+// client from its cache, without decrypting the row's session. ok is false
+// for a token that is not a live access token of ours: not ours, a revoked
+// key, a bad signature, not an access token, expired, revoked, rotated
+// away, of a deleted or disabled client. The account is the caller's to
+// check. It is stricter than fosite's validator on tokens we do not issue:
+// iss must be this issuer and exp present (fosite checks neither). Times
+// are the provider's clock (fosite reads the system's; they are the same
+// outside tests). A storage failure is an error, where fosite's validator
+// turns every failure into an invalid token.
 func (p *Provider) liveAccessJWT(ctx context.Context, token string) (t liveJWT, ok bool, err error) {
 	payload, header, err := p.verifier.Verify(token)
 	if err != nil {
@@ -166,8 +165,9 @@ func (p *Provider) liveAccessJWT(ctx context.Context, token string) (t liveJWT, 
 }
 
 // introspectJWT introspects a JWT access token through liveAccessJWT, plus
-// the account of a person's token (read with the token's row). Its answer is fosite's path's for every
-// token we issue (introspect_test.go compares them).
+// the account of a person's token (read with the token's row). Its answer
+// is fosite's path's for every token we issue (introspect_test.go compares
+// them).
 func (p *Provider) introspectJWT(ctx context.Context, token string) (map[string]interface{}, error) {
 	t, ok, err := p.liveAccessJWT(ctx, token)
 	if !ok || err != nil {

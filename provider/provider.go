@@ -517,7 +517,7 @@ func (p *Provider) userInfoJWT(ctx context.Context, accessToken string) (map[str
 	t, ok, err := p.liveAccessJWT(ctx, accessToken)
 	switch {
 	case err != nil:
-		return nil, storageError(err)
+		return nil, err // a server error (ErrorOf), 503 when storage is unavailable
 	case !ok:
 		return nil, fosite.ErrRequestUnauthorized.WithHint("The access token is invalid, expired or revoked.")
 	}
@@ -527,7 +527,7 @@ func (p *Provider) userInfoJWT(ctx context.Context, accessToken string) (map[str
 	}
 	person, err := p.personsToken(t.rec, t.key)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, err
 	}
 	if !person {
 		return nil, fosite.ErrRequestUnauthorized.WithHint("The access token was not issued to a user.")

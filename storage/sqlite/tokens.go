@@ -81,26 +81,29 @@ func tokenArgs(ts storage.TokenSession) []any {
 // GetTokenSession returns the session; an inactive one comes back with
 // storage.ErrInactive.
 func (s *Storage) GetTokenSession(ctx context.Context, kind storage.SessionKind, signature string) (storage.TokenSession, error) {
-	ts, _, err := s.getTokenSession(ctx, selectTokenSQL, kind, signature)
+	ts, _, err := s.getTokenSession(ctx, kind, signature, false)
 	return ts, err
 }
 
 // GetTokenSessionWithAccount is GetTokenSession with the subject's account
 // state, in one statement.
 func (s *Storage) GetTokenSessionWithAccount(ctx context.Context, kind storage.SessionKind, signature string) (storage.TokenSession, storage.AccountState, error) {
-	return s.getTokenSession(ctx, selectTokenWithAccountSQL, kind, signature)
+	return s.getTokenSession(ctx, kind, signature, true)
 }
 
-// getTokenSession runs query, selectTokenSQL or selectTokenWithAccountSQL.
-func (s *Storage) getTokenSession(ctx context.Context, query string, kind storage.SessionKind, signature string) (storage.TokenSession, storage.AccountState, error) {
+// getTokenSession reads a session, with its subject's account state when
+// withAccount is set (a zero AccountState otherwise).
+func (s *Storage) getTokenSession(ctx context.Context, kind storage.SessionKind, signature string, withAccount bool) (storage.TokenSession, storage.AccountState, error) {
 	var ts storage.TokenSession
 	var k string
 	dest := []any{&k, &ts.Signature, &ts.RequestID, timeCol{&ts.RequestedAt}, &ts.ClientID, &ts.Subject,
 		listCol{&ts.RequestedScopes}, listCol{&ts.GrantedScopes},
 		listCol{&ts.RequestedAudience}, listCol{&ts.GrantedAudience}, &ts.Form,
 		bytesCol{&ts.SessionData}, &ts.Active, timeCol{&ts.ExpiresAt}, &ts.AccessTokenSignature, timeCol{&ts.FirstUsedAt}}
+	query := selectTokenSQL
 	var disabled sql.NullBool
-	if query == selectTokenWithAccountSQL {
+	if withAccount {
+		query = selectTokenWithAccountSQL
 		dest = append(dest, &disabled)
 	}
 	if err := s.queryRow(ctx, query, []any{string(kind), signature}, dest...); err != nil {
