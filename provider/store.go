@@ -218,7 +218,47 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 	if kind != storage.KindAccessToken && kind != storage.KindRefreshToken {
 		return mapErr(s.db.CreateTokenSession(ctx, rec))
 	}
-	return holderErr(s.db.CreateTokenSessions(ctx, holderOf(r, rec), rec))
+	holder := holderOf(r, rec)
+	p, _ := ctx.Value(pendingKey{}).(*pendingAccess)
+	switch {
+	case p == nil:
+		return holderErr(s.db.CreateTokenSessions(ctx, holder, rec))
+	case kind == storage.KindAccessToken && p.rec == nil:
+		p.rec, p.holder = &rec, holder
+		return nil
+	case kind == storage.KindRefreshToken && p.rec != nil && p.holder == holder && rec.AccessTokenSignature == p.rec.Signature:
+		at := *p.rec
+		p.rec = nil
+		return holderErr(s.db.CreateTokenSessions(ctx, holder, at, rec))
+	}
+	if err := s.flushPending(ctx, p); err != nil {
+		return err
+	}
+	return holderErr(s.db.CreateTokenSessions(ctx, holder, rec))
+}
+
+// pendingKey carries the pendingAccess of a transaction begun with BeginTX.
+type pendingKey struct{}
+
+// pendingAccess is an access token row that a transaction begun with BeginTX
+// has not written yet. fosite's refresh and authorization code handlers
+// store the access token and then, when there is one, the refresh token
+// issued with it; create writes the two rows in one statement, as a WeChat
+// grant does (one holder check and one statement fewer). Commit writes a
+// row still pending. Nothing reads a token back inside these transactions.
+type pendingAccess struct {
+	rec    *storage.TokenSession
+	holder storage.TokenHolder
+}
+
+// flushPending writes the access token row p holds, if any.
+func (s *fositeStore) flushPending(ctx context.Context, p *pendingAccess) error {
+	if p == nil || p.rec == nil {
+		return nil
+	}
+	rec := *p.rec
+	p.rec = nil
+	return holderErr(s.db.CreateTokenSessions(ctx, p.holder, rec))
 }
 
 // issue stores a grant's access token and, when rtSig is set, the refresh
@@ -514,9 +554,24 @@ func (s *fositeStore) DeletePKCERequestSession(context.Context, string) error { 
 
 // Transactions.
 func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
-	return s.db.BeginTx(ctx)
+	ctx, err := s.db.BeginTx(ctx)
+	if err != nil {
+		return ctx, err
+	}
+	return context.WithValue(ctx, pendingKey{}, &pendingAccess{}), nil
 }
-func (s *fositeStore) Commit(ctx context.Context) error   { return mapErr(s.db.Commit(ctx)) }
+
+// Commit writes a token row still pending (see pendingAccess), then commits.
+// A failed write rolls the transaction back: fosite's handlers do not all
+// roll back after a failed commit.
+func (s *fositeStore) Commit(ctx context.Context) error {
+	p, _ := ctx.Value(pendingKey{}).(*pendingAccess)
+	if err := s.flushPending(ctx, p); err != nil {
+		_ = s.db.Rollback(ctx)
+		return err
+	}
+	return mapErr(s.db.Commit(ctx))
+}
 func (s *fositeStore) Rollback(ctx context.Context) error { return s.db.Rollback(ctx) }
 
 // scopeString joins scopes for responses and logs.
