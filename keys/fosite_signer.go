@@ -6,7 +6,6 @@ package keys
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -65,7 +64,7 @@ func (s *Signer) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.
 		}
 		extra = header.ToMap()
 	}
-	payload, err := json.Marshal(map[string]any(claims))
+	payload, err := appendClaims(make([]byte, 0, 512), claims)
 	if err != nil {
 		return "", "", fmt.Errorf("keys: encoding claims: %w", err)
 	}
