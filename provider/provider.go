@@ -16,6 +16,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/google/uuid"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
@@ -424,6 +425,9 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 		// RFC 9068 §2.2: for client credentials the subject is the client.
 		sess.ClientID = client.ID
 		sess.setSubject(client.ID)
+		req.SetID(newRequestID())
+	case req.GetGrantTypes().ExactOne(GrantTypeWeChat):
+		req.SetID(newRequestID())
 	case req.GetGrantTypes().ExactOne(GrantTypeRefreshToken):
 		return p.refreshAccount(ctx, req, sess, client)
 	case req.GetGrantTypes().ExactOne(GrantTypeAuthorizationCode):
@@ -434,6 +438,17 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 		// the tokens (CreateTokenSessions; Token maps that to invalid_grant).
 	}
 	return nil
+}
+
+// newRequestID names the token chain a grant starts (the ID its refresh
+// tokens and revocation by request follow). fosite draws random v4 UUIDs;
+// a time-ordered v7 UUID puts each new token's entry of the request index
+// at the end of that B-tree, on the page the batch's other new tokens also
+// write, instead of on a random page of its own: one page fewer per token
+// in every group commit (docs/performance.md). Refresh and code exchange
+// keep the ID of the chain or authorization they continue.
+func newRequestID() string {
+	return uuid.Must(uuid.NewV7()).String()
 }
 
 // refreshAccount refuses refresh for disabled or deleted accounts and brings
