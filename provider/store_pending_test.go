@@ -30,7 +30,7 @@ func TestPendingAccessToken(t *testing.T) {
 		r.Session = sess
 		return r
 	}
-	exists := func(kind, sig string) bool {
+	exists := func(t *testing.T, kind, sig string) bool {
 		t.Helper()
 		var err error
 		if kind == "access" {
@@ -47,7 +47,7 @@ func TestPendingAccessToken(t *testing.T) {
 		t.Fatalf("get %s token %q: %v", kind, sig, err)
 		return false
 	}
-	begin := func() context.Context {
+	begin := func(t *testing.T) context.Context {
 		t.Helper()
 		tx, err := fs.BeginTX(ctx)
 		if err != nil {
@@ -55,7 +55,7 @@ func TestPendingAccessToken(t *testing.T) {
 		}
 		return tx
 	}
-	must := func(err error) {
+	must := func(t *testing.T, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -64,54 +64,54 @@ func TestPendingAccessToken(t *testing.T) {
 	r := request(benchBackend)
 
 	t.Run("access and refresh in one statement", func(t *testing.T) {
-		tx := begin()
+		tx := begin(t)
 		before := e.store.Statements()
-		must(fs.CreateAccessTokenSession(tx, "at-1", r))
+		must(t, fs.CreateAccessTokenSession(tx, "at-1", r))
 		if n := e.store.Statements() - before; n != 0 {
 			t.Errorf("the access token was written at once (%d statements)", n)
 		}
-		must(fs.CreateRefreshTokenSession(tx, "rt-1", "at-1", r))
+		must(t, fs.CreateRefreshTokenSession(tx, "rt-1", "at-1", r))
 		if n := e.store.Statements() - before; n != 1 {
 			t.Errorf("access and refresh token: %d statements, want 1", n)
 		}
-		must(fs.Commit(tx))
-		if !exists("access", "at-1") || !exists("refresh", "rt-1") {
+		must(t, fs.Commit(tx))
+		if !exists(t, "access", "at-1") || !exists(t, "refresh", "rt-1") {
 			t.Error("a token of the pair is missing after Commit")
 		}
 	})
 
 	t.Run("an access token alone is written at Commit", func(t *testing.T) {
-		tx := begin()
-		must(fs.CreateAccessTokenSession(tx, "at-2", r))
-		must(fs.Commit(tx))
-		if !exists("access", "at-2") {
+		tx := begin(t)
+		must(t, fs.CreateAccessTokenSession(tx, "at-2", r))
+		must(t, fs.Commit(tx))
+		if !exists(t, "access", "at-2") {
 			t.Error("the access token is missing after Commit")
 		}
 	})
 
 	t.Run("a refresh token of another access token", func(t *testing.T) {
-		tx := begin()
-		must(fs.CreateAccessTokenSession(tx, "at-3", r))
-		must(fs.CreateRefreshTokenSession(tx, "rt-3", "at-other", r))
-		must(fs.Commit(tx))
-		if !exists("access", "at-3") || !exists("refresh", "rt-3") {
+		tx := begin(t)
+		must(t, fs.CreateAccessTokenSession(tx, "at-3", r))
+		must(t, fs.CreateRefreshTokenSession(tx, "rt-3", "at-other", r))
+		must(t, fs.Commit(tx))
+		if !exists(t, "access", "at-3") || !exists(t, "refresh", "rt-3") {
 			t.Error("a token is missing after Commit")
 		}
 	})
 
 	t.Run("rollback drops the pending token", func(t *testing.T) {
-		tx := begin()
-		must(fs.CreateAccessTokenSession(tx, "at-4", r))
-		must(fs.Rollback(tx))
-		if exists("access", "at-4") {
+		tx := begin(t)
+		must(t, fs.CreateAccessTokenSession(tx, "at-4", r))
+		must(t, fs.Rollback(tx))
+		if exists(t, "access", "at-4") {
 			t.Error("a rolled-back access token was stored")
 		}
 	})
 
 	t.Run("a holder refused at Commit undoes the transaction", func(t *testing.T) {
-		tx := begin()
-		must(fs.CreateRefreshTokenSession(tx, "rt-5", "at-earlier", r)) // written at once
-		must(fs.CreateAccessTokenSession(tx, "at-5", request("no-such-client")))
+		tx := begin(t)
+		must(t, fs.CreateRefreshTokenSession(tx, "rt-5", "at-earlier", r)) // written at once
+		must(t, fs.CreateAccessTokenSession(tx, "at-5", request("no-such-client")))
 		err := fs.Commit(tx)
 		if !errors.Is(err, errClientGone) {
 			t.Fatalf("Commit = %v, want the client refused", err)
@@ -122,7 +122,7 @@ func TestPendingAccessToken(t *testing.T) {
 			t.Error("a second Commit of the refused transaction succeeded")
 		}
 		_ = fs.Rollback(tx)
-		if exists("refresh", "rt-5") || exists("access", "at-5") {
+		if exists(t, "refresh", "rt-5") || exists(t, "access", "at-5") {
 			t.Error("a token of the refused transaction was stored")
 		}
 	})
