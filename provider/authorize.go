@@ -248,6 +248,8 @@ func (p *Provider) ParseAuthorize(ctx context.Context, form url.Values, requeste
 		e := fosite.ErrorToRFC6749Error(err)
 		return nil, fail(e.ErrorField, e.GetDescription())
 	}
+	// The authorization starts the token chain of its code (newRequestID).
+	ar.SetID(newRequestID())
 	req.ar = ar
 	return req, nil
 }

@@ -440,13 +440,14 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 	return nil
 }
 
-// newRequestID names the token chain a grant starts (the ID its refresh
-// tokens and revocation by request follow). fosite draws random v4 UUIDs;
-// a time-ordered v7 UUID puts each new token's entry of the request index
-// at the end of that B-tree, on the page the batch's other new tokens also
-// write, instead of on a random page of its own: one page fewer per token
-// in every group commit (docs/performance.md). Refresh and code exchange
-// keep the ID of the chain or authorization they continue.
+// newRequestID names the token chain a grant or an authorization request
+// starts (the ID its refresh tokens and revocation by request follow).
+// fosite draws random v4 UUIDs; a time-ordered v7 UUID puts each new
+// token's entry of the request index at the end of that B-tree, on the page
+// the batch's other new tokens also write, instead of on a random page of
+// its own: one page fewer per token in every group commit
+// (docs/performance.md). Refresh and code exchange keep the ID of the chain
+// or authorization they continue.
 func newRequestID() string {
 	return uuid.Must(uuid.NewV7()).String()
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -46,5 +47,35 @@ func TestGrantRequestIDs(t *testing.T) {
 	v7("client_credentials", requestID(cc["access_token"].(string)))
 	if other := requestID(e.token(t, tokenRequest(e.grantForm(false), "", ""))["access_token"].(string)); other == chain {
 		t.Error("two grants share a request ID")
+	}
+}
+
+// A browser sign-in's authorization starts its chain with a v7 ID too, and
+// the code's tokens carry it.
+func TestAuthorizationRequestID(t *testing.T) {
+	e := newAuthzEnv(t)
+	ctx := context.Background()
+	grant := url.Values{"grant_type": {GrantTypeWeChat}, "client_id": {benchMini}, "code": {"hana:1"}}
+	sub := str(jwtPart(t, str(e.tokens(t, grant, "", ""), "access_token"), 1), "sub")
+	ar, err := e.p.ParseAuthorize(ctx, authzForm(authzPublic, authzLoopback), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	redirect, err := e.p.CompleteAuthorize(ctx, ar, Login{AccountID: sub, AuthTime: time.Now(), AMR: []string{AMRWeChat}, AppID: benchAppID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := str(e.tokens(t, url.Values{"grant_type": {GrantTypeAuthorizationCode}, "client_id": {authzPublic}, "code": {u.Query().Get("code")},
+		"redirect_uri": {authzLoopback}, "code_verifier": {"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}}, "", ""), "access_token")
+	req, err := e.p.store.GetAccessTokenSession(ctx, tok[strings.LastIndexByte(tok, '.')+1:], newSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := uuid.Parse(req.GetID()); err != nil || id.Version() != 7 || req.GetID() != ar.ar.GetID() {
+		t.Errorf("code exchange: request ID %q (%v), want the authorization's v7 ID %q", req.GetID(), err, ar.ar.GetID())
 	}
 }
