@@ -414,12 +414,14 @@ func disableAccount(t *testing.T, e *benchEnv, sub string) {
 	}
 }
 
-// A browser sign-in's token (authorization code grant, PKCE) answers the
-// same through both paths, before and after its account is disabled.
-func TestIntrospectJWTCodeFlow(t *testing.T) {
-	e := newAuthzEnv(t)
+// codeFlowToken signs user in with the WeChat grant, then through a browser
+// sign-in of the public client (authorization code grant, PKCE), and returns
+// the access token the code was exchanged for, the account and the
+// authorization request.
+func codeFlowToken(t *testing.T, e *benchEnv, user string) (string, string, *AuthorizeRequest) {
+	t.Helper()
 	ctx := context.Background()
-	grant := url.Values{"grant_type": {GrantTypeWeChat}, "client_id": {benchMini}, "code": {"gina:1"}}
+	grant := url.Values{"grant_type": {GrantTypeWeChat}, "client_id": {benchMini}, "code": {user + ":1"}}
 	sub := str(jwtPart(t, str(e.tokens(t, grant, "", ""), "access_token"), 1), "sub")
 	ar, err := e.p.ParseAuthorize(ctx, authzForm(authzPublic, authzLoopback), time.Now())
 	if err != nil {
@@ -435,6 +437,14 @@ func TestIntrospectJWTCodeFlow(t *testing.T) {
 	}
 	tok := str(e.tokens(t, url.Values{"grant_type": {GrantTypeAuthorizationCode}, "client_id": {authzPublic}, "code": {u.Query().Get("code")},
 		"redirect_uri": {authzLoopback}, "code_verifier": {"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}}, "", ""), "access_token")
+	return tok, sub, ar
+}
+
+// A browser sign-in's token (authorization code grant, PKCE) answers the
+// same through both paths, before and after its account is disabled.
+func TestIntrospectJWTCodeFlow(t *testing.T) {
+	e := newAuthzEnv(t)
+	tok, sub, _ := codeFlowToken(t, e, "gina")
 	checkIntrospection(t, e, introspectCase{name: "code flow", token: func(*testing.T) string { return tok }, active: true, fast: true})
 	disableAccount(t, e, sub)
 	checkIntrospection(t, e, introspectCase{name: "code flow, account disabled", token: func(*testing.T) string { return tok }, active: false, fast: true})

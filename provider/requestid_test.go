@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -54,24 +53,8 @@ func TestGrantRequestIDs(t *testing.T) {
 // the code's tokens carry it.
 func TestAuthorizationRequestID(t *testing.T) {
 	e := newAuthzEnv(t)
-	ctx := context.Background()
-	grant := url.Values{"grant_type": {GrantTypeWeChat}, "client_id": {benchMini}, "code": {"hana:1"}}
-	sub := str(jwtPart(t, str(e.tokens(t, grant, "", ""), "access_token"), 1), "sub")
-	ar, err := e.p.ParseAuthorize(ctx, authzForm(authzPublic, authzLoopback), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	redirect, err := e.p.CompleteAuthorize(ctx, ar, Login{AccountID: sub, AuthTime: time.Now(), AMR: []string{AMRWeChat}, AppID: benchAppID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(redirect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := str(e.tokens(t, url.Values{"grant_type": {GrantTypeAuthorizationCode}, "client_id": {authzPublic}, "code": {u.Query().Get("code")},
-		"redirect_uri": {authzLoopback}, "code_verifier": {"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}}, "", ""), "access_token")
-	req, err := e.p.store.GetAccessTokenSession(ctx, tok[strings.LastIndexByte(tok, '.')+1:], newSession())
+	tok, _, ar := codeFlowToken(t, e, "hana")
+	req, err := e.p.store.GetAccessTokenSession(context.Background(), tok[strings.LastIndexByte(tok, '.')+1:], newSession())
 	if err != nil {
 		t.Fatal(err)
 	}
