@@ -421,13 +421,6 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 		return fosite.ErrServerError.WithDebug("unexpected client type")
 	}
 	switch {
-	case req.GetGrantTypes().ExactOne(GrantTypeClientCredentials):
-		// RFC 9068 §2.2: for client credentials the subject is the client.
-		sess.ClientID = client.ID
-		sess.setSubject(client.ID)
-		req.SetID(newRequestID())
-	case req.GetGrantTypes().ExactOne(GrantTypeWeChat):
-		req.SetID(newRequestID())
 	case req.GetGrantTypes().ExactOne(GrantTypeRefreshToken):
 		return p.refreshAccount(ctx, req, sess, client)
 	case req.GetGrantTypes().ExactOne(GrantTypeAuthorizationCode):
@@ -436,7 +429,15 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 		// (CompleteAuthorize computed them), and the token store refuses
 		// a disabled or deleted account in the transaction that writes
 		// the tokens (CreateTokenSessions; Token maps that to invalid_grant).
+		return nil
+	case req.GetGrantTypes().ExactOne(GrantTypeClientCredentials):
+		// RFC 9068 §2.2: for client credentials the subject is the client.
+		sess.ClientID = client.ID
+		sess.setSubject(client.ID)
 	}
+	// Every other grant (client credentials, the WeChat grants) starts a
+	// token chain of its own.
+	req.SetID(newRequestID())
 	return nil
 }
 
