@@ -231,6 +231,8 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 		p.rec = nil
 		return holderErr(s.db.CreateTokenSessions(ctx, holder, at, rec))
 	}
+	// Anything else: the pending row first, so rows are written in the
+	// order fosite created them.
 	if err := s.flushPending(ctx, p); err != nil {
 		return err
 	}
@@ -562,8 +564,9 @@ func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
 }
 
 // Commit writes a token row still pending (see pendingAccess), then commits.
-// A failed write rolls the transaction back: fosite's handlers do not all
-// roll back after a failed commit.
+// A refused write rolls the transaction back, so that a failed Commit leaves
+// it finished whatever failed, as a failed commit does (fosite's handlers
+// then roll back too, which does nothing).
 func (s *fositeStore) Commit(ctx context.Context) error {
 	p, _ := ctx.Value(pendingKey{}).(*pendingAccess)
 	if err := s.flushPending(ctx, p); err != nil {
