@@ -10,8 +10,8 @@ import (
 	"github.com/wxoidc/wxoidc/storage"
 )
 
-// betweenSteps is a Store that runs hook once, right before the transaction
-// that follows the step it arms on: the interleaving of an admin action
+// betweenSteps is a Store that runs hook once, right before the write (a
+// transaction, or a grant's one-call write) that follows the step it arms on: the interleaving of an admin action
 // between a grant's account check and the transaction storing its tokens,
 // made deterministic.
 type betweenSteps struct {
@@ -46,12 +46,29 @@ func (b *betweenSteps) GetAccountIdentity(ctx context.Context, id, appID string)
 	return acc, ident, err
 }
 
-func (b *betweenSteps) BeginTx(ctx context.Context) (context.Context, error) {
+// fire runs the hook if a step armed it.
+func (b *betweenSteps) fire(ctx context.Context) {
 	if b.armed {
 		b.armed = false
 		b.hook(ctx, b.sub)
 	}
+}
+
+func (b *betweenSteps) BeginTx(ctx context.Context) (context.Context, error) {
+	b.fire(ctx)
 	return b.Store.BeginTx(ctx)
+}
+
+// A grant stores its tokens without a transaction of ours: one statement,
+// or StoreLoginGrant for a returning person.
+func (b *betweenSteps) CreateTokenSessions(ctx context.Context, h storage.TokenHolder, sessions ...storage.TokenSession) error {
+	b.fire(ctx)
+	return b.Store.CreateTokenSessions(ctx, h, sessions...)
+}
+
+func (b *betweenSteps) StoreLoginGrant(ctx context.Context, g storage.LoginGrant) error {
+	b.fire(ctx)
+	return b.Store.StoreLoginGrant(ctx, g)
 }
 
 // loginRacing runs a WeChat-grant login with hooked between its account

@@ -224,36 +224,28 @@ func (g *wechatGrant) knownLogin(client *fositeClient, app wechat.App, sess wech
 // requirePhoneHint answers a grant without a phone for a client that needs one.
 const requirePhoneHint = "This client requires a verified phone number: send 'phone_code' (or 'encrypted_data' and 'iv') from the phone button."
 
-// write stores a grant in one transaction: the returning person's login
-// (w, nil for a person resolveAccount just stored) and the tokens.
-func (g *wechatGrant) write(ctx context.Context, w *grantWrite, r fosite.Requester, atSig, rtSig string) (err error) {
-	db := g.store.db
-	ctx, err = db.BeginTx(ctx)
+// write stores a grant: a returning person's login (w) and the tokens in
+// one StoreLoginGrant, or only the tokens for a person resolveAccount just
+// stored (w nil).
+func (g *wechatGrant) write(ctx context.Context, w *grantWrite, r fosite.Requester, atSig, rtSig string) error {
+	if w == nil {
+		if err := g.store.issue(ctx, r, atSig, rtSig); err != nil {
+			return tokenStoreError(err)
+		}
+		return nil
+	}
+	holder, sessions, err := g.store.issuance(r, atSig, rtSig)
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
-	defer func() {
-		if err != nil {
-			_ = db.Rollback(ctx)
-		}
-	}()
-	if w != nil {
-		if err = db.RecordWeChatLogin(ctx, w.login, w.accountID); err != nil {
-			return storageError(err)
-		}
-		if w.phone != nil {
-			if err = db.SetAccountPhone(ctx, w.accountID, *w.phone); err != nil {
-				return storageError(err)
-			}
-		}
+	err = g.store.db.StoreLoginGrant(ctx, storage.LoginGrant{Login: w.login, Phone: w.phone, Holder: holder, Sessions: sessions})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrClientInactive), errors.Is(err, storage.ErrAccountInactive):
+		return tokenStoreError(holderErr(err))
 	}
-	if err = g.store.issue(ctx, r, atSig, rtSig); err != nil {
-		return tokenStoreError(err)
-	}
-	if err = db.Commit(ctx); err != nil {
-		return storageError(err)
-	}
-	return nil
+	return storageError(err)
 }
 
 // verifyPhone returns the E.164 number the request proves, if any.

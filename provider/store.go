@@ -266,15 +266,25 @@ func (s *fositeStore) flushPending(ctx context.Context, p *pendingAccess) error 
 // issue stores a grant's access token and, when rtSig is set, the refresh
 // token issued with it, in one statement that also checks their holder.
 func (s *fositeStore) issue(ctx context.Context, r fosite.Requester, atSig, rtSig string) error {
-	raw, err := encodeSession(r)
+	holder, recs, err := s.issuance(r, atSig, rtSig)
 	if err != nil {
 		return err
+	}
+	return holderErr(s.db.CreateTokenSessions(ctx, holder, recs...))
+}
+
+// issuance is the rows of a grant's access token and, when rtSig is set, of
+// the refresh token issued with it, and who holds them.
+func (s *fositeStore) issuance(r fosite.Requester, atSig, rtSig string) (storage.TokenHolder, []storage.TokenSession, error) {
+	raw, err := encodeSession(r)
+	if err != nil {
+		return storage.TokenHolder{}, nil, err
 	}
 	recs := []storage.TokenSession{s.record(storage.KindAccessToken, atSig, "", r, raw)}
 	if rtSig != "" {
 		recs = append(recs, s.record(storage.KindRefreshToken, rtSig, atSig, r, raw))
 	}
-	return holderErr(s.db.CreateTokenSessions(ctx, holderOf(r, recs[0]), recs...))
+	return holderOf(r, recs[0]), recs, nil
 }
 
 func encodeSession(r fosite.Requester) ([]byte, error) {

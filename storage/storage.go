@@ -264,6 +264,25 @@ type AccountPhone struct {
 	VerifiedAt time.Time
 }
 
+// LoginGrant is a returning person's WeChat grant as stored: the login,
+// a phone the grant verified (nil leaves the account's alone), and the
+// tokens issued to Holder, whose Subject is the person's account.
+type LoginGrant struct {
+	Login    WeChatLogin
+	Phone    *AccountPhone
+	Holder   TokenHolder
+	Sessions []TokenSession
+}
+
+// CheckLoginGrant is the validation every backend applies in
+// StoreLoginGrant before it stores anything.
+func CheckLoginGrant(g LoginGrant) error {
+	if g.Holder.Subject == "" {
+		return errors.New("login grant without an account")
+	}
+	return CheckIssuance(g.Holder, g.Sessions)
+}
+
 // WeChatIdentity is one (appid, openid) and the account it belongs to.
 type WeChatIdentity struct {
 	AppID     string
@@ -314,6 +333,14 @@ type AccountStore interface {
 	// provided the identity still belongs to accountID: otherwise (absent,
 	// or moved) it changes nothing and returns ErrConflict.
 	RecordWeChatLogin(ctx context.Context, l WeChatLogin, accountID string) error
+	// StoreLoginGrant stores what a returning person's WeChat grant writes,
+	// all or nothing: RecordWeChatLogin(g.Login, g.Holder.Subject), then
+	// SetAccountPhone when g.Phone is set, then CreateTokenSessions(g.Holder,
+	// g.Sessions...). A refusal stores nothing and is, in this order:
+	// ErrConflict (the identity is absent or not the account's),
+	// ErrClientInactive, ErrAccountInactive. Backends do it in as few round
+	// trips as they can: it is the hot path of the product.
+	StoreLoginGrant(ctx context.Context, g LoginGrant) error
 	GetAccount(ctx context.Context, id string) (Account, error)
 	// GetAccountIdentity returns an account and, in one read, its identity
 	// in appID: the first by openid, or a zero identity when it has none

@@ -281,6 +281,23 @@ func (s *Storage) GetAccountIdentity(ctx context.Context, accountID, appID strin
 const rotateKeySQL = `$5::bytea IS NOT NULL AND session_key_encrypted IS DISTINCT FROM $5::bytea
 	AND ($6::bytea IS NULL OR session_key_hash IS DISTINCT FROM $6::bytea)`
 
+// recordLoginSQL is RecordWeChatLogin's UPDATE; its parameters are
+// recordLoginArgs.
+const recordLoginSQL = `UPDATE wechat_identities SET
+	union_id = CASE WHEN union_id = '' THEN $4 ELSE union_id END,
+	session_key_encrypted = CASE WHEN ` + rotateKeySQL + ` THEN $5::bytea ELSE session_key_encrypted END,
+	previous_session_key_encrypted = CASE WHEN ` + rotateKeySQL + `
+		THEN session_key_encrypted ELSE previous_session_key_encrypted END,
+	session_key_hash = CASE WHEN ` + rotateKeySQL + ` THEN $6::bytea ELSE session_key_hash END,
+	session_key_at = CASE WHEN $5::bytea IS NULL THEN session_key_at ELSE $7 END, updated_at = $7
+	WHERE app_id = $1 AND open_id = $2 AND account_id = $3`
+
+// recordLoginArgs are recordLoginSQL's parameters $1 to $7.
+func recordLoginArgs(l storage.WeChatLogin, accountID string, now time.Time) []any {
+	return []any{l.AppID, l.OpenID, accountID, l.UnionID,
+		nilIfEmpty(l.SessionKeyEncrypted), nilIfEmpty(l.SessionKeyHash), now}
+}
+
 // RecordWeChatLogin is updateIdentity (ResolveWeChatLogin's update of a known
 // identity) as one conditional UPDATE: the SET expressions all read the row
 // as it was, and the row lock orders it with ResolveWeChatLogin and
@@ -293,16 +310,7 @@ func (s *Storage) RecordWeChatLogin(ctx context.Context, l storage.WeChatLogin, 
 	}
 	var n int64
 	err := s.run(ctx, "record wechat login", func(q querier) error {
-		tag, err := q.Exec(ctx, `UPDATE wechat_identities SET
-				union_id = CASE WHEN union_id = '' THEN $4 ELSE union_id END,
-				session_key_encrypted = CASE WHEN `+rotateKeySQL+` THEN $5::bytea ELSE session_key_encrypted END,
-				previous_session_key_encrypted = CASE WHEN `+rotateKeySQL+`
-					THEN session_key_encrypted ELSE previous_session_key_encrypted END,
-				session_key_hash = CASE WHEN `+rotateKeySQL+` THEN $6::bytea ELSE session_key_hash END,
-				session_key_at = CASE WHEN $5::bytea IS NULL THEN session_key_at ELSE $7 END, updated_at = $7
-			WHERE app_id = $1 AND open_id = $2 AND account_id = $3`,
-			l.AppID, l.OpenID, accountID, l.UnionID,
-			nilIfEmpty(l.SessionKeyEncrypted), nilIfEmpty(l.SessionKeyHash), now)
+		tag, err := q.Exec(ctx, recordLoginSQL, recordLoginArgs(l, accountID, now)...)
 		n = tag.RowsAffected()
 		return err
 	})

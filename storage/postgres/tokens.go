@@ -128,7 +128,17 @@ func createTokenSessionsSQL(holder storage.TokenHolder, sessions []storage.Token
 		b.WriteString(`, a AS (SELECT 1 FROM accounts WHERE id = $2 AND NOT disabled FOR SHARE)`)
 		from = "c, a"
 	}
-	b.WriteString("\nINSERT INTO token_sessions (" + tokenSessionColumns + ")\nSELECT v.* FROM (VALUES ")
+	b.WriteString("\nINSERT INTO token_sessions (" + tokenSessionColumns + ")\nSELECT v.* FROM ")
+	args = appendTokenRows(&b, args, sessions)
+	b.WriteString(", " + from)
+	return b.String(), args
+}
+
+// appendTokenRows writes the sessions as a VALUES list of cast parameters
+// aliased v (tokenSessionColumns), numbered after args, and returns args
+// with their values appended.
+func appendTokenRows(b *strings.Builder, args []any, sessions []storage.TokenSession) []any {
+	b.WriteString("(VALUES ")
 	for i, ts := range sessions {
 		if i > 0 {
 			b.WriteString(", ")
@@ -138,14 +148,14 @@ func createTokenSessionsSQL(holder storage.TokenHolder, sessions []storage.Token
 			if j > 0 {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "$%d::%s", len(args)+j+1, typ)
+			fmt.Fprintf(b, "$%d::%s", len(args)+j+1, typ)
 		}
 		b.WriteByte(')')
 		row := tokenSessionArgs(ts)
 		args = append(args, row[:]...)
 	}
-	b.WriteString(") AS v (" + tokenSessionColumns + "), " + from)
-	return b.String(), args
+	b.WriteString(") AS v (" + tokenSessionColumns + ")")
+	return args
 }
 
 func scanTokenSession(row pgx.Row, extra ...any) (storage.TokenSession, error) {

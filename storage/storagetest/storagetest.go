@@ -72,6 +72,8 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"GetAccountIdentity", testGetAccountIdentity},
 		{"RecordWeChatLogin", testRecordWeChatLogin},
 		{"SetAccountPhone", testSetAccountPhone},
+		{"StoreLoginGrant", testStoreLoginGrant},
+		{"StoreLoginGrantHoldsAccount", testStoreLoginGrantHoldsAccount},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysFnError", testSigningKeysFnError},
 		{"Audit", testAudit},
