@@ -8,6 +8,8 @@ import (
 
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/storage"
+	"github.com/wxoidc/wxoidc/storage/postgres"
+	"github.com/wxoidc/wxoidc/storage/postgres/pgtest"
 )
 
 // betweenSteps is a Store that runs hook once, right before the write (a
@@ -95,29 +97,48 @@ func loginRacing(t *testing.T, e *benchEnv, hooked *betweenSteps, form url.Value
 // checked it but before its tokens are stored gets no tokens: the check is
 // repeated in the transaction that stores them.
 func TestLoginRacingDisableGetsNoToken(t *testing.T) {
-	for _, returning := range []bool{false, true} {
-		t.Run(fmt.Sprintf("returning=%v", returning), func(t *testing.T) {
-			e := newBenchEnv(t, "NORMAL", keys.ES256)
-			ctx := context.Background()
-			form := e.grantForm(false)
-			if returning {
-				e.token(t, tokenRequest(form, "", ""))
-				form = again(form)
-			}
-			hooked := &betweenSteps{Store: e.store, armOnLogin: true}
-			hooked.hook = func(ctx context.Context, sub string) {
-				disableAccount(t, e, sub)
-				if _, err := e.store.RevokeSubjectTokens(ctx, sub); err != nil {
-					t.Fatal(err)
+	for _, tc := range raceBackends {
+		for _, returning := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/returning=%v", tc.name, returning), func(t *testing.T) {
+				e := tc.env(t)
+				ctx := context.Background()
+				form := e.grantForm(false)
+				if returning {
+					e.token(t, tokenRequest(form, "", ""))
+					form = again(form)
 				}
-			}
-			loginRacing(t, e, hooked, form, "a disable", "invalid_grant")
-			// Nothing was stored that a revocation would still have to catch.
-			if n, err := e.store.RevokeSubjectTokens(ctx, hooked.sub); err != nil || n != 0 {
-				t.Fatalf("%d live tokens of the disabled account stored (err %v)", n, err)
-			}
-		})
+				hooked := &betweenSteps{Store: e.store, armOnLogin: true}
+				hooked.hook = func(ctx context.Context, sub string) {
+					disableAccount(t, e, sub)
+					if _, err := e.store.RevokeSubjectTokens(ctx, sub); err != nil {
+						t.Fatal(err)
+					}
+				}
+				loginRacing(t, e, hooked, form, "a disable", "invalid_grant")
+				// Nothing was stored that a revocation would still have to catch.
+				if n, err := e.store.RevokeSubjectTokens(ctx, hooked.sub); err != nil || n != 0 {
+					t.Fatalf("%d live tokens of the disabled account stored (err %v)", n, err)
+				}
+			})
+		}
 	}
+}
+
+// raceBackends are the storages the login races run on: each backend has
+// its own grant write (PostgreSQL's is one statement).
+var raceBackends = []struct {
+	name string
+	env  func(t *testing.T) *benchEnv
+}{
+	{"sqlite", func(t *testing.T) *benchEnv { return newBenchEnv(t, "NORMAL", keys.ES256) }},
+	{"postgres", func(t *testing.T) *benchEnv {
+		store, err := postgres.Open(t.Context(), pgtest.NewDatabase(t), postgres.Options{Migrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = store.Close() })
+		return newBenchEnvOn(t, store, keys.ES256, nil)
+	}},
 }
 
 // The refresh grant checks the account before fosite's handler opens the
@@ -153,16 +174,27 @@ func TestRefreshRacingDisableGetsNoToken(t *testing.T) {
 // keeps it a few seconds) but before its tokens are stored gets no tokens:
 // they would come back to life when the client ID is created again.
 func TestLoginRacingClientDeletionGetsNoToken(t *testing.T) {
-	e := newBenchEnv(t, "NORMAL", keys.ES256)
-	ctx := context.Background()
-	hooked := &betweenSteps{Store: e.store, armOnLogin: true}
-	hooked.hook = func(ctx context.Context, _ string) {
-		if err := e.store.DeleteClient(ctx, benchMini); err != nil {
-			t.Fatal(err)
+	for _, tc := range raceBackends {
+		for _, returning := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/returning=%v", tc.name, returning), func(t *testing.T) {
+				e := tc.env(t)
+				ctx := context.Background()
+				form := e.grantForm(false)
+				if returning {
+					e.token(t, tokenRequest(form, "", ""))
+					form = again(form)
+				}
+				hooked := &betweenSteps{Store: e.store, armOnLogin: true}
+				hooked.hook = func(ctx context.Context, _ string) {
+					if err := e.store.DeleteClient(ctx, benchMini); err != nil {
+						t.Fatal(err)
+					}
+				}
+				loginRacing(t, e, hooked, form, "the client's deletion", "invalid_client")
+				if n, err := e.store.RevokeClientTokens(ctx, benchMini); err != nil || n != 0 {
+					t.Fatalf("%d live tokens of the deleted client stored (err %v)", n, err)
+				}
+			})
 		}
-	}
-	loginRacing(t, e, hooked, e.grantForm(false), "the client's deletion", "invalid_client")
-	if n, err := e.store.RevokeClientTokens(ctx, benchMini); err != nil || n != 0 {
-		t.Fatalf("%d live tokens of the deleted client stored (err %v)", n, err)
 	}
 }
