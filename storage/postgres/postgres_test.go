@@ -585,6 +585,24 @@ func TestLeastPrivilegeRole(t *testing.T) {
 				NewAccountID: "a", Now: now})
 			return err
 		}},
+		{"login grant", func() error {
+			holder := storage.TokenHolder{ClientID: "c", Subject: "a"}
+			at := storage.TokenSession{Kind: storage.KindAccessToken, Signature: "grant-at", RequestID: "grant",
+				ClientID: "c", Subject: "a", Active: true, ExpiresAt: now.Add(time.Hour)}
+			l := storage.WeChatLogin{AppID: "wx", OpenID: "o", Now: now}
+			phone := &storage.AccountPhone{Hash: "h", Source: "phone_code", VerifiedAt: now}
+			if err := app.StoreLoginGrant(ctx, storage.LoginGrant{Login: l, Phone: phone, Holder: holder, Sessions: []storage.TokenSession{at}}); err != nil {
+				return err
+			}
+			// A refusal runs wxoidc_refuse, which the role must be allowed to call.
+			l.OpenID = "absent"
+			at.Signature = "grant-at-2"
+			err := app.StoreLoginGrant(ctx, storage.LoginGrant{Login: l, Holder: holder, Sessions: []storage.TokenSession{at}})
+			if !errors.Is(err, storage.ErrConflict) {
+				return fmt.Errorf("refused grant: %w, want ErrConflict", err)
+			}
+			return nil
+		}},
 		{"keys", func() error {
 			_, err := app.UpdateSigningKeys(ctx, func([]storage.SigningKey) ([]storage.SigningKey, error) {
 				return []storage.SigningKey{{KID: "k", Algorithm: "RS256", State: storage.KeyNext, CreatedAt: now}}, nil
