@@ -95,50 +95,56 @@ func loginRacing(t *testing.T, e *benchEnv, hooked *betweenSteps, form url.Value
 
 // An account disabled (and its tokens revoked) after the WeChat grant
 // checked it but before its tokens are stored gets no tokens: the check is
-// repeated in the transaction that stores them.
+// repeated in the write that stores them.
 func TestLoginRacingDisableGetsNoToken(t *testing.T) {
-	for _, tc := range raceBackends {
+	forEachLoginRace(t, func(t *testing.T, e *benchEnv, form url.Values) {
+		ctx := context.Background()
+		hooked := &betweenSteps{Store: e.store, armOnLogin: true}
+		hooked.hook = func(ctx context.Context, sub string) {
+			disableAccount(t, e, sub)
+			if _, err := e.store.RevokeSubjectTokens(ctx, sub); err != nil {
+				t.Fatal(err)
+			}
+		}
+		loginRacing(t, e, hooked, form, "a disable", "invalid_grant")
+		// Nothing was stored that a revocation would still have to catch.
+		if n, err := e.store.RevokeSubjectTokens(ctx, hooked.sub); err != nil || n != 0 {
+			t.Fatalf("%d live tokens of the disabled account stored (err %v)", n, err)
+		}
+	})
+}
+
+// forEachLoginRace runs race on each backend (each has its own grant write;
+// PostgreSQL's is one statement) with the grant form of a new person and of
+// a returning one.
+func forEachLoginRace(t *testing.T, race func(t *testing.T, e *benchEnv, form url.Values)) {
+	backends := []struct {
+		name string
+		env  func(t *testing.T) *benchEnv
+	}{
+		{"sqlite", func(t *testing.T) *benchEnv { return newBenchEnv(t, "NORMAL", keys.ES256) }},
+		{"postgres", func(t *testing.T) *benchEnv {
+			store, err := postgres.Open(t.Context(), pgtest.NewDatabase(t), postgres.Options{Migrate: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = store.Close() })
+			return newBenchEnvOn(t, store, keys.ES256, nil)
+		}},
+	}
+	for _, b := range backends {
 		for _, returning := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/returning=%v", tc.name, returning), func(t *testing.T) {
-				e := tc.env(t)
-				ctx := context.Background()
+			t.Run(fmt.Sprintf("%s/returning=%v", b.name, returning), func(t *testing.T) {
+				e := b.env(t)
 				form := e.grantForm(false)
 				if returning {
 					e.token(t, tokenRequest(form, "", ""))
 					form = again(form)
 				}
-				hooked := &betweenSteps{Store: e.store, armOnLogin: true}
-				hooked.hook = func(ctx context.Context, sub string) {
-					disableAccount(t, e, sub)
-					if _, err := e.store.RevokeSubjectTokens(ctx, sub); err != nil {
-						t.Fatal(err)
-					}
-				}
-				loginRacing(t, e, hooked, form, "a disable", "invalid_grant")
-				// Nothing was stored that a revocation would still have to catch.
-				if n, err := e.store.RevokeSubjectTokens(ctx, hooked.sub); err != nil || n != 0 {
-					t.Fatalf("%d live tokens of the disabled account stored (err %v)", n, err)
-				}
+				race(t, e, form)
 			})
 		}
 	}
-}
-
-// raceBackends are the storages the login races run on: each backend has
-// its own grant write (PostgreSQL's is one statement).
-var raceBackends = []struct {
-	name string
-	env  func(t *testing.T) *benchEnv
-}{
-	{"sqlite", func(t *testing.T) *benchEnv { return newBenchEnv(t, "NORMAL", keys.ES256) }},
-	{"postgres", func(t *testing.T) *benchEnv {
-		store, err := postgres.Open(t.Context(), pgtest.NewDatabase(t), postgres.Options{Migrate: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = store.Close() })
-		return newBenchEnvOn(t, store, keys.ES256, nil)
-	}},
 }
 
 // The refresh grant checks the account before fosite's handler opens the
@@ -174,27 +180,17 @@ func TestRefreshRacingDisableGetsNoToken(t *testing.T) {
 // keeps it a few seconds) but before its tokens are stored gets no tokens:
 // they would come back to life when the client ID is created again.
 func TestLoginRacingClientDeletionGetsNoToken(t *testing.T) {
-	for _, tc := range raceBackends {
-		for _, returning := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/returning=%v", tc.name, returning), func(t *testing.T) {
-				e := tc.env(t)
-				ctx := context.Background()
-				form := e.grantForm(false)
-				if returning {
-					e.token(t, tokenRequest(form, "", ""))
-					form = again(form)
-				}
-				hooked := &betweenSteps{Store: e.store, armOnLogin: true}
-				hooked.hook = func(ctx context.Context, _ string) {
-					if err := e.store.DeleteClient(ctx, benchMini); err != nil {
-						t.Fatal(err)
-					}
-				}
-				loginRacing(t, e, hooked, form, "the client's deletion", "invalid_client")
-				if n, err := e.store.RevokeClientTokens(ctx, benchMini); err != nil || n != 0 {
-					t.Fatalf("%d live tokens of the deleted client stored (err %v)", n, err)
-				}
-			})
+	forEachLoginRace(t, func(t *testing.T, e *benchEnv, form url.Values) {
+		ctx := context.Background()
+		hooked := &betweenSteps{Store: e.store, armOnLogin: true}
+		hooked.hook = func(ctx context.Context, _ string) {
+			if err := e.store.DeleteClient(ctx, benchMini); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
+		loginRacing(t, e, hooked, form, "the client's deletion", "invalid_client")
+		if n, err := e.store.RevokeClientTokens(ctx, benchMini); err != nil || n != 0 {
+			t.Fatalf("%d live tokens of the deleted client stored (err %v)", n, err)
+		}
+	})
 }

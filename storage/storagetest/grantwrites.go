@@ -61,6 +61,38 @@ func disableClient(t *testing.T, s storage.Storage, id string, disabled bool) {
 	mustNoErr(t, "update client", err)
 }
 
+// disableWhileHeld disables an account and then revokes its tokens, as
+// admin.Service.SetAccountDisabled does, while tx (which stored sessions for
+// the account) holds it: the disable must wait for tx's commit, and then
+// revoke the sessions (an access token is deleted, a refresh token kept
+// inactive).
+func disableWhileHeld(t *testing.T, s storage.Storage, tx context.Context, accountID string, sessions []storage.TokenSession) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		ctx := context.WithoutCancel(t.Context()) // not tx: the disable is another writer's
+		_, err := s.UpdateAccount(ctx, accountID, func(a storage.Account) (storage.Account, error) {
+			a.Disabled = true
+			return a, nil
+		})
+		if err == nil {
+			_, err = s.RevokeSubjectTokens(ctx, accountID)
+		}
+		done <- err
+	}()
+	mustWait(t, done, "the disable", "account")
+	mustNoErr(t, "commit", s.Commit(tx))
+	mustNoErr(t, "disable and revoke", <-done)
+	for _, ts := range sessions {
+		want := storage.ErrNotFound
+		if ts.Kind == storage.KindRefreshToken {
+			want = storage.ErrInactive
+		}
+		_, err := s.GetTokenSession(t.Context(), ts.Kind, ts.Signature)
+		mustErrIs(t, string(ts.Kind)+" stored under the hold, after the revocation", err, want)
+	}
+}
+
 // mustWait fails if done delivers while a transaction holds the row: the
 // concurrent write (what) must wait for it. Correctness does not rest on
 // this pause: it only gives a backend that does not hold the row the time to
@@ -167,25 +199,7 @@ func testCreateTokenSessionsHoldsAccount(t *testing.T, s storage.Storage) {
 	sessions := issuance(h, "held")
 	mustNoErr(t, "create in a transaction", s.CreateTokenSessions(tx, h, sessions...))
 
-	done := make(chan error, 1)
-	go func() {
-		_, err := s.UpdateAccount(context.WithoutCancel(ctx), h.Subject, func(a storage.Account) (storage.Account, error) {
-			a.Disabled = true
-			return a, nil
-		})
-		if err == nil {
-			_, err = s.RevokeSubjectTokens(context.WithoutCancel(ctx), h.Subject)
-		}
-		done <- err
-	}()
-	mustWait(t, done, "the disable", "account")
-	mustNoErr(t, "commit", s.Commit(tx))
-	mustNoErr(t, "disable and revoke", <-done)
-
-	_, err = s.GetTokenSession(ctx, storage.KindAccessToken, sessions[0].Signature)
-	mustErrIs(t, "access token stored under the hold, after the revocation", err, storage.ErrNotFound)
-	_, err = s.GetTokenSession(ctx, storage.KindRefreshToken, sessions[1].Signature)
-	mustErrIs(t, "refresh token stored under the hold, after the revocation", err, storage.ErrInactive)
+	disableWhileHeld(t, s, tx, h.Subject, sessions)
 	later := issuance(h, "after-disable")
 	mustErrIs(t, "create after the disable", s.CreateTokenSessions(ctx, h, later...), storage.ErrAccountInactive)
 }

@@ -1,7 +1,6 @@
 package storagetest
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -173,26 +172,11 @@ func testStoreLoginGrantHoldsAccount(t *testing.T, s storage.Storage) {
 		h := holderFixture(t, s, fmt.Sprintf("client-hold-%d", i), fmt.Sprintf("openid-hold-%d", i), fmt.Sprintf("account-hold-%d", i))
 		tx, err := s.BeginTx(ctx)
 		mustNoErr(t, "begin", err)
+		defer func() { _ = s.Rollback(tx) }()
 		sessions := issuance(h, fmt.Sprintf("held-%d", i))
 		l := login("wx-app-1", fmt.Sprintf("openid-hold-%d", i), "", "K2", "", baseTime.Add(time.Minute))
 		mustNoErr(t, "store in a transaction", s.StoreLoginGrant(tx, storage.LoginGrant{Login: l, Phone: p, Holder: h, Sessions: sessions}))
-
-		done := make(chan error, 1)
-		go func() {
-			_, err := s.UpdateAccount(context.WithoutCancel(ctx), h.Subject, func(a storage.Account) (storage.Account, error) {
-				a.Disabled = true
-				return a, nil
-			})
-			if err == nil {
-				_, err = s.RevokeSubjectTokens(context.WithoutCancel(ctx), h.Subject)
-			}
-			done <- err
-		}()
-		mustWait(t, done, "the disable", "account")
-		mustNoErr(t, "commit", s.Commit(tx))
-		mustNoErr(t, "disable and revoke", <-done)
-		_, err = s.GetTokenSession(ctx, storage.KindAccessToken, sessions[0].Signature)
-		mustErrIs(t, "access token stored under the hold, after the revocation", err, storage.ErrNotFound)
+		disableWhileHeld(t, s, tx, h.Subject, sessions)
 		l.Now = l.Now.Add(time.Minute)
 		later := issuance(h, fmt.Sprintf("after-disable-%d", i))
 		mustErrIs(t, "store after the disable", s.StoreLoginGrant(ctx, storage.LoginGrant{Login: l, Phone: p, Holder: h, Sessions: later}), storage.ErrAccountInactive)
