@@ -262,15 +262,15 @@ func New(cfg Config) (*Provider, error) {
 	fc.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
 		grant,
 		&appGrant,
-		&oauth2.RefreshTokenGrantHandler{
+		onlyItsGrant{&oauth2.RefreshTokenGrantHandler{
 			AccessTokenStrategy:    core,
 			RefreshTokenStrategy:   core,
 			TokenRevocationStorage: store,
 			Config:                 fc,
-		},
+		}},
 		&refreshIDToken{issuer: issuer, lifespan: cfg.IDTokenLifetime},
-		&clientCredentialsGrant{&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc}},
-		codeGrant,
+		onlyItsGrant{&clientCredentialsGrant{&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc}}},
+		onlyItsGrant{codeGrant},
 		pkceHandler,
 		&codeIDToken{issuer: issuer, lifespan: cfg.IDTokenLifetime},
 	}

@@ -76,9 +76,11 @@ func (s *Storage) CreateTokenSessions(ctx context.Context, holder storage.TokenH
 	if err := storage.CheckIssuance(holder, sessions); err != nil {
 		return fmt.Errorf("sqlite: create token sessions: %w", err)
 	}
-	query := tokenRowsSQL(len(sessions))
+	var query string
 	if len(sessions) < len(insertTokenRowsSQL) {
 		query = insertTokenRowsSQL[len(sessions)]
+	} else {
+		query = tokenRowsSQL(len(sessions))
 	}
 	args := make([]any, 0, 16*len(sessions)+3)
 	for _, ts := range sessions {

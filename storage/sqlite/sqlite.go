@@ -349,6 +349,9 @@ func (s *Storage) Ping(ctx context.Context) error {
 // mapErr translates SQLite errors to the storage sentinels, keeping the
 // original in the chain.
 func mapErr(err error) error {
+	if err == nil {
+		return nil // before se, which escapes: an allocation per statement
+	}
 	var se *sqlitedrv.Error
 	if !errors.As(err, &se) || errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrAlreadyExists) {
 		return err // not from SQLite, or already mapped
