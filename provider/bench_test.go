@@ -140,7 +140,7 @@ func newBenchEnvOn(b testing.TB, store benchStore, accessAlg string, tweak func(
 	}
 	for _, c := range []storage.Client{
 		{ID: benchMini, TokenEndpointAuthMethod: AuthMethodNone, WeChatAppID: benchAppID,
-			GrantTypes: []string{GrantTypeWeChat, GrantTypeRefreshToken}, Scopes: []string{ScopeOpenID, ScopePhone, ScopeOfflineAccess},
+			GrantTypes: []string{GrantTypeWeChat, GrantTypeRefreshToken}, Scopes: []string{ScopeOpenID, ScopePhone, ScopeWeChat, ScopeOfflineAccess},
 			DefaultAudience: benchIssuer, IDTokenSignedResponseAlg: keys.ES256},
 		{ID: benchBackend, SecretHash: hash(env.ccSecret), TokenEndpointAuthMethod: AuthMethodClientSecretBasic,
 			GrantTypes: []string{GrantTypeClientCredentials}, DefaultAudience: benchIssuer},

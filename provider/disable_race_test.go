@@ -2,9 +2,13 @@ package provider
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/storage"
@@ -46,6 +50,15 @@ func (b *betweenSteps) GetAccountIdentity(ctx context.Context, id, appID string)
 		b.armed, b.sub = true, acc.ID
 	}
 	return acc, ident, err
+}
+
+// A refresh reads the account with its token (GetTokenSessionWithLogin).
+func (b *betweenSteps) GetTokenSessionWithLogin(ctx context.Context, kind storage.SessionKind, sig string) (storage.TokenSession, storage.SessionLogin, error) {
+	ts, login, err := b.Store.GetTokenSessionWithLogin(ctx, kind, sig)
+	if err == nil && b.armOnGetAccount && login.Account.ID != "" {
+		b.armed, b.sub = true, login.Account.ID
+	}
+	return ts, login, err
 }
 
 // fire runs the hook if a step armed it.
@@ -118,21 +131,7 @@ func TestLoginRacingDisableGetsNoToken(t *testing.T) {
 // PostgreSQL's is one statement) with the grant form of a new person and of
 // a returning one.
 func forEachLoginRace(t *testing.T, race func(t *testing.T, e *benchEnv, form url.Values)) {
-	backends := []struct {
-		name string
-		env  func(t *testing.T) *benchEnv
-	}{
-		{"sqlite", func(t *testing.T) *benchEnv { return newBenchEnv(t, "NORMAL", keys.ES256) }},
-		{"postgres", func(t *testing.T) *benchEnv {
-			store, err := postgres.Open(t.Context(), pgtest.NewDatabase(t), postgres.Options{Migrate: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = store.Close() })
-			return newBenchEnvOn(t, store, keys.ES256, nil)
-		}},
-	}
-	for _, b := range backends {
+	for _, b := range raceBackends {
 		for _, returning := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/returning=%v", b.name, returning), func(t *testing.T) {
 				e := b.env(t)
@@ -147,32 +146,53 @@ func forEachLoginRace(t *testing.T, race func(t *testing.T, e *benchEnv, form ur
 	}
 }
 
+// raceBackends are the storages the races run on: each backend has its own
+// statements for a grant's write and a refresh's read.
+var raceBackends = []struct {
+	name string
+	env  func(t *testing.T) *benchEnv
+}{
+	{"sqlite", func(t *testing.T) *benchEnv { return newBenchEnv(t, "NORMAL", keys.ES256) }},
+	{"postgres", func(t *testing.T) *benchEnv {
+		store, err := postgres.Open(t.Context(), pgtest.NewDatabase(t), postgres.Options{Migrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = store.Close() })
+		return newBenchEnvOn(t, store, keys.ES256, nil)
+	}},
+}
+
 // The refresh grant checks the account before fosite's handler opens the
 // transaction that rotates the token; a disable landing in between (here
 // without the revocation that would also stop the rotation) must not let
 // new tokens be stored.
 func TestRefreshRacingDisableGetsNoToken(t *testing.T) {
-	e := newBenchEnv(t, "NORMAL", keys.ES256)
-	ctx := context.Background()
-	first := e.token(t, tokenRequest(e.grantForm(false), "", ""))
-	rt, _ := first["refresh_token"].(string)
-	if rt == "" {
-		t.Fatalf("no refresh token: %v", first)
-	}
-	hooked := &betweenSteps{Store: e.store, armOnGetAccount: true}
-	hooked.hook = func(_ context.Context, sub string) { disableAccount(t, e, sub) }
-	e.p.store.db = hooked
+	for _, b := range raceBackends {
+		t.Run(b.name, func(t *testing.T) {
+			e := b.env(t)
+			ctx := context.Background()
+			first := e.token(t, tokenRequest(e.grantForm(false), "", ""))
+			rt, _ := first["refresh_token"].(string)
+			if rt == "" {
+				t.Fatalf("no refresh token: %v", first)
+			}
+			hooked := &betweenSteps{Store: e.store, armOnGetAccount: true}
+			hooked.hook = func(_ context.Context, sub string) { disableAccount(t, e, sub) }
+			e.p.store.db = hooked
 
-	form := url.Values{"grant_type": {GrantTypeRefreshToken}, "client_id": {benchMini}, "refresh_token": {rt}}
-	out, err := e.p.Token(ctx, tokenRequest(form, "", ""))
-	if hooked.sub == "" {
-		t.Fatal("the hook did not run")
-	}
-	if err == nil {
-		t.Fatalf("refresh racing a disable got tokens: %v", out)
-	}
-	if got := ErrorOf(err); got.Status != 400 {
-		t.Fatalf("refresh racing a disable: %+v, want a 400", got)
+			form := url.Values{"grant_type": {GrantTypeRefreshToken}, "client_id": {benchMini}, "refresh_token": {rt}}
+			out, err := e.p.Token(ctx, tokenRequest(form, "", ""))
+			if hooked.sub == "" {
+				t.Fatal("the hook did not run")
+			}
+			if err == nil {
+				t.Fatalf("refresh racing a disable got tokens: %v", out)
+			}
+			if got := ErrorOf(err); got.Status != 400 {
+				t.Fatalf("refresh racing a disable: %+v, want a 400", got)
+			}
+		})
 	}
 }
 
@@ -193,4 +213,56 @@ func TestLoginRacingClientDeletionGetsNoToken(t *testing.T) {
 			t.Fatalf("%d live tokens of the deleted client stored (err %v)", n, err)
 		}
 	})
+}
+
+// A refresh re-reads the person with the refresh token (one statement) and
+// its ID token carries what is stored now: here a phone changed since the
+// grant, and the identity in the client's app, on both backends.
+func TestRefreshClaimsAreFresh(t *testing.T) {
+	for _, b := range raceBackends {
+		t.Run(b.name, func(t *testing.T) {
+			e := b.env(t)
+			grant := e.grantForm(true)
+			grant.Set("scope", "openid phone wechat offline_access")
+			first := e.token(t, tokenRequest(grant, "", ""))
+			before := idTokenPayload(t, first)
+			sub, _ := before["sub"].(string)
+			if sub == "" || before["phone_number"] == nil || before["wechat_openid"] == nil {
+				t.Fatalf("first ID token: %v", before)
+			}
+			const phone = "+8613900001111"
+			if err := e.store.SetAccountPhone(t.Context(), sub, storage.AccountPhone{
+				Encrypted: e.p.accounts.sealPhone(sub, phone), Hash: e.p.accounts.PhoneHash(phone),
+				Source: PhoneSourceCode, VerifiedAt: time.Now(),
+			}); err != nil {
+				t.Fatal(err)
+			}
+			form := url.Values{"grant_type": {GrantTypeRefreshToken}, "client_id": {benchMini}, "refresh_token": {first["refresh_token"].(string)}}
+			after := idTokenPayload(t, e.token(t, tokenRequest(form, "", "")))
+			if after["sub"] != sub || after["phone_number"] != phone || after["wechat_openid"] != before["wechat_openid"] {
+				t.Errorf("refreshed ID token: sub %v phone_number %v wechat_openid %v, want %s, %s and %v",
+					after["sub"], after["phone_number"], after["wechat_openid"], sub, phone, before["wechat_openid"])
+			}
+		})
+	}
+}
+
+// idTokenPayload decodes, without verifying, the claims of a token
+// response's ID token.
+func idTokenPayload(t *testing.T, resp map[string]any) map[string]any {
+	t.Helper()
+	idToken, _ := resp["id_token"].(string)
+	parts := strings.Split(idToken, ".")
+	if len(parts) != 3 {
+		t.Fatalf("no ID token in %v", resp)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
 }

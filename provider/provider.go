@@ -334,7 +334,7 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (map[string]inter
 	if err := checkIDTokenParams(r.PostForm); err != nil {
 		return nil, err
 	}
-	ctx = withCodeMemo(ctx)
+	ctx = withRequestMemo(ctx)
 	req, err := p.oauth.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
 		return nil, answer(err)
@@ -464,7 +464,20 @@ func (p *Provider) refreshAccount(ctx context.Context, req fosite.AccessRequeste
 	if appID == "" {
 		appID = sess.AppID // a browser sign-in: the app the person used
 	}
-	acc, ident, err := p.store.db.GetAccountIdentity(ctx, sess.GetSubject(), appID)
+	var (
+		acc   storage.Account
+		ident storage.WeChatIdentity
+		err   error
+	)
+	if login, ok := memoLogin(ctx, client.ID, sess.GetSubject()); ok && client.WeChatAppID != "" {
+		// Read with the refresh token, in the client's app: appID.
+		acc, ident = login.Account, login.Identity
+		if acc.ID == "" {
+			err = storage.ErrNotFound
+		}
+	} else {
+		acc, ident, err = p.store.db.GetAccountIdentity(ctx, sess.GetSubject(), appID)
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		return fosite.ErrInvalidGrant.WithHint("The account no longer exists.")
 	}

@@ -381,36 +381,66 @@ func expiryFor(kind storage.SessionKind, sess *session, now time.Time) time.Time
 	return t
 }
 
-// codeMemo keeps, for one token request, the authorization code row read
-// first: fosite's code handler reads the code when it checks the request and
-// again when it issues the tokens. The second read may reuse the first:
-// spending the code is a compare-and-swap (InvalidateAuthorizeCodeSession),
-// so a code spent in between is still caught when it is written.
-type codeMemo struct {
-	key string
-	rec storage.TokenSession
-	err error
+// requestMemo keeps what one token request read for a later step of the
+// same request:
+//   - the authorization code row read first: fosite's code handler reads the
+//     code when it checks the request and again when it issues the tokens.
+//     The second read may reuse the first: spending the code is a
+//     compare-and-swap (InvalidateAuthorizeCodeSession), so a code spent in
+//     between is still caught when it is written.
+//   - for a refresh, the person behind the refresh token, read with it in one
+//     statement (GetTokenSessionWithLogin), whom refreshAccount would read
+//     next. The tokens' write re-checks the account (CreateTokenSessions).
+type requestMemo struct {
+	codeKey string
+	code    storage.TokenSession
+	codeErr error
+	login   *refreshLogin
 }
 
-type codeMemoKey struct{}
+// refreshLogin is the person behind a refresh token: the account its
+// subject names and the identity in the app of its client.
+type refreshLogin struct {
+	clientID, subject string
+	storage.SessionLogin
+}
 
-// withCodeMemo returns ctx with an empty codeMemo (Token sets one per request).
-func withCodeMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, codeMemoKey{}, &codeMemo{})
+type requestMemoKey struct{}
+
+// withRequestMemo returns ctx with an empty requestMemo (Token sets one per
+// request).
+func withRequestMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestMemoKey{}, &requestMemo{})
+}
+
+// memoLogin returns the person a refresh of this request read with its
+// refresh token, if it was the token of clientID and subject.
+func memoLogin(ctx context.Context, clientID, subject string) (storage.SessionLogin, bool) {
+	memo, _ := ctx.Value(requestMemoKey{}).(*requestMemo)
+	if memo == nil || memo.login == nil || memo.login.clientID != clientID || memo.login.subject != subject {
+		return storage.SessionLogin{}, false
+	}
+	return memo.login.SessionLogin, true
 }
 
 func (s *fositeStore) get(ctx context.Context, kind storage.SessionKind, signature string, into fosite.Session) (fosite.Requester, error) {
 	key := hashSignature(signature)
 	var rec storage.TokenSession
 	var err error
-	memo, _ := ctx.Value(codeMemoKey{}).(*codeMemo)
+	memo, _ := ctx.Value(requestMemoKey{}).(*requestMemo)
 	switch {
-	case kind == storage.KindAuthorizeCode && memo != nil && memo.key == key:
-		rec, err = memo.rec, memo.err
+	case kind == storage.KindAuthorizeCode && memo != nil && memo.codeKey == key:
+		rec, err = memo.code, memo.codeErr
+	case kind == storage.KindRefreshToken && memo != nil:
+		var login storage.SessionLogin
+		rec, login, err = s.db.GetTokenSessionWithLogin(ctx, kind, key)
+		if err == nil || errors.Is(err, storage.ErrInactive) {
+			memo.login = &refreshLogin{clientID: rec.ClientID, subject: rec.Subject, SessionLogin: login}
+		}
 	default:
 		rec, err = s.db.GetTokenSession(ctx, kind, key)
 		if kind == storage.KindAuthorizeCode && memo != nil && (err == nil || errors.Is(err, storage.ErrInactive)) {
-			*memo = codeMemo{key: key, rec: rec, err: err}
+			memo.codeKey, memo.code, memo.codeErr = key, rec, err
 		}
 	}
 	inactive := errors.Is(err, storage.ErrInactive)

@@ -97,6 +97,13 @@ type TokenHolder struct {
 	Subject  string
 }
 
+// SessionLogin is the person behind a token session, as
+// GetTokenSessionWithLogin reads it.
+type SessionLogin struct {
+	Account  Account
+	Identity WeChatIdentity
+}
+
 // TokenSessionStore persists token sessions of every kind.
 type TokenSessionStore interface {
 	// CreateTokenSession inserts s (s.Active is stored as given).
@@ -123,6 +130,13 @@ type TokenSessionStore interface {
 	// introspection's and UserInfo's one read. A Subject that names no
 	// account (a client's own token) has a zero AccountState.
 	GetTokenSessionWithAccount(ctx context.Context, kind SessionKind, signature string) (TokenSession, AccountState, error)
+	// GetTokenSessionWithLogin is GetTokenSession plus, read in the same
+	// statement, the account its Subject names and that account's identity
+	// in the WeChat app of the session's client (the first by openid, as
+	// GetAccountIdentity picks it): a refresh's one read. Each is zero when
+	// there is none (a client's own token, an account gone, a client
+	// without an app or an account without an identity in it).
+	GetTokenSessionWithLogin(ctx context.Context, kind SessionKind, signature string) (TokenSession, SessionLogin, error)
 	// DeleteTokenSession removes one session; ErrNotFound if absent.
 	DeleteTokenSession(ctx context.Context, kind SessionKind, signature string) error
 	// DeactivateTokenSession marks one session inactive (authorize codes after use)

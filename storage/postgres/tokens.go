@@ -195,6 +195,52 @@ func (s *Storage) GetTokenSession(ctx context.Context, kind storage.SessionKind,
 	return ts, nil
 }
 
+// getTokenSessionWithLoginSQL reads a session with its subject's account and
+// the account's identity in the app of the session's client; the columns of
+// a missing account or identity read as ”, false, the epoch or NULL.
+const getTokenSessionWithLoginSQL = `WITH t AS (SELECT ` + tokenSessionSelect + `
+	FROM token_sessions WHERE kind = $1 AND signature = $2)
+	SELECT t.*,
+	COALESCE(a.id, ''), COALESCE(a.disabled, false), COALESCE(a.created_at, 'epoch'), COALESCE(a.updated_at, 'epoch'),
+	a.phone_encrypted, COALESCE(a.phone_hash, ''), COALESCE(a.phone_source, ''), a.phone_verified_at,
+	COALESCE(w.app_id, ''), COALESCE(w.open_id, ''), COALESCE(w.account_id, ''), COALESCE(w.union_id, ''),
+	w.session_key_encrypted, w.previous_session_key_encrypted, w.session_key_hash, w.session_key_at,
+	COALESCE(w.created_at, 'epoch'), COALESCE(w.updated_at, 'epoch')
+	FROM t
+	LEFT JOIN accounts a ON a.id = t.subject
+	LEFT JOIN clients c ON c.id = t.client_id
+	LEFT JOIN wechat_identities w ON w.account_id = a.id AND w.app_id = c.wechat_app_id AND c.wechat_app_id <> ''
+	ORDER BY w.open_id LIMIT 1`
+
+// GetTokenSessionWithLogin is GetTokenSession with the subject's account and
+// its identity in the client's app, in one statement.
+func (s *Storage) GetTokenSessionWithLogin(ctx context.Context, kind storage.SessionKind, signature string) (storage.TokenSession, storage.SessionLogin, error) {
+	var (
+		ts storage.TokenSession
+		ax accountScan
+		ix identityScan
+	)
+	err := s.read(ctx, "get token session with login", func(q querier) error {
+		var err error
+		ts, err = scanTokenSession(q.QueryRow(ctx, getTokenSessionWithLoginSQL, kind, signature), append(ax.dest(), ix.dest()...)...)
+		return err
+	})
+	if err != nil {
+		return storage.TokenSession{}, storage.SessionLogin{}, err
+	}
+	var login storage.SessionLogin
+	if ax.a.ID != "" {
+		login.Account = ax.account()
+	}
+	if ix.id.AppID != "" {
+		login.Identity = ix.identity()
+	}
+	if !ts.Active {
+		return ts, login, fmt.Errorf("storage/postgres: get token session with login: %w", storage.ErrInactive)
+	}
+	return ts, login, nil
+}
+
 // GetTokenSessionWithAccount is GetTokenSession with the subject's account
 // state, in one statement (the account as a scalar subquery: NULL when none
 // has the subject as ID).

@@ -22,6 +22,18 @@ var (
 	selectTokenWithAccountSQL = readSQL(`SELECT ` + tokenColumns + `,
 	(SELECT disabled FROM accounts WHERE id = token_sessions.subject)
 	FROM token_sessions WHERE kind = ? AND signature = ?`)
+	// The columns of a missing account or identity read as '' (text), 0
+	// (disabled) or NULL.
+	selectTokenWithLoginSQL = readSQL(`SELECT ` + prefixColumns("t.", tokenColumns) + `,
+	COALESCE(a.id, ''), COALESCE(a.disabled, 0), a.created_at, a.updated_at, a.phone_encrypted,
+	COALESCE(a.phone_hash, ''), COALESCE(a.phone_source, ''), a.phone_verified_at,
+	COALESCE(i.appid, ''), COALESCE(i.openid, ''), COALESCE(i.account_id, ''), COALESCE(i.unionid, ''),
+	i.session_key_encrypted, i.previous_session_key_encrypted, i.session_key_hash, i.session_key_at, i.created_at, i.updated_at
+	FROM token_sessions t
+	LEFT JOIN accounts a ON a.id = t.subject
+	LEFT JOIN clients c ON c.id = t.client_id
+	LEFT JOIN wechat_identities i ON i.account_id = a.id AND i.appid = c.wechat_appid AND c.wechat_appid <> ''
+	WHERE t.kind = ? AND t.signature = ? ORDER BY i.openid LIMIT 1`)
 	deleteTokenSQL = writeSQL(`DELETE FROM token_sessions WHERE kind = ? AND signature = ?`)
 	// Deactivation ends a rotated refresh token's grace window as revocation does.
 	deactivateTokenSQL = writeSQL(`UPDATE token_sessions SET active = 0, first_used_at = NULL WHERE kind = ? AND signature = ? AND active = 1`)
@@ -91,15 +103,46 @@ func (s *Storage) GetTokenSessionWithAccount(ctx context.Context, kind storage.S
 	return s.getTokenSession(ctx, kind, signature, true)
 }
 
+// GetTokenSessionWithLogin is GetTokenSession with the subject's account and
+// its identity in the client's app, in one statement.
+func (s *Storage) GetTokenSessionWithLogin(ctx context.Context, kind storage.SessionKind, signature string) (storage.TokenSession, storage.SessionLogin, error) {
+	var (
+		ts    storage.TokenSession
+		k     string
+		login storage.SessionLogin
+	)
+	dest := append(tokenDest(&ts, &k), accountDest(&login.Account)...)
+	dest = append(dest, identityDest(&login.Identity)...)
+	if err := s.queryRow(ctx, selectTokenWithLoginSQL, []any{string(kind), signature}, dest...); err != nil {
+		return storage.TokenSession{}, storage.SessionLogin{}, fmt.Errorf("sqlite: get token session with login (%s): %w", kind, err)
+	}
+	ts.Kind = storage.SessionKind(k)
+	if login.Account.ID == "" {
+		login.Account = storage.Account{}
+	}
+	if login.Identity.AppID == "" {
+		login.Identity = storage.WeChatIdentity{}
+	}
+	if !ts.Active {
+		return ts, login, fmt.Errorf("sqlite: get token session with login (%s): %w", kind, storage.ErrInactive)
+	}
+	return ts, login, nil
+}
+
+// tokenDest receives tokenColumns; the kind goes to k.
+func tokenDest(ts *storage.TokenSession, k *string) []any {
+	return []any{k, &ts.Signature, &ts.RequestID, timeCol{&ts.RequestedAt}, &ts.ClientID, &ts.Subject,
+		listCol{&ts.RequestedScopes}, listCol{&ts.GrantedScopes},
+		listCol{&ts.RequestedAudience}, listCol{&ts.GrantedAudience}, &ts.Form,
+		bytesCol{&ts.SessionData}, &ts.Active, timeCol{&ts.ExpiresAt}, &ts.AccessTokenSignature, timeCol{&ts.FirstUsedAt}}
+}
+
 // getTokenSession reads a session, with its subject's account state when
 // withAccount is set (a zero AccountState otherwise).
 func (s *Storage) getTokenSession(ctx context.Context, kind storage.SessionKind, signature string, withAccount bool) (storage.TokenSession, storage.AccountState, error) {
 	var ts storage.TokenSession
 	var k string
-	dest := []any{&k, &ts.Signature, &ts.RequestID, timeCol{&ts.RequestedAt}, &ts.ClientID, &ts.Subject,
-		listCol{&ts.RequestedScopes}, listCol{&ts.GrantedScopes},
-		listCol{&ts.RequestedAudience}, listCol{&ts.GrantedAudience}, &ts.Form,
-		bytesCol{&ts.SessionData}, &ts.Active, timeCol{&ts.ExpiresAt}, &ts.AccessTokenSignature, timeCol{&ts.FirstUsedAt}}
+	dest := tokenDest(&ts, &k)
 	query := selectTokenSQL
 	var disabled sql.NullBool
 	if withAccount {

@@ -44,6 +44,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"Ping", testPing},
 		{"TokenSessionCRUD", testTokenSessionCRUD},
 		{"TokenSessionWithAccount", testTokenSessionWithAccount},
+		{"TokenSessionWithLogin", testTokenSessionWithLogin},
 		{"TokenSessionRoundTrip", testTokenSessionRoundTrip},
 		{"RevokeTokenSessions", testRevokeTokenSessions},
 		{"RevokeSubjectTokens", testRevokeSubjectTokens},

@@ -488,3 +488,82 @@ func testTokenSessionWithAccount(t *testing.T, s storage.Storage) {
 	mustNoErr(t, "deactivate", s.DeactivateTokenSession(ctx, person.Kind, person.Signature))
 	check("inactive session", person, storage.AccountState{Exists: true, Disabled: true}, storage.ErrInactive)
 }
+
+// testTokenSessionWithLogin pins the refresh's one read: the session as
+// GetTokenSession reads it, the account as GetAccount and the identity as
+// GetAccountIdentity (in the app of the session's client) would.
+func testTokenSessionWithLogin(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	app := newClient("client-app")
+	app.WeChatAppID = "wx-app-1"
+	web := newClient("client-web")
+	web.WeChatAppID = "" // a web app's browser sign-in: no WeChat app of its own
+	for _, c := range []storage.Client{app, web} {
+		mustNoErr(t, "create client", s.CreateClient(ctx, c))
+	}
+	// account-1 has two identities in wx-app-1 (joined by unionid) and one
+	// in wx-app-2; the first by openid in the client's app is the one read.
+	for _, l := range []storage.WeChatLogin{
+		login("wx-app-1", "openid-b", "union-1", "k1", "account-1", baseTime),
+		login("wx-app-1", "openid-a", "union-1", "k2", "account-unused", baseTime.Add(time.Minute)),
+		login("wx-app-2", "openid-c", "union-1", "k3", "account-unused", baseTime.Add(2*time.Minute)),
+	} {
+		_, acc, err := s.ResolveWeChatLogin(ctx, l)
+		mustNoErr(t, "login", err)
+		if acc.ID != "account-1" {
+			t.Fatalf("login %s joined account %q, want account-1", l.OpenID, acc.ID)
+		}
+	}
+
+	_, _, err := s.GetTokenSessionWithLogin(ctx, storage.KindRefreshToken, hashSig("absent"))
+	mustErrIs(t, "absent session", err, storage.ErrNotFound)
+
+	session := func(label, clientID, subject string) storage.TokenSession {
+		ts := newSession(storage.KindRefreshToken, label, "req-"+label)
+		ts.ClientID, ts.Subject = clientID, subject
+		mustNoErr(t, "create "+label, s.CreateTokenSession(ctx, ts))
+		return ts
+	}
+	appToken := session("app", "client-app", "account-1")
+	webToken := session("web", "client-web", "account-1")
+	ownToken := session("own", "client-app", "client-app") // client_credentials: the client is the subject
+	goneClient := session("gone-client", "client-gone", "account-1")
+	goneAccount := session("gone-account", "client-app", "account-gone")
+
+	check := func(what string, ts storage.TokenSession, wantAccount bool, identityApp string, wantErr error) {
+		t.Helper()
+		got, login, err := s.GetTokenSessionWithLogin(ctx, ts.Kind, ts.Signature)
+		plain, plainErr := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
+		if !errors.Is(err, wantErr) || (wantErr == nil && err != nil) || !errors.Is(plainErr, wantErr) {
+			t.Fatalf("%s: err %v (GetTokenSession: %v), want %v", what, err, plainErr, wantErr)
+		}
+		checkRecord(t, what+": session", got, plain)
+		var wantAcc storage.Account
+		var wantID storage.WeChatIdentity
+		if wantAccount {
+			wantAcc, wantID, err = s.GetAccountIdentity(ctx, ts.Subject, identityApp)
+			mustNoErr(t, what+": get account identity", err)
+		}
+		checkRecord(t, what+": account", login.Account, wantAcc)
+		checkRecord(t, what+": identity", login.Identity, wantID)
+	}
+	check("the client's app", appToken, true, "wx-app-1", nil)
+	got, login, err := s.GetTokenSessionWithLogin(ctx, appToken.Kind, appToken.Signature)
+	mustNoErr(t, "get", err)
+	if got.Subject != "account-1" || login.Identity.OpenID != "openid-a" || login.Account.ID != "account-1" {
+		t.Errorf("the client's app: subject %q, account %q, identity %q; want account-1, account-1, openid-a",
+			got.Subject, login.Account.ID, login.Identity.OpenID)
+	}
+	check("a client without an app", webToken, true, "", nil)
+	check("a client's own token", ownToken, false, "", nil)
+	check("a client gone", goneClient, true, "", nil)
+	check("an account gone", goneAccount, false, "", nil)
+
+	disableAccount(t, s, "account-1", true)
+	check("a disabled account", appToken, true, "wx-app-1", nil)
+	if _, login, _ := s.GetTokenSessionWithLogin(ctx, appToken.Kind, appToken.Signature); !login.Account.Disabled {
+		t.Error("a disabled account: Disabled = false")
+	}
+	mustNoErr(t, "deactivate", s.DeactivateTokenSession(ctx, appToken.Kind, appToken.Signature))
+	check("an inactive session", appToken, true, "wx-app-1", storage.ErrInactive)
+}
