@@ -101,9 +101,12 @@ type accessTokenClaims struct {
 type liveJWT struct {
 	rec     storage.TokenSession
 	account storage.AccountState // of rec.Subject, read with rec
-	key     string               // the row key: the hash of the signature part
-	claims  accessTokenClaims
-	client  *fositeClient
+	// login is rec.Subject's account and its identity in the app of the
+	// client, read with rec when liveAccessJWT was asked for it.
+	login  storage.SessionLogin
+	key    string // the row key: the hash of the signature part
+	claims accessTokenClaims
+	client *fositeClient
 }
 
 // liveAccessJWT checks a JWT access token with one signature check (none
@@ -118,7 +121,7 @@ type liveJWT struct {
 // are the provider's clock (fosite reads the system's; they are the same
 // outside tests). A storage failure is an error, where fosite's validator
 // turns every failure into an invalid token.
-func (p *Provider) liveAccessJWT(ctx context.Context, token string) (t liveJWT, ok bool, err error) {
+func (p *Provider) liveAccessJWT(ctx context.Context, token string, withLogin bool) (t liveJWT, ok bool, err error) {
 	payload, header, err := p.verifier.Verify(token)
 	if err != nil {
 		return liveJWT{}, false, nil // not ours, a revoked key, a bad signature, alg none...
@@ -142,7 +145,12 @@ func (p *Provider) liveAccessJWT(ctx context.Context, token string) (t liveJWT, 
 	// The row key is fosite's for JWT access tokens: the hash of the
 	// signature part (DefaultJWTStrategy.AccessTokenSignature, fositeStore).
 	t.key = hashSignature(token[strings.LastIndexByte(token, '.')+1:])
-	t.rec, t.account, err = p.store.db.GetTokenSessionWithAccount(ctx, storage.KindAccessToken, t.key)
+	if withLogin {
+		t.rec, t.login, err = p.store.db.GetTokenSessionWithLogin(ctx, storage.KindAccessToken, t.key)
+		t.account = storage.AccountState{Exists: t.login.Account.ID != "", Disabled: t.login.Account.Disabled}
+	} else {
+		t.rec, t.account, err = p.store.db.GetTokenSessionWithAccount(ctx, storage.KindAccessToken, t.key)
+	}
 	switch {
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrInactive):
 		return liveJWT{}, false, nil // revoked, rotated away by a refresh, cleaned up
@@ -169,7 +177,7 @@ func (p *Provider) liveAccessJWT(ctx context.Context, token string) (t liveJWT, 
 // is fosite's path's for every token we issue (introspect_test.go compares
 // them).
 func (p *Provider) introspectJWT(ctx context.Context, token string) (map[string]interface{}, error) {
-	t, ok, err := p.liveAccessJWT(ctx, token)
+	t, ok, err := p.liveAccessJWT(ctx, token, false)
 	if !ok || err != nil {
 		return inactiveOr(err)
 	}

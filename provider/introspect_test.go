@@ -137,7 +137,7 @@ func TestIntrospectJWTMatchesFosite(t *testing.T) {
 	ctx := context.Background()
 	cc := url.Values{"grant_type": {GrantTypeClientCredentials}}
 	wechat := func(user, client string) url.Values {
-		return url.Values{"grant_type": {GrantTypeWeChat}, "client_id": {client}, "code": {user + ":1"}, "scope": {"openid phone offline_access"}, "phone_code": {user + ":p"}}
+		return url.Values{"grant_type": {GrantTypeWeChat}, "client_id": {client}, "code": {user + ":1"}, "scope": {"openid phone wechat offline_access"}, "phone_code": {user + ":p"}}
 	}
 	person := e.tokens(t, wechat("alice", benchMini), "", "")
 	at := str(person, "access_token")

@@ -544,7 +544,7 @@ func (p *Provider) userInfo(ctx context.Context, accessToken string) (map[string
 // userInfoFosite answers for every token we issue (the same claims, or an
 // error of the same kind; TestIntrospectJWTMatchesFosite compares them).
 func (p *Provider) userInfoJWT(ctx context.Context, accessToken string) (map[string]interface{}, error) {
-	t, ok, err := p.liveAccessJWT(ctx, accessToken)
+	t, ok, err := p.liveAccessJWT(ctx, accessToken, true)
 	switch {
 	case err != nil:
 		return nil, err // a server error (ErrorOf), 503 when storage is unavailable
@@ -562,7 +562,13 @@ func (p *Provider) userInfoJWT(ctx context.Context, accessToken string) (map[str
 	if !person {
 		return nil, fosite.ErrRequestUnauthorized.WithHint("The access token was not issued to a user.")
 	}
-	return p.userClaims(ctx, scopes, t.rec.Subject, t.client.WeChatAppID)
+	// The account and its identity in the client's app were read with the
+	// row: what userClaims would read (a client without an app reads no
+	// identity either way).
+	if t.login.Account.ID == "" {
+		return nil, errAccountGone()
+	}
+	return accountClaims(scopes, p.accounts, t.login.Account, t.login.Identity)
 }
 
 // userInfoFosite is UserInfo through fosite's validator: the token's row is
@@ -603,15 +609,26 @@ func (p *Provider) userInfoFosite(ctx context.Context, accessToken string) (map[
 func (p *Provider) userClaims(ctx context.Context, scopes fosite.Arguments, subject, appID string) (map[string]interface{}, error) {
 	acc, ident, err := p.store.db.GetAccountIdentity(ctx, subject, appID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fosite.ErrRequestUnauthorized.WithHint("The account no longer exists.")
+		return nil, errAccountGone()
 	}
 	if err != nil {
 		return nil, storageError(err)
 	}
+	return accountClaims(scopes, p.accounts, acc, ident)
+}
+
+// errAccountGone answers UserInfo for a token whose account was deleted.
+func errAccountGone() error {
+	return fosite.ErrRequestUnauthorized.WithHint("The account no longer exists.")
+}
+
+// accountClaims are UserInfo's claims of an account, refused when it is
+// disabled.
+func accountClaims(scopes fosite.Arguments, accounts accountCrypto, acc storage.Account, ident storage.WeChatIdentity) (map[string]interface{}, error) {
 	if acc.Disabled {
 		return nil, fosite.ErrRequestUnauthorized.WithHint("The account is disabled.")
 	}
-	claims := identityClaims(scopes, "", acc, phoneFor(p.accounts, acc), ident)
+	claims := identityClaims(scopes, "", acc, phoneFor(accounts, acc), ident)
 	claims["sub"] = acc.ID
 	return claims, nil
 }

@@ -83,7 +83,8 @@ func checkStatementsPerRequest(t *testing.T, e *benchEnv, want stmtWant) {
 		// statement), the rotation, and the two new tokens in one
 		// statement (pendingAccess).
 		{"refresh", refresh, want.refresh},
-		{"userinfo", userInfo, 2},
+		// UserInfo: the row read with the account and its identity.
+		{"userinfo", userInfo, 1},
 		// A person's JWT access token: its row read with its account's state.
 		{"introspection", introspection, 1},
 		{"client_credentials", clientCredentials, 1},
