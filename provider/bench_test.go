@@ -16,6 +16,8 @@ import (
 
 	"github.com/wxoidc/wxoidc/keys"
 	"github.com/wxoidc/wxoidc/storage"
+	"github.com/wxoidc/wxoidc/storage/postgres"
+	"github.com/wxoidc/wxoidc/storage/postgres/pgtest"
 	"github.com/wxoidc/wxoidc/storage/sqlite"
 	"github.com/wxoidc/wxoidc/wechat"
 )
@@ -78,6 +80,29 @@ func newBenchEnvWith(b testing.TB, synchronous, accessAlg string, tweak func(*Co
 	}
 	b.Cleanup(func() { store.Close() })
 	return newBenchEnvOn(b, store, accessAlg, tweak)
+}
+
+// newPostgresBenchEnv is newBenchEnv on a fresh PostgreSQL database
+// (pgtest: skipped locally when the server is down).
+func newPostgresBenchEnv(t *testing.T) *benchEnv {
+	t.Helper()
+	store, err := postgres.Open(t.Context(), pgtest.NewDatabase(t), postgres.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return newBenchEnvOn(t, store, keys.ES256, nil)
+}
+
+// testBackends are the storages tests that differ by backend run on:
+// each backend has its own statements for a grant's write and a refresh's
+// read.
+var testBackends = []struct {
+	name string
+	env  func(t *testing.T) *benchEnv
+}{
+	{"sqlite", func(t *testing.T) *benchEnv { return newBenchEnv(t, "NORMAL", keys.ES256) }},
+	{"postgres", newPostgresBenchEnv},
 }
 
 // newBenchEnvOn is newBenchEnvWith on a given, empty storage.

@@ -99,14 +99,15 @@ type accessTokenClaims struct {
 
 // liveJWT is a JWT access token that passed liveAccessJWT's checks.
 type liveJWT struct {
-	rec     storage.TokenSession
-	account storage.AccountState // of rec.Subject, read with rec
-	// login is rec.Subject's account and its identity in the app of the
-	// client, read with rec when liveAccessJWT was asked for it.
-	login  storage.SessionLogin
-	key    string // the row key: the hash of the signature part
-	claims accessTokenClaims
-	client *fositeClient
+	rec storage.TokenSession
+	// One of these is read with rec: account (introspection) or, when
+	// liveAccessJWT is asked for it, login (UserInfo's claims): rec.Subject's
+	// account and its identity in the client's app.
+	account storage.AccountState
+	login   storage.SessionLogin
+	key     string // the row key: the hash of the signature part
+	claims  accessTokenClaims
+	client  *fositeClient
 }
 
 // liveAccessJWT checks a JWT access token with one signature check (none
@@ -147,7 +148,6 @@ func (p *Provider) liveAccessJWT(ctx context.Context, token string, withLogin bo
 	t.key = hashSignature(token[strings.LastIndexByte(token, '.')+1:])
 	if withLogin {
 		t.rec, t.login, err = p.store.db.GetTokenSessionWithLogin(ctx, storage.KindAccessToken, t.key)
-		t.account = storage.AccountState{Exists: t.login.Account.ID != "", Disabled: t.login.Account.Disabled}
 	} else {
 		t.rec, t.account, err = p.store.db.GetTokenSessionWithAccount(ctx, storage.KindAccessToken, t.key)
 	}

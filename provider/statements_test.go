@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/wxoidc/wxoidc/keys"
-	"github.com/wxoidc/wxoidc/storage/postgres"
-	"github.com/wxoidc/wxoidc/storage/postgres/pgtest"
 )
 
 // TestStatementsPerRequest counts the SQL statements of each token request
@@ -24,14 +22,9 @@ func TestStatementsPerRequest(t *testing.T) {
 		checkStatementsPerRequest(t, newBenchEnv(t, "NORMAL", keys.ES256), stmtWant{grant: 3, grantPhone: 4, refresh: 4})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		store, err := postgres.Open(t.Context(), pgtest.NewDatabase(t), postgres.Options{Migrate: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = store.Close() })
 		// The rotation is one statement here (a data-modifying CTE), and
 		// so is the grant's write, with or without a phone (StoreLoginGrant).
-		checkStatementsPerRequest(t, newBenchEnvOn(t, store, keys.ES256, nil), stmtWant{grant: 2, grantPhone: 2, refresh: 3})
+		checkStatementsPerRequest(t, newPostgresBenchEnv(t), stmtWant{grant: 2, grantPhone: 2, refresh: 3})
 	})
 }
 

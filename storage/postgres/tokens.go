@@ -197,7 +197,7 @@ func (s *Storage) GetTokenSession(ctx context.Context, kind storage.SessionKind,
 
 // getTokenSessionWithLoginSQL reads a session with its subject's account and
 // the account's identity in the app of the session's client; the columns of
-// a missing account or identity read as ”, false, the epoch or NULL.
+// a missing account or identity read as empty text, false, the epoch or NULL.
 const getTokenSessionWithLoginSQL = `WITH t AS (SELECT ` + tokenSessionSelect + `
 	FROM token_sessions WHERE kind = $1 AND signature = $2)
 	SELECT t.*,

@@ -8,11 +8,19 @@ import (
 	"github.com/wxoidc/wxoidc/storage"
 )
 
-// loginGrantState is what StoreLoginGrant may change: the identity, the
-// account and the sessions.
+// loginGrantState is what StoreLoginGrant may change besides the sessions:
+// the identity and the account.
 type loginGrantState struct {
 	identity storage.WeChatIdentity
 	account  storage.Account
+}
+
+// checkUnchanged fails when the identity or the account differs from before.
+func checkUnchanged(t *testing.T, s storage.Storage, what string, before loginGrantState) {
+	t.Helper()
+	after := readLoginGrantState(t, s, before.identity.AppID, before.identity.OpenID, before.account.ID)
+	checkRecord(t, "identity "+what, after.identity, before.identity)
+	checkRecord(t, "account "+what, after.account, before.account)
 }
 
 func readLoginGrantState(t *testing.T, s storage.Storage, appID, openID, accountID string) loginGrantState {
@@ -117,9 +125,7 @@ func testStoreLoginGrant(t *testing.T, s storage.Storage) {
 				err := s.StoreLoginGrant(ctx, storage.LoginGrant{Login: l, Phone: p, Holder: tc.holder, Sessions: sessions})
 				mustErrIs(t, "store", err, tc.want)
 				checkIssued(t, s, "refused", sessions, false)
-				after := readLoginGrantState(t, s, "wx-app-1", "openid-grant", h.Subject)
-				checkRecord(t, "identity after a refusal", after.identity, before.identity)
-				checkRecord(t, "account after a refusal", after.account, before.account)
+				checkUnchanged(t, s, "after a refusal", before)
 			})
 		}
 	}
@@ -138,18 +144,14 @@ func testStoreLoginGrant(t *testing.T, s storage.Storage) {
 		}
 		checkIssued(t, s, name, g.Sessions, false)
 	}
-	after := readLoginGrantState(t, s, "wx-app-1", "openid-grant", h.Subject)
-	checkRecord(t, "identity after invalid grants", after.identity, before.identity)
-	checkRecord(t, "account after invalid grants", after.account, before.account)
+	checkUnchanged(t, s, "after invalid grants", before)
 
 	// A duplicate signature fails the whole grant.
 	dup := issuance(h, "dup")
 	dup[1].Signature = issuance(h, "grant-0")[1].Signature
 	mustErrIs(t, "duplicate signature", s.StoreLoginGrant(ctx, storage.LoginGrant{Login: l, Phone: phone(42), Holder: h, Sessions: dup}), storage.ErrAlreadyExists)
 	checkIssued(t, s, "after the duplicate", dup[:1], false)
-	after = readLoginGrantState(t, s, "wx-app-1", "openid-grant", h.Subject)
-	checkRecord(t, "identity after the duplicate", after.identity, before.identity)
-	checkRecord(t, "account after the duplicate", after.account, before.account)
+	checkUnchanged(t, s, "after the duplicate", before)
 
 	// In a transaction that rolls back, nothing stays.
 	rolled := issuance(h, "rolled-back")
@@ -158,9 +160,7 @@ func testStoreLoginGrant(t *testing.T, s storage.Storage) {
 	mustNoErr(t, "store in a transaction", s.StoreLoginGrant(tx, storage.LoginGrant{Login: l, Phone: phone(43), Holder: h, Sessions: rolled}))
 	mustNoErr(t, "rollback", s.Rollback(tx))
 	checkIssued(t, s, "rolled back", rolled, false)
-	after = readLoginGrantState(t, s, "wx-app-1", "openid-grant", h.Subject)
-	checkRecord(t, "identity after the rollback", after.identity, before.identity)
-	checkRecord(t, "account after the rollback", after.account, before.account)
+	checkUnchanged(t, s, "after the rollback", before)
 }
 
 // testStoreLoginGrantHoldsAccount pins CreateTokenSessions' race for

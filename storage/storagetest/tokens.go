@@ -466,11 +466,7 @@ func testTokenSessionWithAccount(t *testing.T, s storage.Storage) {
 	check := func(what string, ts storage.TokenSession, wantAcc storage.AccountState, wantErr error) {
 		t.Helper()
 		got, acc, err := s.GetTokenSessionWithAccount(ctx, ts.Kind, ts.Signature)
-		plain, plainErr := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
-		if !errors.Is(err, wantErr) || (wantErr == nil && err != nil) || !errors.Is(plainErr, wantErr) {
-			t.Fatalf("%s: err %v (GetTokenSession: %v), want %v", what, err, plainErr, wantErr)
-		}
-		checkRecord(t, what+": session", got, plain)
+		checkSameSession(t, s, what, ts, got, err, wantErr)
 		if acc != wantAcc {
 			t.Errorf("%s: account %+v, want %+v", what, acc, wantAcc)
 		}
@@ -533,11 +529,7 @@ func testTokenSessionWithLogin(t *testing.T, s storage.Storage) {
 	check := func(what string, ts storage.TokenSession, wantAccount bool, identityApp string, wantErr error) {
 		t.Helper()
 		got, login, err := s.GetTokenSessionWithLogin(ctx, ts.Kind, ts.Signature)
-		plain, plainErr := s.GetTokenSession(ctx, ts.Kind, ts.Signature)
-		if !errors.Is(err, wantErr) || (wantErr == nil && err != nil) || !errors.Is(plainErr, wantErr) {
-			t.Fatalf("%s: err %v (GetTokenSession: %v), want %v", what, err, plainErr, wantErr)
-		}
-		checkRecord(t, what+": session", got, plain)
+		checkSameSession(t, s, what, ts, got, err, wantErr)
 		var wantAcc storage.Account
 		var wantID storage.WeChatIdentity
 		if wantAccount {
@@ -566,4 +558,16 @@ func testTokenSessionWithLogin(t *testing.T, s storage.Storage) {
 	}
 	mustNoErr(t, "deactivate", s.DeactivateTokenSession(ctx, appToken.Kind, appToken.Signature))
 	check("an inactive session", appToken, true, "wx-app-1", storage.ErrInactive)
+}
+
+// checkSameSession checks a read that returns ts's session with more
+// (got, err): the session and the error GetTokenSession returns for ts,
+// which must be wantErr.
+func checkSameSession(t *testing.T, s storage.Storage, what string, ts, got storage.TokenSession, err, wantErr error) {
+	t.Helper()
+	plain, plainErr := s.GetTokenSession(t.Context(), ts.Kind, ts.Signature)
+	if !errors.Is(err, wantErr) || (wantErr == nil && err != nil) || !errors.Is(plainErr, wantErr) {
+		t.Fatalf("%s: err %v (GetTokenSession: %v), want %v", what, err, plainErr, wantErr)
+	}
+	checkRecord(t, what+": session", got, plain)
 }
