@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -37,21 +38,49 @@ func (b *consoleBrowser) do(actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// open loads a console path.
+// open loads a console path and waits, as click does, until the new
+// document has loaded: a query begun while a redirect (the language switch)
+// replaces the document could wait on the old one until its deadline.
 func (b *consoleBrowser) open(path string) {
 	b.t.Helper()
-	b.do(chromedp.Navigate(b.f.srv.URL+path), chromedp.WaitReady("body"))
+	_ = eval[bool](b, `window.__consoleOldPage = true`)
+	b.do(chromedp.Navigate(b.f.srv.URL + path))
+	b.waitNewPage("opening " + path)
+	b.do(chromedp.WaitReady("body"))
 }
 
-// text returns the visible text of sel.
+// waitNewPage waits until the page marked by window.__consoleOldPage has
+// been replaced by a new document that finished loading.
+func (b *consoleBrowser) waitNewPage(what string) {
+	b.t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		v, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!window.__consoleOldPage && document.readyState === "complete"`))
+		if err == nil && v {
+			return
+		}
+	}
+	b.t.Fatalf("%s led to no new page", what)
+}
+
+// text returns the visible text of sel once it is shown. It asks the page
+// itself: chromedp's node queries (WaitVisible) sometimes keep waiting on the
+// document a redirect replaced (the language switch), until their deadline.
 func (b *consoleBrowser) text(sel string) string {
 	b.t.Helper()
-	b.do(chromedp.WaitVisible(sel))
-	s, err := chromedp.Run(b.ctx, chromedp.Text(sel))
+	quoted, err := json.Marshal(sel)
 	if err != nil {
-		b.t.Fatalf("text of %s: %v", sel, err)
+		b.t.Fatal(err)
 	}
-	return s
+	expr := `(() => { const e = document.querySelector(` + string(quoted) + `);
+		return e && e.getClientRects().length > 0 ? e.innerText : null })()`
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		v, err := chromedp.Run(b.ctx, chromedp.Evaluate[*string](expr))
+		if err == nil && v != nil {
+			return *v
+		}
+	}
+	b.t.Fatalf("%s was not shown", sel)
+	return ""
 }
 
 // eval evaluates a JavaScript expression in the page.
@@ -84,13 +113,7 @@ func (b *consoleBrowser) click(sel string) {
 	b.t.Helper()
 	_ = eval[bool](b, `window.__consoleOldPage = true`)
 	b.do(chromedp.Click(sel, chromedp.NodeVisible))
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		v, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!window.__consoleOldPage && document.readyState === "complete"`))
-		if err == nil && v {
-			return
-		}
-	}
-	b.t.Fatalf("clicking %s led to no new page", sel)
+	b.waitNewPage("clicking " + sel)
 }
 
 // flash returns the message the last action left.
