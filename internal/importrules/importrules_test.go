@@ -102,6 +102,12 @@ var rules = []rule{
 	{"admin knows nothing of HTTP or of the layers above it", in("admin"),
 		func(imp string) bool { return prefixed("net/http")(imp) || localUnder("web", "cmd")(imp) }},
 	{"only the wiring picks a storage backend", not(in("cmd", "storage", "admin/admintest")), localUnder("storage/sqlite", "storage/postgres")},
+	// Dev mode runs the WeChat emulator inside the server: what it imports
+	// ships, so the browser driver must stay in the tests' harness.
+	{"only tests use the test harness and its browser driver", not(in("internal/testharness")),
+		func(imp string) bool {
+			return localUnder("internal/testharness")(imp) || prefixed("github.com/chromedp")(imp)
+		}},
 }
 
 func TestImportArrows(t *testing.T) {
@@ -135,6 +141,7 @@ func TestRulesCanFail(t *testing.T) {
 		"provider does not depend on admin (admin uses provider's rules)": {"provider", module + "admin"},
 		"admin knows nothing of HTTP or of the layers above it":           {"admin", "net/http"},
 		"only the wiring picks a storage backend":                         {"provider", module + "storage/postgres"},
+		"only tests use the test harness and its browser driver":          {"wechat/wechattest", module + "internal/testharness"},
 	}
 	// And what a rule must not catch: web using its own page renderer.
 	for _, r := range rules {

@@ -13,26 +13,6 @@ import (
 	"github.com/wxoidc/wxoidc/internal/testharness"
 )
 
-func TestClock(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := testharness.NewClock(t0)
-	if !c.Now().Equal(t0) {
-		t.Fatalf("Now = %v, want %v", c.Now(), t0)
-	}
-	var wg sync.WaitGroup
-	for range 10 {
-		wg.Go(func() { c.Advance(time.Second) })
-	}
-	wg.Wait()
-	if got := c.Now().Sub(t0); got != 10*time.Second {
-		t.Errorf("after 10 concurrent Advance(1s): now+%v", got)
-	}
-	c.Set(t0)
-	if !c.Now().Equal(t0) {
-		t.Errorf("Set: Now = %v", c.Now())
-	}
-}
-
 func TestEpoch(t *testing.T) {
 	// Fixed and in UTC, so that a failing test replays with the same times.
 	want := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

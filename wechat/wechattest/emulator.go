@@ -41,7 +41,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wxoidc/wxoidc/internal/testharness"
+	"github.com/wxoidc/wxoidc/internal/manualclock"
 )
 
 // Clock is the emulator's time source.
@@ -53,10 +53,10 @@ func (systemClock) Now() time.Time { return time.Now() }
 
 // ManualClock is a Clock that moves only when told (Now, Advance, Set). Safe
 // for concurrent use. Its Now method value can be passed as wechat.Config.Now.
-type ManualClock = testharness.Clock
+type ManualClock = manualclock.Clock
 
 // NewManualClock returns a clock stopped at t.
-func NewManualClock(t time.Time) *ManualClock { return testharness.NewClock(t) }
+func NewManualClock(t time.Time) *ManualClock { return manualclock.New(t) }
 
 // AppKind is the kind of a registered app.
 type AppKind string

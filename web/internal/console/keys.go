@@ -40,6 +40,7 @@ var keyWords = map[string]phrase{
 	"keys.state.current":      {"current", "当前"},
 	"keys.state.retired":      {"retired", "已退役"},
 	"keys.state.revoked":      {"revoked", "已吊销"},
+	"keys.until_rotated":      {"until it is rotated", "直至轮换"},
 	"keys.signs.id":           {"ID tokens (default)", "ID 令牌（默认）"},
 	"keys.signs.id_asked":     {"ID tokens of clients that ask for %s", "要求 %s 的客户端的 ID 令牌"},
 	"keys.signs.access":       {"access tokens", "访问令牌"},
