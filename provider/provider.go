@@ -422,6 +422,10 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 	}
 	switch {
 	case req.GetGrantTypes().ExactOne(GrantTypeRefreshToken):
+		// Narrowed first: the fresh claims follow the narrowed scopes.
+		if err := narrowRefreshScope(ctx, req); err != nil {
+			return err
+		}
 		return p.refreshAccount(ctx, req, sess, client)
 	case req.GetGrantTypes().ExactOne(GrantTypeAuthorizationCode):
 		// Nothing: fosite reloads the session stored with the code before
@@ -451,6 +455,44 @@ func (p *Provider) beforeIssue(ctx context.Context, req fosite.AccessRequester) 
 // or authorization they continue.
 func newRequestID() string {
 	return uuid.Must(uuid.NewV7()).String()
+}
+
+// narrowRefreshScope applies a refresh request's scope parameter (RFC 6749
+// §6), which fosite v0.49 ignores (ory/fosite#696). Omitted or empty, the
+// new tokens have the refresh token's scopes. Otherwise every scope it names
+// must be one the refresh token was granted (compared exactly: scopes are
+// case-sensitive, RFC 6749 §3.3), or the request fails with invalid_scope
+// before anything is rotated; the new access token and ID token then have
+// only those scopes and their claims, and the new refresh token keeps the
+// scopes of the one it replaces ("the refresh token scope MUST be identical
+// to that of the refresh token included by the client in the request").
+func narrowRefreshScope(ctx context.Context, req fosite.AccessRequester) error {
+	asked := strings.Fields(req.GetRequestForm().Get("scope"))
+	if len(asked) == 0 {
+		return nil
+	}
+	// fosite's refresh handler has set the refresh token's scopes.
+	granted := req.GetGrantedScopes()
+	narrowed := make(fosite.Arguments, 0, len(asked))
+	for _, s := range asked {
+		if !slices.Contains(granted, s) {
+			return fosite.ErrInvalidScope.WithHintf("The refresh token was not granted scope '%s'. A refresh may ask for the scopes originally granted or fewer.", s)
+		}
+		if !slices.Contains(narrowed, s) {
+			narrowed = append(narrowed, s)
+		}
+	}
+	if len(narrowed) == len(unique(granted)) {
+		return nil // all of them: nothing narrows
+	}
+	ar, ok := req.(*fosite.AccessRequest)
+	memo, _ := ctx.Value(requestMemoKey{}).(*requestMemo)
+	if !ok || memo == nil {
+		return fosite.ErrServerError.WithDebugf("narrowing a refresh of %T", req)
+	}
+	memo.refreshScopes = &scopeGrant{requested: slices.Clone(ar.RequestedScope), granted: slices.Clone(granted)}
+	ar.RequestedScope, ar.GrantedScope = narrowed, narrowed
+	return nil
 }
 
 // refreshAccount refuses refresh for disabled or deleted accounts and brings

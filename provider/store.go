@@ -215,6 +215,11 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 		return err
 	}
 	rec := s.record(kind, signature, accessSig, r, raw)
+	if memo, _ := ctx.Value(requestMemoKey{}).(*requestMemo); kind == storage.KindRefreshToken && memo != nil && memo.refreshScopes != nil {
+		// A narrowed refresh: the access token has the narrower scope, the
+		// new refresh token the scope of the one it replaces (RFC 6749 §6).
+		rec.RequestedScopes, rec.GrantedScopes = memo.refreshScopes.requested, memo.refreshScopes.granted
+	}
 	if kind != storage.KindAccessToken && kind != storage.KindRefreshToken {
 		return mapErr(s.db.CreateTokenSession(ctx, rec))
 	}
@@ -391,12 +396,18 @@ func expiryFor(kind storage.SessionKind, sess *session, now time.Time) time.Time
 //   - for a refresh, the person behind the refresh token, read with it in one
 //     statement (GetTokenSessionWithLogin), whom refreshAccount would read
 //     next. The tokens' write re-checks the account (CreateTokenSessions).
+//   - for a refresh that narrowed its scope, the refresh token's own scopes,
+//     which the new refresh token keeps (narrowRefreshScope).
 type requestMemo struct {
-	codeKey string
-	code    storage.TokenSession
-	codeErr error
-	login   *refreshLogin
+	codeKey       string
+	code          storage.TokenSession
+	codeErr       error
+	login         *refreshLogin
+	refreshScopes *scopeGrant
 }
+
+// scopeGrant is the requested and granted scopes of a token.
+type scopeGrant struct{ requested, granted []string }
 
 // refreshLogin is the person behind a refresh token: the account its
 // subject names and the identity in the app of its client.

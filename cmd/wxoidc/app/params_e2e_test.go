@@ -3,6 +3,7 @@ package app_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -70,5 +71,37 @@ func TestRefreshValidatesNonceBeforeRotating(t *testing.T) {
 	next := mustToken(t, refresh("nonce", "nonce-0123456789"))
 	if c := s.verifyID(miniA, next); c.Nonce != "nonce-0123456789" {
 		t.Fatalf("refreshed ID token nonce = %q", c.Nonce)
+	}
+}
+
+// RFC 6749 §6 over HTTP: a refresh asking for a scope the refresh token was
+// not granted is refused with invalid_scope and rotates nothing; a narrower
+// scope narrows the access token and the ID token (go-oidc verifies it),
+// while the new refresh token keeps the full grant, which golang.org/x/oauth2
+// (it sends no scope on refresh) then gets back.
+func TestRefreshScopeNarrowing(t *testing.T) {
+	s := newStack(t)
+	const full = "openid wechat offline_access"
+	tr := mustToken(t, s.token(wechatForm(miniA, s.login(appA, "narrower"), "scope", full)))
+	refreshWith := func(scope string) tokenResponse {
+		return s.token(url.Values{"grant_type": {"refresh_token"}, "client_id": {miniA}, "refresh_token": {tr.RefreshToken}, "scope": {scope}})
+	}
+	if bad := refreshWith("openid phone"); bad.Status != http.StatusBadRequest || bad.Error != "invalid_scope" || !strings.Contains(bad.Description, "'phone'") {
+		t.Fatalf("refresh asking for more: %d %s %q", bad.Status, bad.Error, bad.Description)
+	}
+	narrow := mustToken(t, refreshWith("openid"))
+	if narrow.Scope != "openid" {
+		t.Fatalf("narrowed refresh: scope %q", narrow.Scope)
+	}
+	full0 := s.verifyID(miniA, tr)
+	if c := s.verifyID(miniA, narrow); c.OpenID != "" || c.Subject != full0.Subject || full0.OpenID == "" {
+		t.Errorf("narrowed ID token: %+v, first one %+v: want the same sub and no wechat scope's claims", c, full0)
+	}
+	again, err := refresh(s, miniA, narrow.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := again.Extra("scope").(string); got != full {
+		t.Errorf("refresh after a narrowing: scope %q, want %q", got, full)
 	}
 }
