@@ -486,7 +486,7 @@ func narrowRefreshScope(ctx context.Context, req fosite.AccessRequester) error {
 		return nil // all of them: nothing narrows
 	}
 	ar, ok := req.(*fosite.AccessRequest)
-	memo, _ := ctx.Value(requestMemoKey{}).(*requestMemo)
+	memo := requestMemoFrom(ctx)
 	if !ok || memo == nil {
 		return fosite.ErrServerError.WithDebugf("narrowing a refresh of %T", req)
 	}

@@ -215,10 +215,12 @@ func (s *fositeStore) create(ctx context.Context, kind storage.SessionKind, sign
 		return err
 	}
 	rec := s.record(kind, signature, accessSig, r, raw)
-	if memo, _ := ctx.Value(requestMemoKey{}).(*requestMemo); kind == storage.KindRefreshToken && memo != nil && memo.refreshScopes != nil {
-		// A narrowed refresh: the access token has the narrower scope, the
-		// new refresh token the scope of the one it replaces (RFC 6749 §6).
-		rec.RequestedScopes, rec.GrantedScopes = memo.refreshScopes.requested, memo.refreshScopes.granted
+	if kind == storage.KindRefreshToken {
+		if memo := requestMemoFrom(ctx); memo != nil && memo.refreshScopes != nil {
+			// A narrowed refresh: the access token has the narrower scope, the
+			// new refresh token the scope of the one it replaces (RFC 6749 §6).
+			rec.RequestedScopes, rec.GrantedScopes = memo.refreshScopes.requested, memo.refreshScopes.granted
+		}
 	}
 	if kind != storage.KindAccessToken && kind != storage.KindRefreshToken {
 		return mapErr(s.db.CreateTokenSession(ctx, rec))
@@ -424,10 +426,16 @@ func withRequestMemo(ctx context.Context) context.Context {
 	return context.WithValue(ctx, requestMemoKey{}, &requestMemo{})
 }
 
+// requestMemoFrom returns the request's memo, nil outside Token.
+func requestMemoFrom(ctx context.Context) *requestMemo {
+	memo, _ := ctx.Value(requestMemoKey{}).(*requestMemo)
+	return memo
+}
+
 // memoLogin returns the person a refresh of this request read with its
 // refresh token, if it was the token of clientID and subject.
 func memoLogin(ctx context.Context, clientID, subject string) (storage.SessionLogin, bool) {
-	memo, _ := ctx.Value(requestMemoKey{}).(*requestMemo)
+	memo := requestMemoFrom(ctx)
 	if memo == nil || memo.login == nil || memo.login.clientID != clientID || memo.login.subject != subject {
 		return storage.SessionLogin{}, false
 	}
@@ -438,7 +446,7 @@ func (s *fositeStore) get(ctx context.Context, kind storage.SessionKind, signatu
 	key := hashSignature(signature)
 	var rec storage.TokenSession
 	var err error
-	memo, _ := ctx.Value(requestMemoKey{}).(*requestMemo)
+	memo := requestMemoFrom(ctx)
 	switch {
 	case kind == storage.KindAuthorizeCode && memo != nil && memo.codeKey == key:
 		rec, err = memo.code, memo.codeErr

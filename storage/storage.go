@@ -127,16 +127,16 @@ type TokenSessionStore interface {
 	GetTokenSession(ctx context.Context, kind SessionKind, signature string) (TokenSession, error)
 	// GetTokenSessionWithAccount is GetTokenSession plus the state of the
 	// account whose ID is the session's Subject, read in the same statement:
-	// introspection's one read. A Subject that names no
-	// account (a client's own token) has a zero AccountState.
+	// introspection's one read. A Subject that names no account (a client's
+	// own token) has a zero AccountState.
 	GetTokenSessionWithAccount(ctx context.Context, kind SessionKind, signature string) (TokenSession, AccountState, error)
 	// GetTokenSessionWithLogin is GetTokenSession plus, read in the same
 	// statement, the account its Subject names and that account's identity
 	// in the WeChat app of the session's client (the first by openid, as
 	// GetAccountIdentity picks it): the one read of a refresh and of
-	// UserInfo. Each is zero when
-	// there is none (a client's own token, an account gone, a client
-	// without an app or an account without an identity in it).
+	// UserInfo. Each is zero when there is none (a client's own token, an
+	// account gone, a client without an app or an account without an
+	// identity in it).
 	GetTokenSessionWithLogin(ctx context.Context, kind SessionKind, signature string) (TokenSession, SessionLogin, error)
 	// DeleteTokenSession removes one session; ErrNotFound if absent.
 	DeleteTokenSession(ctx context.Context, kind SessionKind, signature string) error
